@@ -1,0 +1,97 @@
+"""One exception tree for recstrata.
+
+Every message names the bad input and says what to do next.
+
+    RecstrataError
+    ├── ConfigError          invalid settings or arguments (bad k, unknown model name, ...)
+    ├── DataError            malformed input data: file, row and column are named
+    ├── NotFittedError       a model used before ``fit`` / ``load``
+    ├── ArtifactError        a saved model / index is missing, truncated or fails its hash check
+    ├── MissingDependencyError  an optional extra is not installed (message says which ``pip install``)
+    └── LLMError             an LLM backend failed
+        ├── LLMUnavailableError  backend missing, not reachable, or its model file is absent
+        ├── LLMTimeoutError      the deadline passed before the backend answered
+        └── LLMOutputError       the backend answered, but not with what the contract requires
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "RecstrataError",
+    "ConfigError",
+    "DataError",
+    "NotFittedError",
+    "ArtifactError",
+    "MissingDependencyError",
+    "LLMError",
+    "LLMUnavailableError",
+    "LLMTimeoutError",
+    "LLMOutputError",
+]
+
+
+class RecstrataError(Exception):
+    """Base class of every error recstrata raises on purpose."""
+
+
+class ConfigError(RecstrataError, ValueError):
+    """A setting or argument is invalid."""
+
+
+class DataError(RecstrataError, ValueError):
+    """Input data is malformed. ``file``, ``row`` (1-based line) and ``column`` say where, when known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.file, self.row, self.column = file, row, column
+        where = ", ".join(
+            part
+            for part in (
+                f"file {file}" if file is not None else "",
+                f"line {row}" if row is not None else "",
+                f"column {column!r}" if column is not None else "",
+            )
+            if part
+        )
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class NotFittedError(RecstrataError, RuntimeError):
+    """A model was used before it was fitted or loaded."""
+
+
+class ArtifactError(RecstrataError, OSError):
+    """A saved artefact is missing, truncated, or does not match its manifest."""
+
+
+class MissingDependencyError(RecstrataError, ImportError):
+    """An optional dependency is not installed."""
+
+    def __init__(self, package: str, extra: str, purpose: str) -> None:
+        self.package, self.extra = package, extra
+        super().__init__(
+            f"{purpose} needs the optional package {package!r}, which is not installed. "
+            f"Install it with: pip install 'recstrata[{extra}]'"
+        )
+
+
+class LLMError(RecstrataError, RuntimeError):
+    """An LLM backend call failed."""
+
+
+class LLMUnavailableError(LLMError):
+    """The backend cannot be used: not installed, not reachable, or its model file is missing."""
+
+
+class LLMTimeoutError(LLMError, TimeoutError):
+    """The backend did not answer before the deadline."""
+
+
+class LLMOutputError(LLMError):
+    """The backend answered, but the output breaks the requested contract (schema, grounding, ...)."""
