@@ -1,0 +1,1 @@
+"""Dataset loaders (MovieLens, RecBole atomic files, generic tables)."""

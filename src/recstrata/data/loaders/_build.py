@@ -1,0 +1,110 @@
+"""Assemble a validated :class:`Dataset` from typed columns."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from recstrata.data.dataset import MISSING_TIMESTAMP, Dataset, IdMap, Interactions
+from recstrata.errors import DataError
+
+ITEM_COLUMNS = ("item_id", "title", "genres", "year", "text")
+
+
+def normalise_items(items: pd.DataFrame | None, file: str | None = None) -> pd.DataFrame | None:
+    """Give an item table the standard columns; reject duplicate ids naming the line."""
+    if items is None:
+        return None
+    items = items.copy()
+    items["item_id"] = items["item_id"].astype(str)
+    dup = items["item_id"].duplicated().to_numpy()
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0])
+        raise DataError(
+            f"duplicate item id {items['item_id'].iloc[row]!r}: each item must appear once in the catalog",
+            file=file,
+            row=row + 2,
+            column="item_id",
+        )
+    if "title" not in items:
+        items["title"] = None
+    if "genres" not in items:
+        items["genres"] = [() for _ in range(len(items))]
+    items["genres"] = [tuple(g) if isinstance(g, (list, tuple)) else () for g in items["genres"]]
+    items["year"] = pd.array(items["year"] if "year" in items else [None] * len(items), dtype="Int64")
+    if "text" not in items:
+        items["text"] = ""
+    return items
+
+
+def build_dataset(
+    name: str,
+    *,
+    users: np.ndarray,
+    items: np.ndarray,
+    ratings: np.ndarray | None,
+    timestamps: np.ndarray | None,
+    item_table: pd.DataFrame | None = None,
+    user_table: pd.DataFrame | None = None,
+    source: str | None = None,
+    unknown_items: Literal["raise", "drop"] = "raise",
+    rating_scale: tuple[float, float] | None = None,
+    meta: dict | None = None,
+) -> Dataset:
+    """Build a dataset; ids are strings. The catalog's order fixes internal item indices."""
+    meta = dict(meta or {})
+    if len(users) == 0:
+        raise DataError("no interactions: the file has a header but no rows", file=source)
+    item_table = normalise_items(item_table, file=source)
+    if item_table is None:
+        item_table = normalise_items(pd.DataFrame({"item_id": pd.unique(items)}))
+    item_map = IdMap(item_table["item_id"], kind="item")
+    item_idx = item_map.to_index(items, missing="mask")
+    if (item_idx < 0).any():
+        unknown = item_idx < 0
+        row = int(np.flatnonzero(unknown)[0])
+        if unknown_items == "raise":
+            raise DataError(
+                f"item id {items[row]!r} is not in the item catalog ({int(unknown.sum())} such rows); "
+                "fix the catalog or load with unknown_items='drop'",
+                file=source,
+                row=row + 2,
+                column="item_id",
+            )
+        keep = ~unknown
+        meta["dropped_unknown_items"] = int(unknown.sum())
+        users, items, item_idx = users[keep], items[keep], item_idx[keep]
+        ratings = None if ratings is None else ratings[keep]
+        timestamps = None if timestamps is None else timestamps[keep]
+
+    if user_table is None:
+        user_table = pd.DataFrame({"user_id": pd.unique(users)})
+    else:
+        user_table = user_table.copy()
+        user_table["user_id"] = user_table["user_id"].astype(str)
+        extra = pd.Index(pd.unique(users)).difference(pd.Index(user_table["user_id"]))
+        if len(extra):  # users with events but no profile row: keep them, attributes missing
+            user_table = pd.concat([user_table, pd.DataFrame({"user_id": extra})], ignore_index=True)
+    user_map = IdMap(user_table["user_id"], kind="user")
+    inter = Interactions.from_arrays(
+        user_map.to_index(users),
+        item_idx,
+        None if ratings is None else ratings,
+        None if timestamps is None else np.where(np.isnan(timestamps), MISSING_TIMESTAMP, timestamps)
+        if timestamps.dtype.kind == "f"
+        else timestamps,
+    )
+    if ratings is not None and rating_scale is None:
+        rating_scale = (float(np.min(ratings)), float(np.max(ratings)))
+    return Dataset(
+        name=name,
+        interactions=inter,
+        user_ids=user_map,
+        item_ids=item_map,
+        items=item_table.reset_index(drop=True),
+        users=user_table.reset_index(drop=True),
+        rating_scale=rating_scale,
+        meta=meta,
+    )

@@ -1,0 +1,111 @@
+"""Validating conversions from raw tables (strings) to typed columns, with file/line/column errors.
+
+Row numbers in errors are 1-based file lines assuming one header line (``line = row index + 2``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from recstrata.errors import DataError
+
+_DELIMITERS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
+
+
+def require_columns(df: pd.DataFrame, needed: Sequence[str], file: str, delimiter: str | None = None) -> None:
+    """Raise a ``DataError`` naming missing columns, with a hint when the delimiter looks wrong."""
+    missing = [c for c in needed if c not in df.columns]
+    if not missing:
+        return
+    hint = ""
+    if len(df.columns) == 1:
+        header = str(df.columns[0])
+        for sep, name in _DELIMITERS.items():
+            if sep != delimiter and sep in header:
+                hint = f" The header looks {name}-delimited: pass delimiter={sep!r}."
+                break
+    raise DataError(
+        f"missing column(s) {missing}; found {list(map(str, df.columns))}.{hint} "
+        "Map your column names with columns={'user': ..., 'item': ..., 'rating': ..., 'timestamp': ...}.",
+        file=file,
+        column=missing[0],
+    )
+
+
+def _first_bad(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def _present(raw: pd.Series) -> np.ndarray:
+    return (raw.notna() & (raw.astype(str).str.strip() != "")).to_numpy()
+
+
+def ids_column(df: pd.DataFrame, col: str, file: str) -> np.ndarray:
+    """Ids as stripped strings; an empty id is an error."""
+    raw = df[col]
+    present = _present(raw)
+    if not present.all():
+        row = _first_bad(~present)
+        raise DataError("empty id", file=file, row=row + 2, column=col)
+    values = raw.astype(str).str.strip()
+    # "12.0" from a float-typed column would not match "12" elsewhere: normalise integral floats
+    return values.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True).to_numpy(dtype=object)
+
+
+def numeric_column(df: pd.DataFrame, col: str, file: str, *, required: bool = True) -> np.ndarray:
+    """A float64 column; a present but non-numeric value is an error naming the line."""
+    raw = df[col]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    present = _present(raw)
+    bad = present & np.isnan(values)
+    if bad.any():
+        row = _first_bad(bad)
+        raise DataError(f"{raw.iloc[row]!r} is not a number", file=file, row=row + 2, column=col)
+    if required and not present.all():
+        row = _first_bad(~present)
+        raise DataError("missing value", file=file, row=row + 2, column=col)
+    return values
+
+
+def timestamp_column(df: pd.DataFrame, col: str, file: str) -> np.ndarray:
+    """Unix seconds (int64) from numbers or ISO-8601 date strings."""
+    raw = df[col]
+    numeric = pd.to_numeric(raw, errors="coerce")
+    if numeric.notna().all():
+        return numeric.to_numpy(dtype=np.float64).astype(np.int64)
+    parsed = pd.to_datetime(raw.where(numeric.isna()), errors="coerce", utc=True, format="mixed")
+    ok = numeric.notna() | parsed.notna()
+    if not ok.all():
+        row = _first_bad(~ok.to_numpy())
+        raise DataError(
+            f"{raw.iloc[row]!r} is not a timestamp (expected unix seconds or an ISO-8601 date)",
+            file=file,
+            row=row + 2,
+            column=col,
+        )
+    seconds = (parsed.astype("int64") // 10**9).where(parsed.notna(), numeric.fillna(0).astype("int64"))
+    return np.where(numeric.notna(), numeric.fillna(0), seconds).astype(np.int64)
+
+
+_YEAR = re.compile(r"\((\d{4})\)\s*$")
+
+
+def year_from_title(title: str) -> tuple[str, int | None]:
+    """'Toy Story (1995)' -> ('Toy Story', 1995)."""
+    m = _YEAR.search(title.strip())
+    if not m:
+        return title.strip(), None
+    return title[: m.start()].strip(), int(m.group(1))
+
+
+def lenient_year(value: object) -> int | None:
+    """A year, or None for glitches such as 'V' or 'unkonwn' (kept as missing, not an error)."""
+    try:
+        year = int(float(str(value).strip()))
+    except (TypeError, ValueError):
+        return None
+    return year if 1800 <= year <= 2200 else None

@@ -1,0 +1,107 @@
+"""Generic interaction tables: CSV / TSV, Parquet and JSON Lines, with a column mapping."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from recstrata._optional import require
+from recstrata.data.dataset import Dataset
+from recstrata.data.loaders._build import build_dataset
+from recstrata.data.loaders._frames import ids_column, numeric_column, require_columns, timestamp_column
+from recstrata.errors import DataError
+
+DEFAULT_COLUMNS = {"user": "user_id", "item": "item_id", "rating": "rating", "timestamp": "timestamp"}
+
+
+def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None) -> pd.DataFrame:
+    """Read a whole table as strings (so that bad values can be reported, not silently coerced)."""
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"{file} does not exist or is not a file", file=str(file))
+    if file.stat().st_size == 0:
+        raise DataError("the file is empty", file=str(file))
+    suffix = "".join(file.suffixes[-2:]).lower()
+    try:
+        if suffix.endswith(".parquet") or suffix.endswith(".pq"):
+            require("pyarrow", extra="parquet", purpose="reading Parquet files")
+            return pd.read_parquet(file).astype(str).replace({"None": "", "nan": "", "<NA>": ""})
+        if suffix.endswith(".jsonl") or suffix.endswith(".ndjson"):
+            return pd.read_json(file, lines=True, dtype=False).astype(object)
+        sep = delimiter or ("\t" if suffix.endswith((".tsv", ".inter", ".item", ".user")) else ",")
+        return pd.read_csv(file, sep=sep, dtype=str, keep_default_na=False, engine="c")
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(f"could not parse the file ({exc})", file=str(file)) from exc
+
+
+def load_interactions_table(
+    path: str | os.PathLike[str],
+    *,
+    columns: Mapping[str, str] | None = None,
+    items: pd.DataFrame | None = None,
+    users: pd.DataFrame | None = None,
+    name: str | None = None,
+    delimiter: str | None = None,
+    unknown_items: Literal["raise", "drop"] = "raise",
+) -> Dataset:
+    """Load interactions from a CSV/TSV/Parquet/JSONL file.
+
+    ``columns`` maps the roles ``user``, ``item``, ``rating`` (optional) and ``timestamp``
+    (optional) to the file's column names; the defaults are ``user_id``, ``item_id``, ``rating``
+    and ``timestamp``. ``items`` / ``users`` are optional catalog and user tables (see
+    :func:`load_item_table`).
+    """
+    mapping = {**DEFAULT_COLUMNS, **(columns or {})}
+    unknown = set(mapping) - set(DEFAULT_COLUMNS)
+    if unknown:
+        raise DataError(f"unknown column role(s) {sorted(unknown)}; use {sorted(DEFAULT_COLUMNS)}")
+    file = str(path)
+    df = read_table(path, delimiter=delimiter)
+    require_columns(df, [mapping["user"], mapping["item"]], file, delimiter)
+    if len(df) == 0:
+        raise DataError("no interactions: the file has a header but no rows", file=file)
+    ratings = numeric_column(df, mapping["rating"], file) if mapping["rating"] in df.columns else None
+    stamps = timestamp_column(df, mapping["timestamp"], file) if mapping["timestamp"] in df.columns else None
+    return build_dataset(
+        name or Path(path).stem,
+        users=ids_column(df, mapping["user"], file),
+        items=ids_column(df, mapping["item"], file),
+        ratings=ratings,
+        timestamps=stamps,
+        item_table=items,
+        user_table=users,
+        source=file,
+        unknown_items=unknown_items,
+    )
+
+
+def load_item_table(
+    path: str | os.PathLike[str],
+    *,
+    columns: Mapping[str, str] | None = None,
+    genre_separator: str = "|",
+    delimiter: str | None = None,
+) -> pd.DataFrame:
+    """Load an item catalog: ``item_id`` plus optional ``title``, ``genres``, ``year``, ``text``."""
+    mapping = {"item": "item_id", "title": "title", "genres": "genres", "year": "year", "text": "text"}
+    mapping.update(columns or {})
+    file = str(path)
+    df = read_table(path, delimiter=delimiter)
+    require_columns(df, [mapping["item"]], file, delimiter)
+    out = pd.DataFrame({"item_id": ids_column(df, mapping["item"], file)})
+    if mapping["title"] in df:
+        out["title"] = df[mapping["title"]].astype(str).where(df[mapping["title"]].astype(str) != "", None)
+    if mapping["genres"] in df:
+        out["genres"] = [
+            tuple(g for g in str(v).split(genre_separator) if g) if v not in ("", None) else ()
+            for v in df[mapping["genres"]]
+        ]
+    if mapping["year"] in df:
+        out["year"] = pd.array(numeric_column(df, mapping["year"], file, required=False), dtype="Int64")
+    if mapping["text"] in df:
+        out["text"] = df[mapping["text"]].fillna("").astype(str)
+    return out

@@ -1,0 +1,39 @@
+"""Model names -> classes (imported lazily so heavy optional dependencies load only when used)."""
+
+from __future__ import annotations
+
+import importlib
+
+from recstrata.errors import ConfigError
+
+# name -> "module:Class"
+MODELS: dict[str, str] = {
+    "pop": "recstrata.retrieval.popularity:Popularity",
+    "itemknn": "recstrata.retrieval.itemknn:ItemKNN",
+    "ease": "recstrata.retrieval.ease:EASE",
+    "als": "recstrata.retrieval.als:ALS",
+    "bpr": "recstrata.retrieval.bpr:BPR",
+}
+
+#: hyper-parameter grids searched on the validation split (never on test)
+SEARCH_SPACES: dict[str, dict[str, list]] = {
+    "pop": {},
+    "itemknn": {"k": [20, 50, 100, 200], "shrink": [0.0, 10.0]},
+    "ease": {"reg": [50.0, 100.0, 250.0, 500.0, 1000.0]},
+    "als": {"factors": [64, 128], "regularization": [0.01, 0.1, 1.0], "alpha": [1.0, 10.0]},
+    "bpr": {"factors": [64, 128], "learning_rate": [0.01, 0.05], "iterations": [100, 300]},
+}
+
+
+def model_class(name: str) -> type:
+    try:
+        target = MODELS[name]
+    except KeyError:
+        raise ConfigError(f"unknown model {name!r}; available: {', '.join(MODELS)}") from None
+    module, _, cls = target.partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def make_model(name: str, **params):
+    """Instantiate a model by name with hyper-parameters."""
+    return model_class(name)(**params)
