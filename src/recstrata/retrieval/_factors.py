@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -20,7 +22,9 @@ class FactorModel(Recommender):
         from threadpoolctl import threadpool_limits
 
         # implicit parallelises itself; a multi-threaded BLAS underneath only oversubscribes the cores
-        with threadpool_limits(1, "blas"):
+        with threadpool_limits(1, "blas"), warnings.catch_warnings():
+            # implicit warns about BLAS threads it sees before our limit applies to late-loaded libraries
+            warnings.filterwarnings("ignore", message="OpenBLAS is configured", category=RuntimeWarning)
             model = self._make_model()
             model.fit(self._fit_matrix(dataset), show_progress=False)
         self.user_factors_ = np.ascontiguousarray(model.user_factors, dtype=np.float32)

@@ -1,0 +1,25 @@
+"""Helpers importable from any test module (tests/ is on sys.path via rootdir conftest)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recstrata.data.dataset import Dataset
+from recstrata.data.loaders._build import build_dataset
+
+
+def tiny_dataset(histories: list[list[int]], n_items: int) -> Dataset:
+    """A dataset from per-user item-index lists over items 0..n_items-1 (ids are the indices)."""
+    import pandas as pd
+
+    users = [str(u) for u, h in enumerate(histories) for _ in h]
+    items = [str(i) for h in histories for i in h]
+    table = pd.DataFrame({"item_id": [str(i) for i in range(n_items)]})
+    return build_dataset(
+        "tiny",
+        users=np.array(users, dtype=object),
+        items=np.array(items, dtype=object),
+        ratings=None,
+        timestamps=np.arange(len(users), dtype=np.int64),
+        item_table=table,
+    )
