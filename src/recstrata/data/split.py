@@ -39,6 +39,8 @@ class Split:
     valid_candidates: np.ndarray | None = None  # item indices ranked for validation (None = all items)
     test_candidates: np.ndarray | None = None
     exclude_seen: bool = True  # RecBole's sequential protocol ranks seen items too
+    #: sequential protocols score each user from the time-ordered history (train, + valid for test)
+    sequential: bool = False
 
     def seen(self, part: str) -> sp.csr_matrix:
         """Items to exclude when ranking for ``part``: train for validation, train + valid for test."""
@@ -49,6 +51,19 @@ class Split:
             both.data[:] = 1.0
             return both
         raise ConfigError(f"part must be 'valid' or 'test', not {part!r}")
+
+    def sequences(self, part: str) -> list[np.ndarray]:
+        """Time-ordered input histories for ranking ``part``: train events (+ valid events for test)."""
+        if part == "valid":
+            return self.train.histories()
+        inter = self.train.interactions
+        both = Interactions.from_arrays(
+            np.concatenate([inter.user, self.valid.interactions.user]),
+            np.concatenate([inter.item, self.valid.interactions.item]),
+            None,
+            np.concatenate([inter.timestamp, self.valid.interactions.timestamp]),
+        )
+        return self.train.with_interactions(both).histories()
 
     def part(self, name: str) -> Dataset:
         if name not in ("train", "valid", "test"):
@@ -130,7 +145,8 @@ def loo_split(ds: Dataset, exclude_seen: bool = True) -> Split:
     assign = np.zeros(len(ds), np.int8)
     assign[order[ends[eligible] - 1]] = 2
     assign[order[ends[eligible] - 2]] = 1
-    return _parts(ds, assign, "loo", params={"exclude_seen": exclude_seen}, exclude_seen=exclude_seen)
+    return _parts(ds, assign, "loo", params={"exclude_seen": exclude_seen}, exclude_seen=exclude_seen,
+                  sequential=True)
 
 
 def cold_item_split(ds: Dataset, fraction: float = 0.1, seed: int = 2020) -> Split:
@@ -184,10 +200,16 @@ def temporal_split(ds: Dataset, valid_fraction: float = 0.1, test_fraction: floa
 
 
 def split_from_files(
-    ds: Dataset, directory: str | os.PathLike[str], *, exclude_seen: bool = True
+    ds: Dataset, directory: str | os.PathLike[str], *, exclude_seen: bool | None = None,
+    sequential: bool | None = None,
 ) -> Split:
     """Use ``train.csv``, ``valid.csv`` and ``test.csv`` from ``directory`` (columns user_id,
-    item_id[, rating, timestamp]); every id must exist in ``ds``."""
+    item_id[, rating, timestamp, pos]); every id must exist in ``ds``.
+
+    A ``pos`` column (0-based position in the user's sequence, as in RecBole's sequential
+    split) marks a sequential split: events are ordered by it, models get ordered histories and,
+    as RecBole does there, seen items are not excluded. Both can be forced with the arguments.
+    """
     root = Path(directory)
     parts = {}
     for name in ("train", "valid", "test"):
@@ -206,13 +228,21 @@ def split_from_files(
                 )
         weight = numeric_column(df, "rating", file) if "rating" in df else None
         stamps = timestamp_column(df, "timestamp", file) if "timestamp" in df else None
+        if "pos" in df:  # the sequence position is the authoritative order (timestamps tie)
+            stamps = numeric_column(df, "pos", file).astype(np.int64)
+            has_pos = True
+        else:
+            has_pos = False
         parts[name] = ds.with_interactions(
             Interactions.from_arrays(users, items, weight, stamps), f"{ds.name}/{name}"
         )
+    sequential = has_pos if sequential is None else sequential
+    exclude_seen = (not sequential) if exclude_seen is None else exclude_seen
     return Split(
         protocol="from-files",
-        params={"directory": str(root), "exclude_seen": exclude_seen},
+        params={"directory": str(root), "exclude_seen": exclude_seen, "sequential": sequential},
         exclude_seen=exclude_seen,
+        sequential=sequential,
         **parts,
     )
 

@@ -23,7 +23,7 @@ from recstrata.errors import ConfigError
 
 
 class TopK(Protocol):
-    def recommend(self, users: np.ndarray, k: int = 10, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]: ...
+    def recommend(self, users: np.ndarray | None = None, k: int = 10, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 @dataclass
@@ -56,18 +56,23 @@ def rank(
     exclude=None,
     exclude_seen: bool = False,
     candidates: np.ndarray | None = None,
+    sequences: list[np.ndarray] | None = None,
     batch_size: int = 4096,
 ) -> np.ndarray:
-    """Top-``k`` lists for ``users`` in batches; ``exclude`` is a CSR matrix over all users."""
+    """Top-``k`` lists for ``users`` in batches; ``exclude`` is a CSR matrix over all users.
+
+    With ``sequences`` (ordered histories of all users), users are passed as ``histories=``.
+    """
     out = []
     for start in range(0, len(users), batch_size):
         batch = users[start : start + batch_size]
+        who = {"users": batch} if sequences is None else {"histories": [sequences[u] for u in batch]}
         ids, _ = model.recommend(
-            batch,
-            k,
+            k=k,
             exclude_seen=exclude_seen,
             exclude=None if exclude is None else exclude[batch],
             candidates=candidates,
+            **who,
         )
         out.append(ids)
     return np.concatenate(out) if out else np.zeros((0, k), np.int64)
@@ -105,7 +110,8 @@ def evaluate(
         kmax_eff = min(kmax, len(candidates))
     else:
         kmax_eff = min(kmax, target.n_items)
-    ranked = rank(model, users, kmax_eff, exclude=seen, candidates=candidates)
+    sequences = split.sequences(part) if split.sequential else None
+    ranked = rank(model, users, kmax_eff, exclude=seen, candidates=candidates, sequences=sequences)
     if ranked.shape[1] < kmax:
         ranked = np.pad(ranked, ((0, 0), (0, kmax - ranked.shape[1])), constant_values=-1)
     per_user, _ = accuracy(ranked, truth[users], ks, metrics)

@@ -110,6 +110,10 @@ class Recommender(ABC):
     def _score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
         """(n, n_items) scores for users described only by their (binary) histories."""
 
+    def _score_sequences(self, sequences: list[np.ndarray], histories: sp.csr_matrix) -> np.ndarray:
+        """Scores for time-ordered histories; order-blind models just use the binary ``histories``."""
+        return self._score_histories(histories)
+
     def _score_users(self, users: np.ndarray) -> np.ndarray:
         """(n, n_items) scores for known users; by default from their training history."""
         return self._score_histories(self.seen_[users])
@@ -127,8 +131,8 @@ class Recommender(ABC):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` items for each user, best first: ``(ids, scores)``, both ``(n, k)``.
 
-        Give ``users`` (internal indices of users seen in training) or ``histories`` (item lists or
-        a CSR matrix, for new or updated users). ``exclude_seen`` hides the user's known items (the
+        Give ``users`` (internal indices of users seen in training) or ``histories`` (for new or
+        updated users: time-ordered item lists, oldest first, or a binary CSR matrix). ``exclude_seen`` hides the user's known items (the
         training history, or the given history); ``exclude`` is an extra (n, n_items) matrix of
         items to hide; ``candidates`` restricts the ranking to these items. Rows with fewer than
         ``k`` eligible items are padded with id -1 and score -inf.
@@ -140,8 +144,11 @@ class Recommender(ABC):
             raise ConfigError(f"k={k} is larger than the catalog ({self.n_items_} items); ask for at most that")
         if (users is None) == (histories is None):
             raise ConfigError("pass exactly one of users= or histories=")
+        seqs = None
         if histories is not None:
-            hist = histories_to_csr(histories, self.n_items_)
+            if not sp.issparse(histories):  # ordered item lists: sequential models use the order
+                seqs = [np.asarray(h, dtype=np.int64).ravel() for h in histories]
+            hist = histories_to_csr(histories if seqs is None else seqs, self.n_items_)
             n = hist.shape[0]
         else:
             users = np.atleast_1d(np.asarray(users, dtype=np.int64))
@@ -161,7 +168,8 @@ class Recommender(ABC):
             e = min(n, s + batch)
             if histories is not None:
                 rows = hist[s:e]
-                scores = np.array(self._score_histories(rows), dtype=np.float32, copy=True)
+                raw = self._score_histories(rows) if seqs is None else self._score_sequences(seqs[s:e], rows)
+                scores = np.array(raw, dtype=np.float32, copy=True)
             else:
                 rows = self.seen_[users[s:e]]
                 scores = np.array(self._score_users(users[s:e]), dtype=np.float32, copy=True)
