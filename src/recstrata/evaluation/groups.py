@@ -49,6 +49,7 @@ def breakdown(per_user: dict[str, np.ndarray], labels: np.ndarray) -> dict[str, 
         row = {"n_users": float(mask.sum())}
         for name, values in per_user.items():
             v = values[mask]
-            row[name] = float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+            finite = v[~np.isnan(v)]
+            row[name] = float(finite.mean()) if finite.size else float("nan")
         out[g] = row
     return out

@@ -125,7 +125,7 @@ def evaluate(
                 per_user[f"ild@{k}"] = beyond.intra_list_diversity(ranked, genres, k)
                 per_user[f"calibration_kl@{k}"] = beyond.calibration_kl(ranked, history[users], genres, k)
 
-    summary = {name: float(np.nanmean(v)) if len(v) else float("nan") for name, v in per_user.items()}
+    summary = {name: _nanmean(v) for name, v in per_user.items()}
     if beyond_accuracy:
         for k in ks:
             summary[f"coverage@{k}"] = beyond.coverage(ranked, target.n_items, k)
@@ -147,3 +147,9 @@ def evaluate(
         groups=groups,
         seconds=time.perf_counter() - start,
     )
+
+
+def _nanmean(values: np.ndarray) -> float:
+    """Mean over defined values; NaN (silently) when there are none."""
+    finite = values[~np.isnan(values)]
+    return float(finite.mean()) if finite.size else float("nan")

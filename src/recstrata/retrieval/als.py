@@ -18,8 +18,8 @@ class ALS(FactorModel):
     def __init__(
         self,
         factors: int = 64,
-        regularization: float = 0.05,
-        alpha: float = 1.0,
+        regularization: float = 10.0,
+        alpha: float = 2.0,
         iterations: int = 15,
         seed: int = 2020,
     ) -> None:

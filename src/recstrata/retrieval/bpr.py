@@ -18,9 +18,9 @@ class BPR(FactorModel):
     def __init__(
         self,
         factors: int = 64,
-        learning_rate: float = 0.05,
-        regularization: float = 0.01,
-        iterations: int = 100,
+        learning_rate: float = 0.01,
+        regularization: float = 0.05,
+        iterations: int = 200,
         seed: int = 2020,
     ) -> None:
         self.factors = factors

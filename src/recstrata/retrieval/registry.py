@@ -20,8 +20,8 @@ SEARCH_SPACES: dict[str, dict[str, list]] = {
     "pop": {},
     "itemknn": {"k": [20, 50, 100, 200], "shrink": [0.0, 10.0]},
     "ease": {"reg": [50.0, 100.0, 250.0, 500.0, 1000.0]},
-    "als": {"factors": [64, 128], "regularization": [0.01, 0.1, 1.0], "alpha": [1.0, 10.0]},
-    "bpr": {"factors": [64, 128], "learning_rate": [0.01, 0.05], "iterations": [100, 300]},
+    "als": {"factors": [32, 64], "regularization": [5.0, 10.0, 20.0], "alpha": [1.0, 2.0, 4.0]},
+    "bpr": {"factors": [64], "learning_rate": [0.005, 0.01], "regularization": [0.01, 0.05], "iterations": [200]},
 }
 
 

@@ -1,0 +1,90 @@
+"""``recstrata evaluate``: load, split, tune on validation, score on test, print and save a table."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from recstrata.cli import app
+from recstrata.cli._common import console, fail, write_json
+from recstrata.errors import RecstrataError
+
+SHOWN = ("recall", "ndcg", "mrr", "hit", "precision", "map")
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    dataset: str = typer.Option("ml-latest-small", help="dataset name (ml-latest-small, ml-100k) or path"),
+    protocol: str = typer.Option("ratio", help="ratio | loo | cold-items | temporal | from-files"),
+    models: str = typer.Option("pop,itemknn,ease,als,bpr", help="comma-separated model names"),
+    split_dir: Path | None = typer.Option(None, help="folder with train/valid/test.csv (implies from-files)"),
+    k: list[int] = typer.Option([10, 20], "--k", help="cut-offs (repeatable)"),
+    metric: str = typer.Option("ndcg@10", help="validation metric used to choose hyper-parameters"),
+    tune: bool = typer.Option(True, help="grid-search hyper-parameters on validation (--no-tune: defaults)"),
+    seed: int = typer.Option(2020, help="split seed"),
+    output: Path | None = typer.Option(None, help="JSON results file (default results/<dataset>-<protocol>.json)"),
+) -> None:
+    """Compare models on one dataset and protocol: full ranking, train items excluded."""
+    from recstrata.data.registry import load_dataset
+    from recstrata.data.split import make_split
+    from recstrata.experiment import run_experiment
+
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    if split_dir is not None:
+        protocol = "from-files"
+    start = time.perf_counter()
+    try:
+        with console.status(f"loading {dataset}"):
+            ds = load_dataset(dataset)
+            split = make_split(ds, protocol, seed=seed, split_dir=str(split_dir) if split_dir else None)
+        console.print(f"{ds!r}  ->  {split!r}")
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TimeRemainingColumn())
+        with Progress(*columns, console=console, transient=True) as bar:
+            tasks: dict[str, int] = {}
+
+            def progress(name: str, done: int, total: int) -> None:
+                if name not in tasks:
+                    tasks[name] = bar.add_task(f"tuning {name}", total=total)
+                bar.update(tasks[name], completed=done)
+
+            reports = run_experiment(split, names, ks=k, metric=metric, tuned=tune, progress=progress)
+    except RecstrataError as exc:
+        raise fail(exc) from exc
+
+    kmin = min(k)
+    table = Table(title=f"{ds.name} / {protocol}: test metrics (hyper-parameters chosen on valid {metric})")
+    table.add_column("model")
+    for m in SHOWN:
+        table.add_column(f"{m}@{kmin}", justify="right")
+    for extra in (f"coverage@{kmin}", f"novelty@{kmin}"):
+        table.add_column(extra, justify="right")
+    table.add_column(f"valid {metric}", justify="right")
+    table.add_column("fit s", justify="right")
+    table.add_column("params")
+    for r in reports:
+        table.add_row(
+            r.model,
+            *(f"{r.test[f'{m}@{kmin}']:.4f}" for m in SHOWN),
+            f"{r.test.get(f'coverage@{kmin}', float('nan')):.3f}",
+            f"{r.test.get(f'novelty@{kmin}', float('nan')):.2f}",
+            f"{r.valid[metric]:.4f}",
+            f"{r.fit_seconds:.2f}",
+            ", ".join(f"{a}={b}" for a, b in r.params.items() if a != "seed"),
+        )
+    console.print(table)
+    console.print(f"total {time.perf_counter() - start:.1f} s")
+    out = output or Path("results") / f"{ds.name}-{protocol}.json"
+    write_json(out, {
+        "dataset": ds.name,
+        "protocol": protocol,
+        "split": split.params,
+        "ks": list(k),
+        "selection_metric": metric,
+        "models": [r.to_dict() for r in reports],
+        "seconds": time.perf_counter() - start,
+    })

@@ -1,0 +1,135 @@
+"""Model selection and comparison: tune each model on validation, score the winner on test.
+
+    reports = run_experiment(split, ["pop", "ease", "als"], ks=(10, 20))
+
+For each model, every point of its grid (``registry.SEARCH_SPACES``, or the one given) is fitted
+on ``split.train`` and scored on ``split.valid``; the best by ``metric`` (validation only, never
+test) is then scored on ``split.test``. As in RecBole, models are fitted on train only; test
+ranking excludes train + validation items.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from recstrata.data.split import Split
+from recstrata.errors import ConfigError
+from recstrata.evaluation.protocol import evaluate
+from recstrata.retrieval.base import Recommender
+from recstrata.retrieval.registry import SEARCH_SPACES, make_model
+
+ProgressFn = Callable[[str, int, int], None]  # (model name, trials done, trials total)
+
+
+@dataclass
+class Trial:
+    params: dict[str, Any]
+    valid: float
+    fit_seconds: float
+
+
+@dataclass
+class ModelReport:
+    model: str
+    params: dict[str, Any]
+    selection_metric: str
+    valid: dict[str, float]
+    test: dict[str, float]
+    fit_seconds: float
+    total_seconds: float
+    trials: list[Trial] = field(default_factory=list)
+    groups: dict[str, Any] = field(default_factory=dict)
+    fitted: Recommender | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "params": self.params,
+            "selection_metric": self.selection_metric,
+            "valid": self.valid,
+            "test": self.test,
+            "fit_seconds": self.fit_seconds,
+            "total_seconds": self.total_seconds,
+            "trials": [t.__dict__ for t in self.trials],
+            "groups": self.groups,
+        }
+
+
+def grid(space: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """All combinations of a parameter grid (one empty combination for an empty grid)."""
+    keys = list(space)
+    return [dict(zip(keys, values)) for values in itertools.product(*(space[k] for k in keys))]
+
+
+def tune(
+    name: str,
+    split: Split,
+    *,
+    space: Mapping[str, Sequence[Any]] | None = None,
+    metric: str = "ndcg@10",
+    fixed: Mapping[str, Any] | None = None,
+    progress: ProgressFn | None = None,
+) -> tuple[Recommender, Trial, list[Trial]]:
+    """Grid-search ``name`` on the validation part; return the best fitted model and all trials."""
+    k = _metric_k(metric)
+    points = grid(SEARCH_SPACES.get(name, {}) if space is None else space)
+    trials: list[Trial] = []
+    best: tuple[float, Recommender, Trial] | None = None
+    for i, params in enumerate(points):
+        model = make_model(name, **{**(fixed or {}), **params}).fit(split.train)
+        score = evaluate(model, split, "valid", ks=[k], beyond_accuracy=False, group_by=[]).metrics[metric]
+        trial = Trial(params=params, valid=score, fit_seconds=model.fit_seconds_)
+        trials.append(trial)
+        if best is None or score > best[0]:
+            best = (score, model, trial)
+        if progress:
+            progress(name, i + 1, len(points))
+    assert best is not None
+    return best[1], best[2], trials
+
+
+def run_experiment(
+    split: Split,
+    models: Iterable[str],
+    *,
+    ks: Sequence[int] = (10, 20),
+    metric: str = "ndcg@10",
+    tuned: bool = True,
+    spaces: Mapping[str, Mapping[str, Sequence[Any]]] | None = None,
+    group_by: Sequence[str] | None = None,
+    progress: ProgressFn | None = None,
+) -> list[ModelReport]:
+    """Tune (or just fit, with ``tuned=False``) each model and score it on valid and test."""
+    reports = []
+    for name in models:
+        start = time.perf_counter()
+        space = (spaces or {}).get(name) if tuned else {}
+        model, trial, trials = tune(name, split, space=space, metric=metric, progress=progress)
+        valid = evaluate(model, split, "valid", ks=ks, beyond_accuracy=False, group_by=[])
+        test = evaluate(model, split, "test", ks=ks, group_by=group_by)
+        reports.append(
+            ModelReport(
+                model=name,
+                params=model.get_params(),
+                selection_metric=metric,
+                valid=valid.metrics,
+                test=test.metrics,
+                fit_seconds=trial.fit_seconds,
+                total_seconds=time.perf_counter() - start,
+                trials=trials,
+                groups=test.groups,
+                fitted=model,
+            )
+        )
+    return reports
+
+
+def _metric_k(metric: str) -> int:
+    name, _, k = metric.partition("@")
+    if not k.isdigit() or not name:
+        raise ConfigError(f"selection metric must look like 'ndcg@10', got {metric!r}")
+    return int(k)
