@@ -87,7 +87,8 @@ def timestamp_column(df: pd.DataFrame, col: str, file: str) -> np.ndarray:
             row=row + 2,
             column=col,
         )
-    seconds = (parsed.astype("int64") // 10**9).where(parsed.notna(), numeric.fillna(0).astype("int64"))
+    epoch = pd.Timestamp(0, tz="UTC")
+    seconds = ((parsed - epoch) // pd.Timedelta(seconds=1)).fillna(0).astype("int64")
     return np.where(numeric.notna(), numeric.fillna(0), seconds).astype(np.int64)
 
 

@@ -148,7 +148,7 @@ def _load_grouplens_bytes(read, source: str) -> Dataset:
     titles = [year_from_title(t) for t in item_raw[1]]
     items = pd.DataFrame({
         "item_id": item_raw[0].astype(str),
-        "title": [t if t and t.lower() != "unknown" else None for t, _ in titles],
+        "title": pd.Series([t if t and t.lower() != "unknown" else None for t, _ in titles], dtype=object),
         "year": pd.array([y for _, y in titles], dtype="Int64"),
         "genres": [tuple(g for g, f in zip(_GENRES_100K, row) if f and g != "unknown") for row in flags],
     })

@@ -28,16 +28,14 @@ def _read_atomic(path: Path) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise DataError("the file is empty", file=str(path))
     df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=3, engine="c")
-    fields = {}
-    for col in df.columns:
-        name, _, kind = str(col).partition(":")
-        if not kind and len(df.columns) == 1 and ("," in str(col) or ";" in str(col)):
-            raise DataError(
-                "header has no tab-separated 'name:type' fields: RecBole atomic files are tab-separated",
-                file=str(path),
-                row=1,
-            )
-        fields[col] = name
+    if len(df.columns) == 1 and any(sep in str(df.columns[0]) for sep in (",", ";", "|", " ")):
+        raise DataError(
+            f"header {str(df.columns[0])!r} has no tab-separated 'name:type' fields: RecBole atomic files "
+            "are tab-separated; convert the file or load it with load_interactions_table(delimiter=...)",
+            file=str(path),
+            row=1,
+        )
+    fields = {col: str(col).partition(":")[0] for col in df.columns}
     return df.rename(columns=fields)
 
 
@@ -69,8 +67,10 @@ def load_recbole_atomic(directory: str | os.PathLike[str], name: str | None = No
         require_columns(raw, ["item_id"], str(item_path))
         items = pd.DataFrame({"item_id": ids_column(raw, "item_id", str(item_path))})
         if col := _first(raw, _TITLE):
-            titles = raw[col].str.strip()
-            items["title"] = titles.where(~titles.str.lower().isin(["", "unknown", "unkonwn"]), None)
+            items["title"] = pd.Series(
+                [t.strip() if t.strip().lower() not in ("", "unknown", "unkonwn") else None for t in raw[col]],
+                dtype=object,
+            )
         if col := _first(raw, _YEAR):
             items["year"] = pd.array([lenient_year(v) for v in raw[col]], dtype="Int64")
         if col := _first(raw, _GENRES):

@@ -94,7 +94,7 @@ def load_item_table(
     require_columns(df, [mapping["item"]], file, delimiter)
     out = pd.DataFrame({"item_id": ids_column(df, mapping["item"], file)})
     if mapping["title"] in df:
-        out["title"] = df[mapping["title"]].astype(str).where(df[mapping["title"]].astype(str) != "", None)
+        out["title"] = pd.Series([str(t) if str(t) != "" else None for t in df[mapping["title"]]], dtype=object)
     if mapping["genres"] in df:
         out["genres"] = [
             tuple(g for g in str(v).split(genre_separator) if g) if v not in ("", None) else ()
