@@ -1,0 +1,46 @@
+"""Package hygiene: a light import, the public API resolves, optional deps load lazily."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import recstrata
+
+
+def test_public_api_resolves():
+    for name in recstrata.__all__:
+        assert getattr(recstrata, name) is not None
+
+
+def test_import_does_no_heavy_work():
+    code = (
+        "import sys, recstrata, recstrata.retrieval, recstrata.evaluation, recstrata.data;"
+        "heavy = [m for m in ('torch', 'faiss', 'lightgbm', 'implicit', 'llama_cpp', 'sentence_transformers',"
+        " 'fastapi') if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_missing_extra_message_names_the_install_command(monkeypatch):
+    import builtins
+
+    from recstrata._optional import require
+    from recstrata.errors import MissingDependencyError
+
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name.startswith("implicit"):
+            raise ImportError("no implicit")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    monkeypatch.delitem(sys.modules, "implicit", raising=False)
+    try:
+        require("implicit", extra="cf", purpose="the als model")
+    except MissingDependencyError as exc:
+        assert "pip install 'recstrata[cf]'" in str(exc)
+    else:
+        raise AssertionError("expected MissingDependencyError")
