@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,9 +9,7 @@ import pytest
 from recstrata.data.dataset import Dataset
 from recstrata.data.loaders._build import build_dataset
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-ML100K_DIR = SHARED / "datasets" / "ml-100k"
-PROTOCOL_DIR = SHARED / "protocol" / "ml-100k"
+from tests_support import ML100K_DIR, PROTOCOL_DIR
 
 
 def make_blocks(n_blocks: int = 4, block: int = 10, seed: int = 0) -> tuple[Dataset, np.ndarray]:

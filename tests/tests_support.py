@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from recstrata.data.dataset import Dataset
 from recstrata.data.loaders._build import build_dataset
+
+# ../shared beside the checkout holds the real data for tests (never used by shipped code)
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+ML100K_DIR = SHARED / "datasets" / "ml-100k"
+PROTOCOL_DIR = SHARED / "protocol" / "ml-100k"
 
 
 def tiny_dataset(histories: list[list[int]], n_items: int) -> Dataset:
