@@ -24,23 +24,11 @@ def test_import_does_no_heavy_work():
 
 
 def test_missing_extra_message_names_the_install_command(monkeypatch):
-    import builtins
+    import pytest
 
     from recstrata._optional import require
     from recstrata.errors import MissingDependencyError
 
-    real_import = builtins.__import__
-
-    def fake_import(name, *args, **kwargs):
-        if name.startswith("implicit"):
-            raise ImportError("no implicit")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", fake_import)
-    monkeypatch.delitem(sys.modules, "implicit", raising=False)
-    try:
+    monkeypatch.setitem(sys.modules, "implicit", None)  # makes "import implicit" raise ImportError
+    with pytest.raises(MissingDependencyError, match=r"pip install 'recstrata\[cf\]'"):
         require("implicit", extra="cf", purpose="the als model")
-    except MissingDependencyError as exc:
-        assert "pip install 'recstrata[cf]'" in str(exc)
-    else:
-        raise AssertionError("expected MissingDependencyError")
