@@ -59,3 +59,13 @@ def test_full_ranking_on_ml100k_is_fast_and_matches_recbole_pop(recbole_split):
     elapsed = time.perf_counter() - start
     assert res.metrics["ndcg@10"] == pytest.approx(0.1418, abs=5e-4)
     assert elapsed < 30  # generous: the budget lives in bench/, this only catches pathologies
+
+
+def test_activity_buckets_are_disjoint():
+    from recstrata.evaluation.groups import activity_groups
+    from tests_support import tiny_dataset
+
+    ds = tiny_dataset([[0], [0, 1], [0, 1, 2], [0, 1, 2, 3]], n_items=4)
+    labels = activity_groups(ds, n_buckets=2)
+    # quantile edges 1, 2.5, 4 -> counts 1, 2 in the first bucket, 3, 4 in the second
+    assert labels.tolist() == ["q1: 1-2", "q1: 1-2", "q2: 3-4", "q2: 3-4"]

@@ -26,6 +26,9 @@ def evaluate_cmd(
     metric: str = typer.Option("ndcg@10", help="validation metric used to choose hyper-parameters"),
     tune: bool = typer.Option(True, help="grid-search hyper-parameters on validation (--no-tune: defaults)"),
     seed: int = typer.Option(2020, help="split seed"),
+    group_by: list[str] = typer.Option(
+        [], "--group-by", help="user attribute or 'activity' for per-group tables (repeatable); default: "
+        "activity, gender, age when present"),
     output: Path | None = typer.Option(None, help="JSON results file (default results/<dataset>-<protocol>.json)"),
 ) -> None:
     """Compare models on one dataset and protocol: full ranking, train items excluded."""
@@ -52,7 +55,8 @@ def evaluate_cmd(
                     tasks[name] = bar.add_task(f"tuning {name}", total=total)
                 bar.update(tasks[name], completed=done)
 
-            reports = run_experiment(split, names, ks=k, metric=metric, tuned=tune, progress=progress)
+            reports = run_experiment(split, names, ks=k, metric=metric, tuned=tune, progress=progress,
+                                     group_by=group_by or None)
     except RecstrataError as exc:
         raise fail(exc) from exc
 
@@ -77,6 +81,7 @@ def evaluate_cmd(
             ", ".join(f"{a}={b}" for a, b in r.params.items() if a != "seed"),
         )
     console.print(table)
+    _print_groups(reports, f"ndcg@{kmin}")
     console.print(f"total {time.perf_counter() - start:.1f} s")
     out = output or Path("results") / f"{ds.name}-{protocol}.json"
     write_json(out, {
@@ -88,3 +93,17 @@ def evaluate_cmd(
         "models": [r.to_dict() for r in reports],
         "seconds": time.perf_counter() - start,
     })
+
+
+def _print_groups(reports, metric: str) -> None:
+    """One table per grouping: each model's test ``metric`` per user group (fairness at a glance)."""
+    if not reports or not reports[0].groups:
+        return
+    for attr, groups in reports[0].groups.items():
+        table = Table(title=f"test {metric} by {attr}")
+        table.add_column("model")
+        for g, row in groups.items():
+            table.add_column(f"{g} (n={int(row['n_users'])})", justify="right")
+        for r in reports:
+            table.add_row(r.model, *(f"{r.groups[attr][g][metric]:.4f}" for g in groups))
+        console.print(table)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -34,9 +36,14 @@ def activity_groups(train: Dataset, n_buckets: int = 4) -> np.ndarray:
     edges = np.unique(np.quantile(counts, np.linspace(0, 1, n_buckets + 1)))
     bucket = np.clip(np.searchsorted(edges, counts, side="right") - 1, 0, len(edges) - 2) if len(edges) > 1 else np.zeros_like(counts)
     labels = []
-    for b in range(max(len(edges) - 1, 1)):
-        lo = int(edges[b]) if len(edges) > 1 else int(counts.min())
-        hi = int(edges[b + 1]) if len(edges) > 1 else int(counts.max())
+    n_labels = max(len(edges) - 1, 1)
+    for b in range(n_labels):
+        if len(edges) < 2:
+            labels.append(f"q1: {int(counts.min())}-{int(counts.max())}")
+            continue
+        # bucket b holds the integer counts in [edge_b, edge_b+1); the last also holds the maximum
+        lo = math.ceil(edges[b])
+        hi = int(edges[b + 1]) if b == n_labels - 1 else math.ceil(edges[b + 1]) - 1
         labels.append(f"q{b + 1}: {lo}-{hi}")
     return np.array(labels, dtype=object)[bucket].astype(str)
 
