@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recstrata.llm.settings import LLMSettings
+
 
 def _default_cache_dir() -> Path:
     import platformdirs
@@ -38,6 +40,7 @@ class Settings(BaseSettings):
     runs_dir: Path = Field(Path("runs"), description="artefact store: runs/<name>/<version>/")
     threads: int = Field(0, ge=0, description="CPU threads for numeric libraries; 0 = all cores")
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
 
 
 @lru_cache(maxsize=1)
