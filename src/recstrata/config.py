@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from recstrata.llm.settings import LLMSettings
+from recstrata.serving.settings import ServingSettings
 
 
 def _default_cache_dir() -> Path:
@@ -41,6 +42,7 @@ class Settings(BaseSettings):
     threads: int = Field(0, ge=0, description="CPU threads for numeric libraries; 0 = all cores")
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    serving: ServingSettings = Field(default_factory=ServingSettings)
 
 
 @lru_cache(maxsize=1)

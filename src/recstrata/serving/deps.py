@@ -1,0 +1,31 @@
+"""FastAPI dependencies: the app state, API-key scopes and per-key rate limits."""
+
+from __future__ import annotations
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader
+
+from recstrata.serving.state import AppState
+
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.recstrata
+
+
+def require_scope(scope: str):
+    def check(key: str | None = Security(api_key_header), state: AppState = Depends(get_state)) -> str:
+        scopes = state.settings.scopes_of(key)
+        if scopes is None:
+            raise HTTPException(401, "missing or unknown API key: send it in the X-API-Key header",
+                                headers={"WWW-Authenticate": "APIKey"})
+        if scope not in scopes:
+            raise HTTPException(403, f"this API key lacks the {scope!r} scope")
+        wait = state.limiter.take(key)
+        if wait > 0:
+            raise HTTPException(429, "rate limit exceeded for this API key",
+                                headers={"Retry-After": str(max(1, int(wait + 0.999)))})
+        return key
+
+    return check

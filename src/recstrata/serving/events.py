@@ -1,0 +1,113 @@
+"""Durable event store on SQLite (WAL, synchronous=FULL): an acknowledged event is on disk.
+
+Numbered migrations; a unique idempotency key makes a retried POST a no-op; erasure deletes a
+user's events and records the erasure so retraining exports skip the user.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+MIGRATIONS = [
+    # 1: events with idempotency
+    """
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        user_id TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        value REAL,
+        ts REAL NOT NULL
+    );
+    CREATE INDEX events_user ON events(user_id, seq);
+    """,
+    # 2: erasures (right to be forgotten), consulted by exports for retraining
+    """
+    CREATE TABLE erasures (user_id TEXT PRIMARY KEY, ts REAL NOT NULL);
+    """,
+]
+
+
+@dataclass(frozen=True)
+class Event:
+    idempotency_key: str
+    user_id: str
+    item_id: str
+    type: str
+    value: float | None
+    ts: float
+
+
+class EventStore:
+    """Thread-safe; one connection guarded by a lock (SQLite serialises writers anyway)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+                self._db.execute("BEGIN IMMEDIATE")
+                for statement in filter(str.strip, sql.split(";")):  # executescript would commit early
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version={number}")
+                self._db.execute("COMMIT")
+
+    def append(self, event: Event) -> bool:
+        """Store the event durably; False if its idempotency key was seen before (nothing written)."""
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO events(idempotency_key, user_id, item_id, type, value, ts) VALUES (?,?,?,?,?,?)",
+                (event.idempotency_key, event.user_id, event.item_id, event.type, event.value, event.ts),
+            )
+            return cur.rowcount == 1
+
+    def user_events(self, user_id: str) -> list[Event]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT idempotency_key, user_id, item_id, type, value, ts FROM events WHERE user_id=? ORDER BY seq",
+                (user_id,),
+            ).fetchall()
+        return [Event(*r) for r in rows]
+
+    def all_events(self) -> Iterator[Event]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT idempotency_key, user_id, item_id, type, value, ts FROM events "
+                "WHERE user_id NOT IN (SELECT user_id FROM erasures) ORDER BY seq"
+            ).fetchall()
+        return (Event(*r) for r in rows)
+
+    def keys(self) -> set[str]:
+        with self._lock:
+            return {r[0] for r in self._db.execute("SELECT idempotency_key FROM events")}
+
+    def erase(self, user_id: str) -> int:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            n = self._db.execute("DELETE FROM events WHERE user_id=?", (user_id,)).rowcount
+            self._db.execute("INSERT OR REPLACE INTO erasures(user_id, ts) VALUES (?, ?)", (user_id, time.time()))
+            self._db.execute("COMMIT")
+        return n
+
+    def erased_users(self) -> set[str]:
+        with self._lock:
+            return {r[0] for r in self._db.execute("SELECT user_id FROM erasures")}
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

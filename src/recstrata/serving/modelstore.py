@@ -1,0 +1,42 @@
+"""Versioned model artefacts: ``<runs>/<name>/<version>/`` and an atomic ``CURRENT`` pointer.
+
+Publishing writes the new version completely, then swaps the pointer with one rename; a reader
+(the server's reload) follows the pointer and loads a hash-checked artefact.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from recstrata._atomic import atomic_write_text
+from recstrata.errors import ArtifactError
+from recstrata.retrieval.base import Recommender
+
+
+class ModelStore:
+    def __init__(self, root: str | Path, name: str) -> None:
+        self.root = Path(root) / name
+        self.name = name
+
+    @property
+    def pointer(self) -> Path:
+        return self.root / "CURRENT"
+
+    def current(self) -> str | None:
+        if not self.pointer.is_file():
+            return None
+        return json.loads(self.pointer.read_text())["version"]
+
+    def publish(self, model: Recommender) -> str:
+        versions = [int(p.name) for p in self.root.glob("[0-9]*") if p.is_dir() and p.name.isdigit()]
+        version = str(max(versions, default=0) + 1)
+        model.save(self.root / version)
+        atomic_write_text(self.pointer, json.dumps({"version": version}))
+        return version
+
+    def load(self, version: str | None = None) -> tuple[Recommender, str]:
+        version = version or self.current()
+        if version is None:
+            raise ArtifactError(f"{self.pointer} is missing: publish a model first (ModelStore.publish)")
+        return Recommender.load(self.root / version), version

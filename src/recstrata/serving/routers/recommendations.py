@@ -1,0 +1,73 @@
+"""Recommendations for known users, anonymous sessions, and similar items."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+
+from recstrata.errors import DataError
+from recstrata.serving.deps import get_state
+from recstrata.serving.engine import Filters, RecResult
+from recstrata.serving.schemas import RecItem, RecResponse, SessionRequest, SimilarResponse
+from recstrata.serving.state import AppState
+
+router = APIRouter(prefix="/v1", tags=["recommendations"])
+ID_PATTERN = r"^[A-Za-z0-9._:\-]+$"
+
+
+def _items(state: AppState, result: RecResult) -> list[RecItem]:
+    idx = state.dataset.item_ids.to_index(result.item_ids)
+    return [RecItem(**state.engine.item_info(int(i)), score=s, sources=src)
+            for i, s, src in zip(idx, result.scores, result.sources)]
+
+
+def _respond(state: AppState, result: RecResult, user_id: str | None, k: int) -> RecResponse:
+    if state.shadow is not None and not result.cold_start:
+        live = [int(i) for i in state.dataset.item_ids.to_index(result.item_ids)]
+        state.shadow.offer(result.history, live, result.latency_ms, k)
+    return RecResponse(user_id=user_id, items=_items(state, result), model_version=result.model_version,
+                       cold_start=result.cold_start, latency_ms=result.latency_ms)
+
+
+# sync endpoints: FastAPI runs them in its thread pool, so scoring never blocks the event loop
+@router.get("/users/{user_id}/recommendations", response_model=RecResponse)
+def user_recommendations(
+    user_id: str = Path(min_length=1, max_length=128, pattern=ID_PATTERN),
+    k: int = Query(10, ge=1, le=100),
+    genre: str | None = Query(None, min_length=1, max_length=64),
+    year_min: int | None = Query(None, ge=1800, le=2200),
+    year_max: int | None = Query(None, ge=1800, le=2200),
+    exclude: list[str] = Query([], max_length=200),
+    state: AppState = Depends(get_state),
+) -> RecResponse:
+    try:
+        result = state.engine.recommend(user_id=user_id, k=min(k, state.settings.max_k),
+                                        filters=Filters(genre, year_min, year_max, tuple(exclude)))
+    except DataError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return _respond(state, result, user_id, k)
+
+
+@router.post("/recommendations", response_model=RecResponse)
+def session_recommendations(body: SessionRequest, state: AppState = Depends(get_state)) -> RecResponse:
+    try:
+        result = state.engine.recommend(history=body.recent_items, k=min(body.k, state.settings.max_k),
+                                        filters=Filters(body.genre, body.year_min, body.year_max, tuple(body.exclude)))
+    except DataError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return _respond(state, result, None, body.k)
+
+
+@router.get("/items/{item_id}/similar", response_model=SimilarResponse)
+def similar_items(
+    item_id: str = Path(min_length=1, max_length=128, pattern=ID_PATTERN),
+    k: int = Query(10, ge=1, le=100),
+    state: AppState = Depends(get_state),
+) -> SimilarResponse:
+    try:
+        ids, scores = state.engine.similar(item_id, k)
+    except DataError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    idx = state.dataset.item_ids.to_index(ids)
+    items = [RecItem(**state.engine.item_info(int(i)), score=s, sources=[state.engine.live.name])
+             for i, s in zip(idx, scores)]
+    return SimilarResponse(item_id=item_id, items=items)

@@ -1,0 +1,95 @@
+"""Request and response models: strict (unknown fields rejected, bounds declared), so the
+OpenAPI spec is the contract."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Id = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RecItem(BaseModel):
+    id: str
+    title: str | None
+    genres: list[str]
+    year: int | None
+    score: float
+    sources: list[str]
+
+
+class RecResponse(BaseModel):
+    user_id: str | None
+    items: list[RecItem]
+    model_version: str
+    cold_start: bool
+    latency_ms: float
+
+
+class SessionRequest(Strict):
+    """An anonymous session: recent item ids (oldest first) and filters."""
+
+    recent_items: list[str] = Field(default_factory=list, max_length=200)
+    k: int = Field(10, ge=1, le=100)
+    genre: str | None = Field(None, min_length=1, max_length=64)
+    year_min: int | None = Field(None, ge=1800, le=2200)
+    year_max: int | None = Field(None, ge=1800, le=2200)
+    exclude: list[str] = Field(default_factory=list, max_length=200)
+
+
+class EventIn(Strict):
+    idempotency_key: str = Field(min_length=1, max_length=128)
+    user_id: str = Id
+    item_id: str = Id
+    type: Literal["view", "click", "rating", "purchase"]
+    value: float | None = Field(None, ge=-1e6, le=1e6)
+    timestamp: float | None = Field(None, ge=0, le=1e11)
+
+
+class EventAck(BaseModel):
+    accepted: bool
+    duplicate: bool
+
+
+class ExplainRequest(Strict):
+    user_id: str = Id
+    item_ids: list[str] = Field(min_length=1, max_length=5)
+
+
+class ExplanationOut(BaseModel):
+    item_id: str
+    sentence: str
+    source: Literal["llm", "template", "cache"]
+    grounding: dict
+    rejected: str | None
+
+
+class ExplainResponse(BaseModel):
+    user_id: str
+    explanations: list[ExplanationOut]
+    degraded: bool
+    latency_ms: float
+
+
+class SimilarResponse(BaseModel):
+    item_id: str
+    items: list[RecItem]
+
+
+class ShadowSummary(BaseModel):
+    enabled: bool
+    model: str | None
+    fraction: float
+    compared: int
+    dropped: int
+    mean_overlap_at_k: float | None
+    mean_spearman: float | None
+    live_p50_ms: float | None
+    shadow_p50_ms: float | None
+    live_p99_ms: float | None
+    shadow_p99_ms: float | None

@@ -1,0 +1,53 @@
+"""Typed serving settings (part of ``recstrata.config.Settings`` as ``serving``; env ``RECSTRATA_SERVING__*``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+SCOPES = ("events:write", "admin", "users:erase")
+
+
+class ServingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    dataset: str = Field("ml-latest-small", description="dataset name or path the catalog comes from")
+    model: str = Field("ease", description="model fitted at start-up when runs_dir has no published artefact")
+    model_params: dict = Field(default_factory=dict)
+    runs_dir: Path = Field(Path("runs"), description="artefacts: <runs_dir>/<model>/<version>/ and a CURRENT pointer")
+    state_dir: Path = Field(Path("state"), description="SQLite event store and explanation cache")
+    api_keys: dict[str, list[str]] = Field(
+        default_factory=dict, description="API key -> scopes (events:write, admin, users:erase)"
+    )
+    rate_per_second: float = Field(50.0, gt=0, description="per-key sustained request rate")
+    rate_burst: int = Field(100, ge=1, description="per-key burst")
+    max_k: int = Field(100, ge=1, le=1000)
+    llm_backend: str | None = Field("smollm2", description="LLM for explanations; None = template only")
+    explanation_deadline_s: float = Field(1.5, gt=0, le=30)
+    breaker_failures: int = Field(3, ge=1, description="consecutive LLM failures that open the circuit")
+    breaker_cooldown_s: float = Field(30.0, gt=0)
+    shadow_model: str | None = Field(None, description="model name run in shadow on a share of requests")
+    shadow_fraction: float = Field(0.0, ge=0, le=1)
+
+    def scopes_of(self, key: str | None) -> set[str] | None:
+        import secrets
+
+        if not key:
+            return None
+        for known, scopes in self.api_keys.items():
+            if secrets.compare_digest(known.encode(), key.encode()):
+                return set(scopes)
+        return None
+
+
+def redact(settings: ServingSettings) -> dict:
+    """Settings as a dict with API keys hidden (for logs and /v1/admin)."""
+    data = settings.model_dump(mode="json")
+    data["api_keys"] = {f"key-{i}": scopes for i, scopes in enumerate(settings.api_keys.values())}
+    return data
+
+
+__all__ = ["SCOPES", "SecretStr", "ServingSettings", "redact"]

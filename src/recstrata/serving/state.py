@@ -1,0 +1,85 @@
+"""Everything a running server holds, built in the app's lifespan (never at import)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from recstrata.data.dataset import Dataset
+from recstrata.llm.base import LLMBackend
+from recstrata.personalization.explain import Explainer
+from recstrata.serving.engine import Engine, LiveModel
+from recstrata.serving.events import EventStore
+from recstrata.serving.metrics import Metrics
+from recstrata.serving.modelstore import ModelStore
+from recstrata.serving.ratelimit import RateLimiter
+from recstrata.serving.settings import ServingSettings
+from recstrata.serving.shadow import Shadow
+
+log = logging.getLogger("recstrata.serving")
+
+
+@dataclass
+class AppState:
+    settings: ServingSettings
+    dataset: Dataset
+    engine: Engine
+    events: EventStore
+    explainer: Explainer
+    store: ModelStore
+    metrics: Metrics
+    limiter: RateLimiter
+    shadow: Shadow | None = None
+    started: float = field(default_factory=time.time)
+
+    def close(self) -> None:
+        if self.shadow:
+            self.shadow.close()
+        self.events.close()
+        if self.explainer.backend is not None:
+            self.explainer.backend.close()
+
+
+def build_state(settings: ServingSettings, *, dataset: Dataset | None = None,
+                backend: LLMBackend | None | str = "settings") -> AppState:
+    """Load (or fit and publish) the model, open the stores, replay events into the overlay."""
+    from recstrata.data.registry import load_dataset
+    from recstrata.errors import RecstrataError
+    from recstrata.llm.breaker import CircuitBreaker
+    from recstrata.personalization.cache import ExplanationCache
+    from recstrata.retrieval.registry import make_model
+
+    dataset = dataset if dataset is not None else load_dataset(settings.dataset)
+    store = ModelStore(settings.runs_dir, settings.model)
+    if store.current() is None:
+        log.info("no published %s model in %s: fitting one", settings.model, store.root)
+        store.publish(make_model(settings.model, **settings.model_params).fit(dataset))
+    model, version = store.load()
+    engine = Engine(dataset, LiveModel(model, version, settings.model))
+    events = EventStore(settings.state_dir / "events.sqlite")
+    for user in events.erased_users():
+        engine.erase(user)
+    for ev in events.all_events():
+        try:
+            engine.add_event(ev.user_id, ev.item_id)
+        except RecstrataError:
+            log.warning("event %s references an item no longer in the catalog", ev.idempotency_key)
+    if backend == "settings":
+        backend = None
+        if settings.llm_backend:
+            from recstrata.llm.registry import get_backend
+
+            try:
+                backend = get_backend(settings.llm_backend)
+            except RecstrataError as exc:
+                log.warning("explanations fall back to templates: %s", exc)
+    explainer = Explainer(dataset, backend, cache=ExplanationCache(settings.state_dir / "explanations.sqlite"),
+                          breaker=CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_s))
+    shadow = None
+    if settings.shadow_model and settings.shadow_fraction > 0:
+        shadow = Shadow(make_model(settings.shadow_model).fit(dataset), settings.shadow_model,
+                        settings.shadow_fraction)
+    return AppState(settings=settings, dataset=dataset, engine=engine, events=events, explainer=explainer,
+                    store=store, metrics=Metrics.create(),
+                    limiter=RateLimiter(settings.rate_per_second, settings.rate_burst), shadow=shadow)
