@@ -113,8 +113,9 @@ class Engine:
         start = time.perf_counter()
         live = self.live
         n_items = self.dataset.n_items
-        if not 0 < k <= n_items:
-            raise ConfigError(f"k must be between 1 and {n_items}")
+        if k <= 0:
+            raise ConfigError(f"k must be positive, got {k}")
+        k = min(k, n_items)  # a small catalog answers with what it has
         if history is not None:
             hist = [self.item_index(i) for i in history]
         else:

@@ -3,11 +3,24 @@ OpenAPI spec is the contract."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-Id = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+ID_PATTERN = r"^[A-Za-z0-9._:\-]+$"
+Id = Field(min_length=1, max_length=128, pattern=ID_PATTERN)
+ItemId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=ID_PATTERN)]
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+#: documented error answers, so the OpenAPI spec covers every status a client can see
+NOT_FOUND = {404: {"model": ErrorOut, "description": "an item or user id that the catalog does not know"}}
+AUTH = {401: {"model": ErrorOut, "description": "missing or unknown API key"},
+        403: {"model": ErrorOut, "description": "the key lacks the scope"},
+        429: {"model": ErrorOut, "description": "rate limited; see Retry-After"}}
 
 
 class Strict(BaseModel):
@@ -34,12 +47,12 @@ class RecResponse(BaseModel):
 class SessionRequest(Strict):
     """An anonymous session: recent item ids (oldest first) and filters."""
 
-    recent_items: list[str] = Field(default_factory=list, max_length=200)
+    recent_items: list[ItemId] = Field(default_factory=list, max_length=200)
     k: int = Field(10, ge=1, le=100)
     genre: str | None = Field(None, min_length=1, max_length=64)
     year_min: int | None = Field(None, ge=1800, le=2200)
     year_max: int | None = Field(None, ge=1800, le=2200)
-    exclude: list[str] = Field(default_factory=list, max_length=200)
+    exclude: list[ItemId] = Field(default_factory=list, max_length=200)
 
 
 class EventIn(Strict):
@@ -58,7 +71,7 @@ class EventAck(BaseModel):
 
 class ExplainRequest(Strict):
     user_id: str = Id
-    item_ids: list[str] = Field(min_length=1, max_length=5)
+    item_ids: list[ItemId] = Field(min_length=1, max_length=5)
 
 
 class ExplanationOut(BaseModel):

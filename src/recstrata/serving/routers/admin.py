@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Response
+from fastapi.responses import PlainTextResponse
 
 from recstrata.errors import RecstrataError
 from recstrata.serving.deps import get_state, require_scope
 from recstrata.serving.engine import LiveModel
-from recstrata.serving.schemas import ShadowSummary
+from recstrata.serving.schemas import AUTH, ID_PATTERN, ErrorOut, ShadowSummary
 from recstrata.serving.state import AppState
 
 router = APIRouter(tags=["operations"])
@@ -25,7 +26,8 @@ def readyz(state: AppState = Depends(get_state)) -> dict:
             "llm_circuit": state.explainer.breaker.state}
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse,
+            responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
 def metrics(state: AppState = Depends(get_state)) -> Response:
     from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -38,7 +40,7 @@ def metrics(state: AppState = Depends(get_state)) -> Response:
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/v1/admin/shadow", response_model=ShadowSummary)
+@router.get("/v1/admin/shadow", response_model=ShadowSummary, responses=AUTH)
 def shadow(state: AppState = Depends(get_state), _key: str = Depends(require_scope("admin"))) -> ShadowSummary:
     if state.shadow is None:
         return ShadowSummary(enabled=False, model=None, fraction=0.0, compared=0, dropped=0, mean_overlap_at_k=None,
@@ -47,7 +49,7 @@ def shadow(state: AppState = Depends(get_state), _key: str = Depends(require_sco
     return ShadowSummary(**state.shadow.summary())
 
 
-@router.post("/v1/admin/reload")
+@router.post("/v1/admin/reload", responses={**AUTH, 409: {"model": ErrorOut, "description": "no loadable version"}})
 def reload(state: AppState = Depends(get_state), _key: str = Depends(require_scope("admin"))) -> dict:
     """Load the version the CURRENT pointer names and swap it in; requests in flight keep the old one."""
     try:
@@ -58,8 +60,8 @@ def reload(state: AppState = Depends(get_state), _key: str = Depends(require_sco
     return {"model_version": f"{state.store.name}/{version}"}
 
 
-@router.delete("/v1/users/{user_id}", status_code=204)
-def erase_user(user_id: str = Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$"),
+@router.delete("/v1/users/{user_id}", status_code=204, responses=AUTH)
+def erase_user(user_id: str = Path(min_length=1, max_length=128, pattern=ID_PATTERN),
                state: AppState = Depends(get_state), _key: str = Depends(require_scope("users:erase"))) -> Response:
     """Erase the user's events, live history, cached explanations and derived vectors."""
     state.events.erase(user_id)

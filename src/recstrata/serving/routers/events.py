@@ -9,19 +9,19 @@ from fastapi import APIRouter, Depends, HTTPException
 from recstrata.errors import DataError
 from recstrata.serving.deps import get_state, require_scope
 from recstrata.serving.events import Event
-from recstrata.serving.schemas import EventAck, EventIn
+from recstrata.serving.schemas import AUTH, NOT_FOUND, EventAck, EventIn
 from recstrata.serving.state import AppState
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
 
-@router.post("/events", response_model=EventAck, status_code=200)
+@router.post("/events", response_model=EventAck, status_code=200, responses={**NOT_FOUND, **AUTH})
 def post_event(body: EventIn, state: AppState = Depends(get_state),
                _key: str = Depends(require_scope("events:write"))) -> EventAck:
     try:
         state.engine.item_index(body.item_id)  # validate before acknowledging
     except DataError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise HTTPException(404, str(exc)) from exc
     event = Event(body.idempotency_key, body.user_id, body.item_id, body.type, body.value,
                   body.timestamp or time.time())
     stored = state.events.append(event)  # on disk (WAL, synchronous=FULL) before we answer

@@ -8,19 +8,19 @@ from fastapi import APIRouter, Depends, HTTPException
 
 from recstrata.errors import DataError
 from recstrata.serving.deps import get_state
-from recstrata.serving.schemas import ExplainRequest, ExplainResponse, ExplanationOut
+from recstrata.serving.schemas import NOT_FOUND, ExplainRequest, ExplainResponse, ExplanationOut
 from recstrata.serving.state import AppState
 
 router = APIRouter(prefix="/v1", tags=["explanations"])
 
 
-@router.post("/explanations", response_model=ExplainResponse)
+@router.post("/explanations", response_model=ExplainResponse, responses=NOT_FOUND)
 def explain(body: ExplainRequest, state: AppState = Depends(get_state)) -> ExplainResponse:
     start = time.perf_counter()
     try:
         items = [state.engine.item_index(i) for i in body.item_ids]
     except DataError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise HTTPException(404, str(exc)) from exc
     history = state.engine.history(body.user_id) or []
     before = state.explainer.backend.ledger.total() if state.explainer.backend else None
     out, degraded = state.explainer.explain(state.engine.live.model, body.user_id, history[-200:], items,

@@ -7,11 +7,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from recstrata.errors import DataError
 from recstrata.serving.deps import get_state
 from recstrata.serving.engine import Filters, RecResult
-from recstrata.serving.schemas import RecItem, RecResponse, SessionRequest, SimilarResponse
+from recstrata.serving.schemas import ID_PATTERN, NOT_FOUND, ItemId, RecItem, RecResponse, SessionRequest, SimilarResponse
 from recstrata.serving.state import AppState
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
-ID_PATTERN = r"^[A-Za-z0-9._:\-]+$"
 
 
 def _items(state: AppState, result: RecResult) -> list[RecItem]:
@@ -29,35 +28,35 @@ def _respond(state: AppState, result: RecResult, user_id: str | None, k: int) ->
 
 
 # sync endpoints: FastAPI runs them in its thread pool, so scoring never blocks the event loop
-@router.get("/users/{user_id}/recommendations", response_model=RecResponse)
+@router.get("/users/{user_id}/recommendations", response_model=RecResponse, responses=NOT_FOUND)
 def user_recommendations(
     user_id: str = Path(min_length=1, max_length=128, pattern=ID_PATTERN),
     k: int = Query(10, ge=1, le=100),
     genre: str | None = Query(None, min_length=1, max_length=64),
     year_min: int | None = Query(None, ge=1800, le=2200),
     year_max: int | None = Query(None, ge=1800, le=2200),
-    exclude: list[str] = Query([], max_length=200),
+    exclude: list[ItemId] = Query([], max_length=200),
     state: AppState = Depends(get_state),
 ) -> RecResponse:
     try:
         result = state.engine.recommend(user_id=user_id, k=min(k, state.settings.max_k),
                                         filters=Filters(genre, year_min, year_max, tuple(exclude)))
     except DataError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise HTTPException(404, str(exc)) from exc
     return _respond(state, result, user_id, k)
 
 
-@router.post("/recommendations", response_model=RecResponse)
+@router.post("/recommendations", response_model=RecResponse, responses=NOT_FOUND)
 def session_recommendations(body: SessionRequest, state: AppState = Depends(get_state)) -> RecResponse:
     try:
         result = state.engine.recommend(history=body.recent_items, k=min(body.k, state.settings.max_k),
                                         filters=Filters(body.genre, body.year_min, body.year_max, tuple(body.exclude)))
     except DataError as exc:
-        raise HTTPException(422, str(exc)) from exc
+        raise HTTPException(404, str(exc)) from exc
     return _respond(state, result, None, body.k)
 
 
-@router.get("/items/{item_id}/similar", response_model=SimilarResponse)
+@router.get("/items/{item_id}/similar", response_model=SimilarResponse, responses=NOT_FOUND)
 def similar_items(
     item_id: str = Path(min_length=1, max_length=128, pattern=ID_PATTERN),
     k: int = Query(10, ge=1, le=100),

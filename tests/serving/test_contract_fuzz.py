@@ -1,0 +1,33 @@
+"""schemathesis against the app's own OpenAPI spec: no 5xx, responses match the contract.
+
+Every operation gets generated requests (valid and invalid); the server must never answer 5xx
+and every response must match the documented schema.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+schemathesis = pytest.importorskip("schemathesis")
+
+
+def test_openapi_contract(make_client):
+    from recstrata.llm.mock import MockBackend
+
+    client = make_client(MockBackend(default='{"sentence": "Because you watched Movie 1, enjoy this one too."}'),
+                         rate_per_second=1e6, rate_burst=10**6)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 9
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def run(case):
+            case.headers = {**(case.headers or {}), "X-API-Key": "admin"}
+            response = case.call()
+            assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.text}"
+            case.validate_response(response)
+
+        run()
