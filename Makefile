@@ -24,8 +24,10 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not integration and not slow"
 
+# evaluate the baselines on the bundled data, then serve the API on it (Ctrl-C to stop)
 demo: install
 	$(BIN)/recstrata evaluate --dataset ml-latest-small --protocol ratio --models pop,itemknn,ease,als,bpr
+	$(BIN)/recstrata serve --dataset ml-latest-small
 
 bench: install
 	$(BIN)/python bench/baselines.py

@@ -50,6 +50,7 @@ def contributions(model: Recommender, history: np.ndarray, item: int) -> np.ndar
 def ground(model: Recommender, dataset: Dataset, history: list[int], item: int, top: int = 2) -> Grounding:
     items = dataset.items
     hist = np.asarray(history, dtype=np.int64)
+    hist = hist[hist != item]  # an item never explains itself
     because: tuple[str, ...] = ()
     if hist.size:
         contrib = contributions(model, hist, item)

@@ -15,7 +15,7 @@ class ServingSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     dataset: str = Field("ml-latest-small", description="dataset name or path the catalog comes from")
-    model: str = Field("ease", description="model fitted at start-up when runs_dir has no published artefact")
+    model: str = Field("als", description="model fitted at start-up when runs_dir has no published artefact")
     model_params: dict = Field(default_factory=dict)
     runs_dir: Path = Field(Path("runs"), description="artefacts: <runs_dir>/<model>/<version>/ and a CURRENT pointer")
     state_dir: Path = Field(Path("state"), description="SQLite event store and explanation cache")

@@ -1,0 +1,50 @@
+"""``recstrata serve``: the HTTP API on the embedded defaults (bundled data, a model fitted or loaded
+from runs/, SmolLM2 explanations when available, else templates)."""
+
+from __future__ import annotations
+
+import secrets
+
+import typer
+
+from recstrata.cli import app
+from recstrata.cli._common import console
+
+
+@app.command("serve")
+def serve(
+    host: str | None = typer.Option(None, help="bind address (default from settings: 127.0.0.1)"),
+    port: int | None = typer.Option(None, help="port (default 8000)"),
+    dataset: str | None = typer.Option(None, help="catalog dataset name or path"),
+    model: str | None = typer.Option(None, help="model to serve (fitted at start-up if runs/ has none)"),
+    llm: str | None = typer.Option(None, help="LLM backend for explanations, or 'none' for templates only"),
+) -> None:
+    """Start the recommendation API."""
+    import uvicorn
+
+    from recstrata.config import get_settings
+    from recstrata.serving.app import create_app
+
+    settings = get_settings().serving
+    updates = {k: v for k, v in {"host": host, "port": port, "dataset": dataset, "model": model}.items() if v}
+    if llm is not None:
+        updates["llm_backend"] = None if llm == "none" else llm
+    if not settings.api_keys:
+        # no keys configured: make a development key with every scope, shown once
+        key = secrets.token_urlsafe(18)
+        updates["api_keys"] = {key: ["events:write", "admin", "users:erase"]}
+        console.print("[yellow]no API keys configured (RECSTRATA_SERVING__API_KEYS); using a development key "
+                      f"for this run:[/] {key}")
+    else:
+        key = "<your key>"
+    settings = settings.model_copy(update=updates)
+    base = f"http://{settings.host}:{settings.port}"
+    console.print(f"serving {settings.dataset} with {settings.model} on {base}  (docs: {base}/docs)")
+    console.print("try:\n"
+                  f"  curl '{base}/v1/users/1/recommendations?k=5'\n"
+                  f"  curl -X POST {base}/v1/events -H 'X-API-Key: {key}' -H 'Content-Type: application/json' "
+                  "-d '{\"idempotency_key\": \"e1\", \"user_id\": \"1\", \"item_id\": \"1\", \"type\": \"click\"}'\n"
+                  f"  curl -X POST {base}/v1/explanations -H 'Content-Type: application/json' "
+                  "-d '{\"user_id\": \"1\", \"item_ids\": [\"1\"]}'")
+    # one process: the model, overlay and event store live in it (scale out with more replicas)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
