@@ -18,6 +18,7 @@ def serve(
     dataset: str | None = typer.Option(None, help="catalog dataset name or path"),
     model: str | None = typer.Option(None, help="model to serve (fitted at start-up if runs/ has none)"),
     llm: str | None = typer.Option(None, help="LLM backend for explanations, or 'none' for templates only"),
+    access_log: bool = typer.Option(False, help="log every request (Prometheus /metrics has the aggregates)"),
 ) -> None:
     """Start the recommendation API."""
     import uvicorn
@@ -47,4 +48,5 @@ def serve(
                   f"  curl -X POST {base}/v1/explanations -H 'Content-Type: application/json' "
                   "-d '{\"user_id\": \"1\", \"item_ids\": [\"1\"]}'")
     # one process: the model, overlay and event store live in it (scale out with more replicas)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
+                access_log=access_log)

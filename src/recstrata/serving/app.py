@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from contextlib import asynccontextmanager
 
@@ -22,6 +23,10 @@ def create_app(settings: ServingSettings | None = None, *, state=None):
     @asynccontextmanager
     async def lifespan(app):
         app.state.recstrata = state if state is not None else build_state(settings)
+        # start-up built many long-lived objects (catalog, model, indexes): move them out of the
+        # collector's sight so full collections don't stall requests (tail latency)
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
@@ -30,18 +35,35 @@ def create_app(settings: ServingSettings | None = None, *, state=None):
     # responses have response models: FastAPI serialises them straight to JSON bytes with pydantic-core
     app = fastapi.FastAPI(title="recstrata", version="0.1.0", lifespan=lifespan)
 
-    @app.middleware("http")
-    async def observe(request, call_next):
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics = getattr(request.app.state, "recstrata", None)
-        if metrics is not None:
-            metrics.metrics.latency.labels(path, request.method).observe(time.perf_counter() - start)
-            metrics.metrics.requests.labels(path, str(response.status_code)).inc()
-        return response
-
+    app.add_middleware(ObserveMiddleware)
     for module in (recommendations, events, explanations, admin):
         app.include_router(module.router)
     return app
+
+
+class ObserveMiddleware:
+    """Pure ASGI middleware (no per-request task like BaseHTTPMiddleware): latency and status per route."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = [500]
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            state = getattr(scope.get("app").state, "recstrata", None) if scope.get("app") else None
+            if state is not None:
+                path = getattr(scope.get("route"), "path", "unmatched")
+                state.metrics.latency.labels(path, scope["method"]).observe(time.perf_counter() - start)
+                state.metrics.requests.labels(path, str(status[0])).inc()

@@ -33,6 +33,8 @@ class Filters:
 @dataclass
 class RecResult:
     item_ids: list[str]
+    indices: list[int]
+    known_user: int | None
     scores: list[float]
     sources: list[list[str]]
     cold_start: bool
@@ -60,6 +62,11 @@ class Engine:
         self._lock = threading.Lock()
         self._train_history = dataset.histories()
         self._allow = lru_cache(maxsize=256)(self._allow_list)
+        # hot-path lookups as plain dicts/lists: pandas indexing costs ~50 us a call
+        self._item_idx = {str(x): i for i, x in enumerate(dataset.item_ids.external)}
+        self._user_idx = {str(x): i for i, x in enumerate(dataset.user_ids.external)}
+        self._item_ext = [str(x) for x in dataset.item_ids.external]
+        self._info = [self._describe(i) for i in range(dataset.n_items)]
 
     # ---- live state -----------------------------------------------------------------------------
     def swap(self, live: LiveModel) -> None:
@@ -77,10 +84,13 @@ class Engine:
             self._erased.add(user_id)
 
     def item_index(self, item_id: str) -> int:
-        idx = self.dataset.item_ids.to_index([item_id], missing="mask")[0]
-        if idx < 0:
+        idx = self._item_idx.get(item_id)
+        if idx is None:
             raise DataError(f"unknown item id {item_id!r}: it is not in the catalog")
-        return int(idx)
+        return idx
+
+    def user_index(self, user_id: str) -> int | None:
+        return self._user_idx.get(user_id)
 
     def history(self, user_id: str) -> list[int] | None:
         """Time-ordered item indices known for the user; None for a user we know nothing about."""
@@ -88,8 +98,8 @@ class Engine:
             if user_id in self._erased:
                 return list(self._overlay.get(user_id, [])) or None
             fresh = list(self._overlay.get(user_id, []))
-        idx = self.dataset.user_ids.to_index([user_id], missing="mask")[0]
-        base = list(self._train_history[idx]) if idx >= 0 else []
+        idx = self._user_idx.get(user_id)
+        base = self._train_history[idx].tolist() if idx is not None else []
         return (base + fresh) or None
 
     # ---- filters ---------------------------------------------------------------------------------
@@ -116,21 +126,22 @@ class Engine:
         if k <= 0:
             raise ConfigError(f"k must be positive, got {k}")
         k = min(k, n_items)  # a small catalog answers with what it has
+        known = None  # a known user with no events since training: the model's own user state
         if history is not None:
             hist = [self.item_index(i) for i in history]
         else:
-            hist = self.history(user_id) if user_id is not None else None
-        allow = self._allow(filters.genre, filters.year_min, filters.year_max)
-        exclude_idx = [self.item_index(i) for i in filters.exclude]
-        cold = not hist
-        model = self.popularity if cold else live.model
-        # a known user with no events since training: use the model's own user state (e.g. ALS factors)
-        known = None
-        if user_id is not None and not cold and history is None:
+            idx = self._user_idx.get(user_id) if user_id is not None else None
             with self._lock:
                 fresh = user_id in self._overlay or user_id in self._erased
-            idx = self.dataset.user_ids.to_index([user_id], missing="mask")[0]
-            known = int(idx) if idx >= 0 and not fresh and idx < getattr(model, "n_users_", 0) else None
+            if idx is not None and not fresh and idx < getattr(live.model, "n_users_", 0) \
+                    and len(self._train_history[idx]):
+                known, hist = idx, None
+            else:
+                hist = self.history(user_id) if user_id is not None else None
+        allow = self._allow(filters.genre, filters.year_min, filters.year_max)
+        exclude_idx = [self.item_index(i) for i in filters.exclude]
+        cold = known is None and not hist
+        model = self.popularity if cold else live.model
         excl = None
         if exclude_idx:
             excl = sp.csr_matrix((np.ones(len(exclude_idx)), ([0] * len(exclude_idx), exclude_idx)), shape=(1, n_items))
@@ -143,7 +154,9 @@ class Engine:
         keep = ids[0] >= 0
         ids, scores = ids[0][keep], scores[0][keep]
         return RecResult(
-            item_ids=[str(x) for x in self.dataset.item_ids.to_external(ids)],
+            item_ids=[self._item_ext[i] for i in ids.tolist()],
+            indices=ids.tolist(),
+            known_user=known,
             scores=[float(s) for s in scores],
             sources=[["pop" if cold else live.name]] * len(ids),
             cold_start=cold,
@@ -152,17 +165,26 @@ class Engine:
             history=hist or [],
         )
 
+    def history_of(self, result: RecResult) -> list[int]:
+        """The history a result was computed from (resolved lazily for known users)."""
+        if result.known_user is not None:
+            return self._train_history[result.known_user].tolist()
+        return result.history
+
     def similar(self, item_id: str, k: int) -> tuple[list[str], list[float]]:
         idx = self.item_index(item_id)
         model = self.live.model
         k = min(k, self.dataset.n_items - 1)
         ids, scores = model.similar_items([idx], k=k)
         keep = ids[0] >= 0
-        return ([str(x) for x in self.dataset.item_ids.to_external(ids[0][keep])],
+        return ([self._item_ext[i] for i in ids[0][keep].tolist()],
                 [float(s) for s in scores[0][keep]])
 
     def item_info(self, idx: int) -> dict:
+        return self._info[idx]
+
+    def _describe(self, idx: int) -> dict:
         row = self.dataset.items.iloc[idx]
         year = row["year"]
         return {"id": str(row["item_id"]), "title": row["title"], "genres": list(row["genres"]),
-                "year": None if year is None or year is np.nan or str(year) == "<NA>" else int(year)}
+                "year": None if str(year) == "<NA>" else int(year)}

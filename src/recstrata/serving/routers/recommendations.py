@@ -14,22 +14,22 @@ router = APIRouter(prefix="/v1", tags=["recommendations"])
 
 
 def _items(state: AppState, result: RecResult) -> list[RecItem]:
-    idx = state.dataset.item_ids.to_index(result.item_ids)
-    return [RecItem(**state.engine.item_info(int(i)), score=s, sources=src)
-            for i, s, src in zip(idx, result.scores, result.sources)]
+    info = state.engine.item_info
+    return [RecItem(**info(i), score=s, sources=src) for i, s, src in zip(result.indices, result.scores, result.sources)]
 
 
 def _respond(state: AppState, result: RecResult, user_id: str | None, k: int) -> RecResponse:
     if state.shadow is not None and not result.cold_start:
-        live = [int(i) for i in state.dataset.item_ids.to_index(result.item_ids)]
-        state.shadow.offer(result.history, live, result.latency_ms, k)
+        state.shadow.offer(state.engine.history_of(result), result.indices, result.latency_ms, k)
     return RecResponse(user_id=user_id, items=_items(state, result), model_version=result.model_version,
                        cold_start=result.cold_start, latency_ms=result.latency_ms)
 
 
-# sync endpoints: FastAPI runs them in its thread pool, so scoring never blocks the event loop
+# Scoring a user is ~0.3 ms of numpy for catalogs scored densely: cheaper inline on the event loop
+# than a thread-pool hop (which also fights over the GIL). Endpoints with slower work (ANN over
+# millions of items, explanations) stay sync so FastAPI runs them in its thread pool.
 @router.get("/users/{user_id}/recommendations", response_model=RecResponse, responses=NOT_FOUND)
-def user_recommendations(
+async def user_recommendations(
     user_id: str = Path(min_length=1, max_length=128, pattern=ID_PATTERN),
     k: int = Query(10, ge=1, le=100),
     genre: str | None = Query(None, min_length=1, max_length=64),
@@ -66,7 +66,6 @@ def similar_items(
         ids, scores = state.engine.similar(item_id, k)
     except DataError as exc:
         raise HTTPException(404, str(exc)) from exc
-    idx = state.dataset.item_ids.to_index(ids)
-    items = [RecItem(**state.engine.item_info(int(i)), score=s, sources=[state.engine.live.name])
-             for i, s in zip(idx, scores)]
+    items = [RecItem(**state.engine.item_info(state.engine.item_index(i)), score=s, sources=[state.engine.live.name])
+             for i, s in zip(ids, scores)]
     return SimilarResponse(item_id=item_id, items=items)
