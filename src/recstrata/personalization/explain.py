@@ -59,6 +59,7 @@ class Explainer:
         self.breaker = breaker or CircuitBreaker()
         self.titles = TitleIndex(dataset.items["title"])
         self.max_tokens = max_tokens
+        self._typical_s: float | None = None  # running mean of successful LLM call latency
 
     def _cache_key(self, g: Grounding) -> str:
         model = self.backend.name if self.backend else "template"
@@ -78,7 +79,9 @@ class Explainer:
                 out.append(Explanation(g.item_id, cached, "cache", g))
                 continue
             remaining = end - time.monotonic()
-            if self.backend is None or remaining <= 0.05:
+            # don't start a call that typically can't finish in time: it would only count as a failure
+            expected = 0.05 if self._typical_s is None else 1.2 * self._typical_s
+            if self.backend is None or remaining <= expected:
                 why = None if self.backend is None else "deadline"
                 out.append(Explanation(g.item_id, template_sentence(g), "template", g, rejected=why))
                 continue
@@ -87,7 +90,10 @@ class Explainer:
                 out.append(Explanation(g.item_id, template_sentence(g), "template", g, rejected="circuit open"))
                 continue
             try:
+                started = time.monotonic()
                 sentence = self._generate(g, remaining)
+                took = time.monotonic() - started
+                self._typical_s = took if self._typical_s is None else 0.8 * self._typical_s + 0.2 * took
             except LLMError as exc:
                 self.breaker.failure()
                 degraded = True
