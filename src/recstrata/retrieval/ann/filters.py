@@ -1,0 +1,133 @@
+"""Turn ``exclude`` / ``allow`` arguments into per-query bitmaps that faiss checks inside the search.
+
+Filtering happens *inside* the index scan (``faiss.IDSelectorBitmap`` passed through
+``SearchParameters``), never by dropping rows after a top-k truncation, so a query still gets k
+results whenever k allowed items exist. Bitmaps are over internal row positions (0..n-1, bit i of
+byte i // 8, little-endian bit order as faiss expects); shards cover byte-aligned row ranges, so a
+shard's selector is a zero-copy slice of the global bitmap.
+
+Accepted forms for both arguments:
+
+* ``None``: no filter;
+* a flat 1-D array / list of ids: one list applied to every query (global);
+* a sequence with one entry (array-like of ids, or None) per query;
+* a CSR pair ``(indptr, ids)`` with ``len(indptr) == n_queries + 1``.
+
+Ids that are not in the index are ignored (a seen item may have left the catalogue).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from recstrata.errors import ConfigError
+
+Lookup = Callable[[np.ndarray], np.ndarray]  # external ids -> internal positions (unknown dropped)
+
+
+@dataclass
+class FilterPlan:
+    """Packed bitmaps of allowed rows: one shared by all queries, or one per query."""
+
+    bitmaps: list[np.ndarray]  # uint8, ceil(n / 8) bytes each
+    counts: np.ndarray  # (len(bitmaps),) number of allowed rows
+    shared: bool  # True: bitmaps[0] applies to every query
+
+    def bitmap(self, q: int) -> np.ndarray:
+        return self.bitmaps[0 if self.shared else q]
+
+    def count(self, q: int) -> int:
+        return int(self.counts[0 if self.shared else q])
+
+    def positions(self, q: int, n: int) -> np.ndarray:
+        """Allowed row positions of query ``q`` (for exact search over a small allowed set)."""
+        return np.flatnonzero(np.unpackbits(self.bitmap(q), count=n, bitorder="little")).astype(np.int64)
+
+
+def _id_array(value: Any, what: str) -> np.ndarray:
+    arr = np.asarray(value if value is not None else [], dtype=np.float64 if value is None else None)
+    if arr.size == 0:
+        return np.empty(0, dtype=np.int64)
+    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+        raise ConfigError(
+            f"{what} must hold integer item ids (a 1-D list/array), got dtype {arr.dtype} and shape {arr.shape}."
+        )
+    return arr.astype(np.int64, copy=False)
+
+
+def _parse(value: Any, n_queries: int, what: str) -> tuple[bool, list[np.ndarray]] | None:
+    """Return (per_query, [id arrays]) or None when there is no filter."""
+    if value is None:
+        return None
+    if isinstance(value, tuple) and len(value) == 2 and all(np.ndim(v) == 1 for v in value):
+        indptr, ids = np.asarray(value[0]), _id_array(value[1], what)
+        if indptr.shape[0] != n_queries + 1 or indptr[0] != 0 or indptr[-1] != ids.shape[0]:
+            raise ConfigError(
+                f"{what} given as CSR (indptr, ids) needs len(indptr) == n_queries + 1 = {n_queries + 1}, "
+                f"indptr[0] == 0 and indptr[-1] == len(ids); got len(indptr)={indptr.shape[0]}."
+            )
+        return True, [ids[indptr[i] : indptr[i + 1]] for i in range(n_queries)]
+    if isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype != object:
+        return False, [_id_array(value, what)]
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        nested = [v is None or np.ndim(v) >= 1 for v in value]
+        if value and all(nested):
+            if len(value) != n_queries:
+                raise ConfigError(
+                    f"{what} has {len(value)} per-query lists but there are {n_queries} queries; "
+                    "pass one list per query, or a flat list of ids to apply to every query."
+                )
+            return True, [_id_array(v, f"{what}[{i}]") for i, v in enumerate(value)]
+        if not any(nested):
+            return False, [_id_array(value, what)]
+    raise ConfigError(
+        f"{what} must be None, a flat list of ids, one list of ids per query, or a CSR pair (indptr, ids); "
+        f"got {type(value).__name__}."
+    )
+
+
+def _set_bits(bitmap: np.ndarray, pos: np.ndarray, value: bool) -> None:
+    masks = np.left_shift(1, pos & 7).astype(np.uint8)
+    if value:
+        np.bitwise_or.at(bitmap, pos >> 3, masks)
+    else:
+        np.bitwise_and.at(bitmap, pos >> 3, ~masks)
+
+
+def full_bitmap(n: int) -> np.ndarray:
+    return np.packbits(np.ones(n, dtype=bool), bitorder="little")
+
+
+def plan_filters(exclude: Any, allow: Any, n_queries: int, n: int, lookup: Lookup) -> FilterPlan | None:
+    """Combine ``allow`` (rows that may be returned) and ``exclude`` (rows that may not) into bitmaps."""
+    ex = _parse(exclude, n_queries, "exclude")
+    al = _parse(allow, n_queries, "allow")
+    if ex is None and al is None:
+        return None
+    if al is None:
+        base = [full_bitmap(n)]
+    else:
+        base = []
+        for ids in al[1]:
+            bm = np.zeros((n + 7) // 8, dtype=np.uint8)
+            _set_bits(bm, lookup(ids), True)
+            base.append(bm)
+    shared = (al is None or not al[0]) and (ex is None or not ex[0])
+    if ex is None:
+        bitmaps = base
+    elif shared:
+        bitmaps = [base[0].copy()]
+        _set_bits(bitmaps[0], lookup(ex[1][0]), False)
+    else:
+        bitmaps = []
+        for q in range(n_queries):
+            bm = base[0 if len(base) == 1 else q].copy()
+            if ex is not None:
+                _set_bits(bm, lookup(ex[1][0 if not ex[0] else q]), False)
+            bitmaps.append(bm)
+    counts = np.array([int(np.bitwise_count(bm).sum()) for bm in bitmaps], dtype=np.int64)
+    return FilterPlan(bitmaps=bitmaps, counts=counts, shared=shared)

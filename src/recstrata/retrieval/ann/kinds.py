@@ -1,0 +1,278 @@
+"""The index kinds behind :func:`make_index`, each a thin choice of faiss index and search knobs.
+
+| kind    | faiss index                       | exact scores | memory / vector (d=64) |
+|---------|-----------------------------------|--------------|------------------------|
+| exact   | IndexFlatIP                       | yes          | 256 B                  |
+| hnsw    | IndexHNSWFlat (inner product)     | yes          | 256 B + graph (~2*M*4 B) |
+| ivf     | IndexIVFFlat                      | yes          | 256 B (+ vectors.npy)  |
+| ivfpq   | IndexIVFPQ + exact re-rank        | after re-rank| pq_m B (+ vectors.npy) |
+| sq8     | IndexScalarQuantizer 8 bit + re-rank | after re-rank | 64 B (+ vectors.npy) |
+| fp16    | IndexScalarQuantizer fp16 + re-rank  | after re-rank | 128 B (+ vectors.npy) |
+
+``vectors.npy`` (the float32 originals) is memory-mapped on load; only the re-ranked shortlist and
+small filtered sets touch it. HNSW and flat keep originals inside faiss and need no copy.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from typing import Any
+
+import numpy as np
+
+from recstrata.errors import ConfigError
+from recstrata.retrieval.ann import _validate as V
+from recstrata.retrieval.ann.base import VectorIndex, faiss_module
+
+_TRAIN_POINTS_PER_LIST = 64  # k-means sample size per IVF list; faiss itself caps at 256
+_SQ_TRAIN_SAMPLE = 100_000  # the per-dimension min/max of sq8 is stable well before this
+
+
+def _sample(vectors: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
+    if vectors.shape[0] <= size:
+        return vectors
+    rows = np.sort(np.random.default_rng(seed).choice(vectors.shape[0], size, replace=False))
+    return vectors[rows]
+
+
+def auto_nlist(n: int) -> int:
+    """~2*sqrt(n) lists, and at least 39 training points per list (faiss's k-means minimum)."""
+    return max(1, min(int(round(2 * math.sqrt(n))), n // 39))
+
+
+class ExactIndex(VectorIndex):
+    """Brute-force inner product (IndexFlatIP): the reference every other kind is measured against."""
+
+    kind = "exact"
+    keeps_vectors = False
+
+    def _new_faiss_index(self, faiss: Any, n: int, dim: int) -> Any:
+        return faiss.IndexFlatIP(dim)
+
+    def _flat_storage(self, shard: Any) -> Any:
+        return shard
+
+
+class HNSWIndex(VectorIndex):
+    """Graph search, Malkov & Yashunin 2018 (arXiv:1603.09320). ``ef_search`` is raised to k when smaller."""
+
+    kind = "hnsw"
+    keeps_vectors = False
+
+    def __init__(
+        self,
+        *,
+        M: int = 32,
+        ef_construction: int = 40,
+        ef_search: int = 128,
+        shards: int = 1,
+        threads: int | None = None,
+        filter_exact_below: int = 10_000,
+    ) -> None:
+        super().__init__(shards=shards, threads=threads, filter_exact_below=filter_exact_below)
+        self.M, self.ef_construction, self.ef_search = M, ef_construction, ef_search
+
+    def _check_params(self, n: int, dim: int) -> None:
+        super()._check_params(n, dim)
+        V.positive_int(self.M, "M", minimum=2)
+        V.positive_int(self.ef_construction, "ef_construction")
+        V.positive_int(self.ef_search, "ef_search")
+
+    def _new_faiss_index(self, faiss: Any, n: int, dim: int) -> Any:
+        index = faiss.IndexHNSWFlat(dim, self.M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = self.ef_construction
+        return index
+
+    def _search_params(self, faiss: Any, k: int, selector: Any) -> Any:
+        params = faiss.SearchParametersHNSW()
+        params.efSearch = max(self.ef_search, k)
+        params.sel = selector
+        return params
+
+    def _flat_storage(self, shard: Any) -> Any:
+        return faiss_module().downcast_index(shard.storage)
+
+
+class _IVFBase(VectorIndex):
+    def __init__(
+        self,
+        *,
+        nlist: int | None = None,
+        nprobe: int = 16,
+        shards: int = 1,
+        threads: int | None = None,
+        filter_exact_below: int = 10_000,
+    ) -> None:
+        super().__init__(shards=shards, threads=threads, filter_exact_below=filter_exact_below)
+        self.nlist, self.nprobe = nlist, nprobe
+
+    def _nlist(self, n: int) -> int:
+        return auto_nlist(n) if self.nlist is None else self.nlist
+
+    def _check_params(self, n: int, dim: int) -> None:
+        super()._check_params(n, dim)
+        if self.nlist is not None:
+            V.positive_int(self.nlist, "nlist")
+            if self.nlist > n:
+                raise ConfigError(
+                    f"nlist={self.nlist} is more than the {n} vectors to index; use nlist <= {n} "
+                    "(or nlist=None for about 2*sqrt(n))."
+                )
+        V.positive_int(self.nprobe, "nprobe")
+
+    def _train(self, index: Any, vectors: np.ndarray) -> None:
+        index.train(_sample(vectors, self._nlist(vectors.shape[0]) * _TRAIN_POINTS_PER_LIST))
+
+    def _search_params(self, faiss: Any, k: int, selector: Any) -> Any:
+        params = faiss.SearchParametersIVF()
+        params.nprobe = self.nprobe
+        params.sel = selector
+        return params
+
+
+class IVFIndex(_IVFBase):
+    """Inverted lists of full vectors (IVFFlat): k-means partitions, ``nprobe`` of them scanned."""
+
+    kind = "ivf"
+
+    def _new_faiss_index(self, faiss: Any, n: int, dim: int) -> Any:
+        quantizer = faiss.IndexFlatIP(dim)
+        return faiss.IndexIVFFlat(quantizer, dim, self._nlist(n), faiss.METRIC_INNER_PRODUCT)
+
+
+class IVFPQIndex(_IVFBase):
+    """IVF with product-quantised codes (Jégou et al. 2011); a shortlist of
+    ``ceil(k * refine_factor)`` is re-scored exactly from the float32 originals."""
+
+    kind = "ivfpq"
+
+    def __init__(
+        self,
+        *,
+        nlist: int | None = None,
+        nprobe: int = 32,
+        pq_m: int | None = None,
+        pq_nbits: int = 8,
+        refine_factor: float = 4.0,
+        shards: int = 1,
+        threads: int | None = None,
+        filter_exact_below: int = 10_000,
+    ) -> None:
+        super().__init__(nlist=nlist, nprobe=nprobe, shards=shards, threads=threads,
+                         filter_exact_below=filter_exact_below)
+        self.pq_m, self.pq_nbits, self.refine_factor = pq_m, pq_nbits, refine_factor
+
+    def _pq_m(self, dim: int) -> int:
+        return self.pq_m if self.pq_m is not None else max(1, dim // 4)  # 4 dims per byte-code
+
+    def _check_params(self, n: int, dim: int) -> None:
+        super()._check_params(n, dim)
+        m = self._pq_m(dim)
+        V.positive_int(m, "pq_m")
+        if dim % m:
+            raise ConfigError(f"pq_m={m} must divide dim={dim}; pick a divisor of {dim} (e.g. {dim // 4 or 1}).")
+        V.positive_int(self.pq_nbits, "pq_nbits")
+        if n < 2**self.pq_nbits:
+            raise ConfigError(
+                f"ivfpq with pq_nbits={self.pq_nbits} needs at least {2**self.pq_nbits} vectors to train its "
+                f"codebooks, got {n}; lower pq_nbits or use kind='exact' for a catalogue this small."
+            )
+        _check_refine(self.refine_factor)
+
+    def _new_faiss_index(self, faiss: Any, n: int, dim: int) -> Any:
+        quantizer = faiss.IndexFlatIP(dim)
+        return faiss.IndexIVFPQ(
+            quantizer, dim, self._nlist(n), self._pq_m(dim), self.pq_nbits, faiss.METRIC_INNER_PRODUCT
+        )
+
+    def _shortlist(self, k: int) -> int:
+        return math.ceil(k * self.refine_factor)
+
+    def _refines(self) -> bool:
+        return True
+
+
+class ScalarQuantizedIndex(VectorIndex):
+    """Flat scan of compressed vectors (IndexScalarQuantizer), then an exact re-rank of a shortlist.
+
+    The scan reads 4x (sq8) or 2x (fp16) fewer bytes than float32 brute force; the re-rank of
+    ``ceil(k * refine_factor)`` candidates restores exact scores and order.
+    """
+
+    kind = "sq8"
+    _qtype = "QT_8bit"
+
+    def __init__(
+        self,
+        *,
+        refine_factor: float = 1.5,
+        shards: int = 2,
+        threads: int | None = None,
+        filter_exact_below: int = 10_000,
+    ) -> None:
+        super().__init__(shards=shards, threads=threads, filter_exact_below=filter_exact_below)
+        self.refine_factor = refine_factor
+
+    def _check_params(self, n: int, dim: int) -> None:
+        super()._check_params(n, dim)
+        _check_refine(self.refine_factor)
+
+    def _new_faiss_index(self, faiss: Any, n: int, dim: int) -> Any:
+        qtype = getattr(faiss.ScalarQuantizer, self._qtype)
+        return faiss.IndexScalarQuantizer(dim, qtype, faiss.METRIC_INNER_PRODUCT)
+
+    def _train(self, index: Any, vectors: np.ndarray) -> None:
+        index.train(_sample(vectors, _SQ_TRAIN_SAMPLE))
+
+    def _shortlist(self, k: int) -> int:
+        return math.ceil(k * self.refine_factor)
+
+    def _refines(self) -> bool:
+        return True
+
+
+class FP16Index(ScalarQuantizedIndex):
+    __doc__ = ScalarQuantizedIndex.__doc__
+    kind = "fp16"
+    _qtype = "QT_fp16"
+
+    def __init__(
+        self,
+        *,
+        refine_factor: float = 1.2,
+        shards: int = 2,
+        threads: int | None = None,
+        filter_exact_below: int = 10_000,
+    ) -> None:
+        super().__init__(refine_factor=refine_factor, shards=shards, threads=threads,
+                         filter_exact_below=filter_exact_below)
+
+
+def _check_refine(refine_factor: Any) -> None:
+    if isinstance(refine_factor, bool) or not isinstance(refine_factor, (int, float)) or refine_factor < 1:
+        raise ConfigError(
+            f"refine_factor={refine_factor!r} must be a number >= 1 (shortlist = ceil(k * refine_factor) "
+            "candidates re-scored exactly)."
+        )
+
+
+INDEX_KINDS: dict[str, type[VectorIndex]] = {
+    cls.kind: cls for cls in (ExactIndex, HNSWIndex, IVFIndex, IVFPQIndex, ScalarQuantizedIndex, FP16Index)
+}
+
+
+def make_index(kind: str, **params: Any) -> VectorIndex:
+    """Create an empty index of ``kind`` (one of :data:`INDEX_KINDS`) with its parameters."""
+    try:
+        cls = INDEX_KINDS[kind]
+    except KeyError:
+        raise ConfigError(f"unknown index kind {kind!r}; choose one of {sorted(INDEX_KINDS)}.") from None
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise ConfigError(f"bad parameters for index kind {kind!r}: {exc}. Allowed: {_param_names(cls)}.") from exc
+
+
+def _param_names(cls: type[VectorIndex]) -> list[str]:
+    return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
