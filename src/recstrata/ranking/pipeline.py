@@ -127,23 +127,68 @@ class Pipeline:
             return {s: self.n_per_source[s] for s in self.sources}
         return {s: self.n_per_source for s in self.sources}
 
-    def fit_ranker(self, labels: Dataset, *, holdout: float = 0.2, seed: int = 2020,
+    def fit_ranker(self, labels: Dataset, *, folds: int | None = None, holdout: float = 0.2, seed: int = 2020,
                    exclude: sp.spmatrix | None = None) -> Pipeline:
         """Train the ranker on ``labels`` (a later period than the fitted data, e.g. validation).
 
         For every user with labels: candidates from the sources (their fitted history excluded,
-        plus ``exclude``), label 1 for candidates among the user's ``labels`` items. Users are
-        split at random into a ranker-train part and a ``holdout`` part for early stopping; the
-        held-out users are kept in ``ranker_holdout_users_`` so validation can be scored on them.
+        plus ``exclude``), label 1 for candidates among the user's ``labels`` items.
+
+        - ``folds=None``: users are split at random into a ranker-train part and a ``holdout`` part
+          for early stopping (kept in ``ranker_holdout_users_``).
+        - ``folds=K``: K-fold cross-fitting over users; fold f's model trains on the other folds and
+          early-stops on f, and scores f's users out of fold. The final model is trained on every
+          user for the mean best iteration count.
+
+        ``ranker_valid_ndcg_`` is NDCG@10 of the held-out (or out-of-fold) users over all their
+        ``labels`` items, as :func:`recstrata.evaluation.evaluate` defines it.
         """
         self._check_fitted()
         if self.ranker is None:
             raise ConfigError("this Pipeline has no ranker configured: pass ranker=LambdaRanker(...)")
-        if not 0 < holdout < 1:
+        if folds is None and not 0 < holdout < 1:
             raise ConfigError(f"holdout must be in (0, 1), got {holdout}")
+        if folds is not None and (folds < 2 or isinstance(folds, bool)):
+            raise ConfigError(f"folds must be an integer >= 2 (or None for a single holdout), got {folds!r}")
         truth = labels.user_items
+        groups = self._labelled_groups(truth, exclude)
+        usable = np.array([g[1].any() for g in groups])
+        if usable.sum() < 2:
+            raise DataError("fewer than 2 users have a labelled item among their candidates: cannot train the ranker")
+        rng = np.random.default_rng(seed)
+        names = self.feature_names()
+        if folds is None:
+            fold = (rng.random(len(groups)) < holdout).astype(np.int64)  # 1 = holdout
+            if not (usable & (fold == 1)).any() or not (usable & (fold == 0)).any():
+                fold[:] = 0
+                fold[np.flatnonzero(usable)[0]] = 1
+            ranker = self._train(groups, usable & (fold == 0), usable & (fold == 1), names)
+            held = fold == 1
+            self.ranker_valid_ndcg_ = _ndcg_at(groups, held, truth, ranker)
+            self.ranker_holdout_users_ = np.array([g[3] for g in groups], np.int64)[held]
+            self.ranker_train_users_ = np.array([g[3] for g in groups], np.int64)[~held]
+        else:
+            fold = rng.permutation(len(groups)) % folds
+            iters, per_user = [], np.zeros(len(groups))
+            for f in range(folds):
+                model = self._train(groups, usable & (fold != f), usable & (fold == f), names)
+                iters.append(model.best_iteration_)
+                per_user[fold == f] = _ndcg_at(groups, fold == f, truth, model, mean=False)
+            params = self.ranker.get_params() | {"n_estimators": max(1, int(round(np.mean(iters))))}
+            ranker = type(self.ranker)(**params)
+            x, y, g = _stack(groups, usable)
+            ranker.fit(x, y, g, feature_names=names)
+            self.ranker_valid_ndcg_ = float(per_user.mean())
+            self.ranker_fold_iterations_ = iters
+            self.ranker_holdout_users_ = np.array([g[3] for g in groups], np.int64)
+            self.ranker_train_users_ = self.ranker_holdout_users_
+        self.ranker_ = ranker
+        return self
+
+    def _labelled_groups(self, truth: sp.csr_matrix, exclude) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
+        """Per labelled user: (features (C, F), labels (C,), candidate items (C,), user)."""
         users = np.flatnonzero(np.diff(truth.indptr) > 0)
-        blocks = {"x": [], "y": [], "g": [], "u": []}
+        groups = []
         for s in range(0, len(users), self.batch_users):
             batch = users[s : s + self.batch_users]
             excl = None if exclude is None else exclude[batch]
@@ -151,35 +196,16 @@ class Pipeline:
             n, c = cands.shape
             rows = np.repeat(batch, c)
             y = np.asarray(truth[rows, np.where(cands.valid, cands.items, 0).ravel()]).ravel() > 0
-            y &= cands.valid.ravel()
-            y = y.reshape(n, c)
-            keep = y.any(1)  # groups without a positive give LambdaRank nothing to learn
-            for r in np.flatnonzero(keep):
+            y = (y & cands.valid.ravel()).reshape(n, c)
+            x = x.reshape(n, c, -1)
+            for r in range(n):  # per user, not per pair
                 v = cands.valid[r]
-                blocks["x"].append(x.reshape(n, c, -1)[r, v])
-                blocks["y"].append(y[r, v].astype(np.float32))
-                blocks["g"].append(int(v.sum()))
-                blocks["u"].append(batch[r])
-        if len(blocks["g"]) < 2:
-            raise DataError("fewer than 2 users have a labelled item among their candidates: cannot train the ranker")
-        rng = np.random.default_rng(seed)
-        is_hold = rng.random(len(blocks["g"])) < holdout
-        if is_hold.all() or not is_hold.any():
-            is_hold[:] = False
-            is_hold[0] = True
+                groups.append((x[r, v], y[r, v].astype(np.float32), cands.items[r, v], int(batch[r])))
+        return groups
 
-        def stack(mask):
-            idx = np.flatnonzero(mask)
-            return (np.concatenate([blocks["x"][i] for i in idx]), np.concatenate([blocks["y"][i] for i in idx]),
-                    np.array([blocks["g"][i] for i in idx]))
-
-        x_tr, y_tr, g_tr = stack(~is_hold)
+    def _train(self, groups, train: np.ndarray, stop: np.ndarray, names: list[str]) -> LambdaRanker:
         ranker = type(self.ranker)(**self.ranker.get_params())
-        ranker.fit(x_tr, y_tr, g_tr, valid=stack(is_hold), feature_names=self.feature_names())
-        self.ranker_ = ranker
-        self.ranker_holdout_users_ = np.array(blocks["u"], np.int64)[is_hold]
-        self.ranker_train_users_ = np.array(blocks["u"], np.int64)[~is_hold]
-        return self
+        return ranker.fit(*_stack(groups, train), valid=_stack(groups, stop), feature_names=names)
 
     # ---- request path ------------------------------------------------------------------------------------
     @property
@@ -314,6 +340,26 @@ class Pipeline:
         pipe.n_items_, pipe.n_users_ = pipe.features_.n_items_, pipe.features_.n_users_
         pipe.ranker_ = LambdaRanker.load(root / "ranker") if manifest["trained_ranker"] else None
         return pipe
+
+
+def _stack(groups, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    idx = np.flatnonzero(mask)
+    return (np.concatenate([groups[i][0] for i in idx]), np.concatenate([groups[i][1] for i in idx]),
+            np.array([len(groups[i][1]) for i in idx]))
+
+
+def _ndcg_at(groups, mask: np.ndarray, truth: sp.csr_matrix, ranker: LambdaRanker, k: int = 10,
+             mean: bool = True) -> float | np.ndarray:
+    """NDCG@k of the ranker's top-k over each user's full label set (ideal DCG over min(k, |labels|))."""
+    idx = np.flatnonzero(mask)
+    out = np.zeros(len(idx))
+    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    for j, i in enumerate(idx):
+        x, y, _, user = groups[i]
+        n_true = truth.indptr[user + 1] - truth.indptr[user]
+        top = np.argsort(-ranker.predict(x), kind="stable")[:k]
+        out[j] = (y[top] * discount[: len(top)]).sum() / discount[: min(k, n_true)].sum()
+    return float(out.mean()) if mean else out
 
 
 def _load_source(target: str, directory: Path) -> Any:

@@ -26,6 +26,10 @@ from recstrata.artifacts import read_manifest, write_manifest
 from recstrata.errors import ConfigError, NotFittedError
 
 
+#: LambdaRank by default; XE-NDCG (Bruch, ICTIR 2021) and pointwise binary as alternatives
+OBJECTIVES = ("lambdarank", "rank_xendcg", "binary")
+
+
 def _lightgbm():
     return require("lightgbm", extra="rank", purpose="the learned ranker")
 
@@ -47,7 +51,9 @@ class LambdaRanker:
         train_threads: int = 2,
         predict_threads: int = 1,
         seed: int = 2020,
+        objective: str = "lambdarank",
     ) -> None:
+        self.objective = objective
         self.num_leaves = num_leaves
         self.learning_rate = learning_rate
         self.n_estimators = n_estimators
@@ -70,8 +76,10 @@ class LambdaRanker:
         return f"LambdaRanker({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
 
     def _lgb_params(self) -> dict[str, Any]:
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
         return {
-            "objective": "lambdarank",
+            "objective": self.objective,
             "metric": "ndcg",
             "eval_at": [self.eval_at],
             "num_leaves": self.num_leaves,
