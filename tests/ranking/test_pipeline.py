@@ -147,3 +147,18 @@ def test_errors(blocks):
         pipe.recommend([0], k=0)
     with pytest.raises(ConfigError, match="ranker"):
         pipe.fit_ranker(ds)
+
+
+def test_cross_fitted_ranker_scores_every_user_out_of_fold(blocks):
+    ds, expected = blocks
+    pipe = Pipeline({"pop": Popularity()}, n_per_source=ds.n_items,
+                    ranker=LambdaRanker(n_estimators=40, min_data_in_leaf=5, learning_rate=0.1))
+    pipe.fit(ds).fit_ranker(labels_of(ds, expected), folds=4)
+    assert sorted(pipe.ranker_valid_users_) == list(range(ds.n_users))
+    assert len(pipe.ranker_fold_iterations_) == 4
+    assert pipe.ranker_valid_ndcg_ >= 0.9  # out-of-fold: each user ranked by a model that never saw them
+    assert (pipe.ranker_valid_ranked_[:, 0] == expected[pipe.ranker_valid_users_]).mean() >= 0.9
+    ids, _ = pipe.recommend(np.arange(ds.n_users), k=1)
+    assert (ids[:, 0] == expected).mean() >= 0.95
+    with pytest.raises(ConfigError, match="folds"):
+        pipe.fit_ranker(labels_of(ds, expected), folds=1)

@@ -30,6 +30,7 @@ from recstrata._atomic import atomic_directory
 from recstrata._ops import topk_rows
 from recstrata.artifacts import read_manifest, write_manifest
 from recstrata.data.dataset import Dataset
+from recstrata.evaluation.metrics import accuracy
 from recstrata.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from recstrata.ranking.candidates import Candidates, merge_candidates
 from recstrata.ranking.features import FeatureBuilder
@@ -140,8 +141,9 @@ class Pipeline:
           early-stops on f, and scores f's users out of fold. The final model is trained on every
           user for the mean best iteration count.
 
-        ``ranker_valid_ndcg_`` is NDCG@10 of the held-out (or out-of-fold) users over all their
-        ``labels`` items, as :func:`recstrata.evaluation.evaluate` defines it.
+        ``ranker_valid_ranked_`` holds the top-10 of the held-out (or out-of-fold) users
+        ``ranker_valid_users_``; ``ranker_valid_ndcg_`` is their NDCG@10 over all their ``labels``
+        items, as :func:`recstrata.evaluation.evaluate` defines it.
         """
         self._check_fitted()
         if self.ranker is None:
@@ -164,25 +166,28 @@ class Pipeline:
                 fold[np.flatnonzero(usable)[0]] = 1
             ranker = self._train(groups, usable & (fold == 0), usable & (fold == 1), names)
             held = fold == 1
-            self.ranker_valid_ndcg_ = _ndcg_at(groups, held, truth, ranker)
+            valid_users, valid_ranked = _top_k(groups, held, ranker)
             self.ranker_holdout_users_ = np.array([g[3] for g in groups], np.int64)[held]
             self.ranker_train_users_ = np.array([g[3] for g in groups], np.int64)[~held]
         else:
             fold = rng.permutation(len(groups)) % folds
-            iters, per_user = [], np.zeros(len(groups))
+            iters, parts = [], []
             for f in range(folds):
                 model = self._train(groups, usable & (fold != f), usable & (fold == f), names)
                 iters.append(model.best_iteration_)
-                per_user[fold == f] = _ndcg_at(groups, fold == f, truth, model, mean=False)
+                parts.append(_top_k(groups, fold == f, model))
+            valid_users = np.concatenate([p[0] for p in parts])
+            valid_ranked = np.concatenate([p[1] for p in parts])
             params = self.ranker.get_params() | {"n_estimators": max(1, int(round(np.mean(iters))))}
             ranker = type(self.ranker)(**params)
             x, y, g = _stack(groups, usable)
             ranker.fit(x, y, g, feature_names=names)
-            self.ranker_valid_ndcg_ = float(per_user.mean())
             self.ranker_fold_iterations_ = iters
             self.ranker_holdout_users_ = np.array([g[3] for g in groups], np.int64)
             self.ranker_train_users_ = self.ranker_holdout_users_
         self.ranker_ = ranker
+        self.ranker_valid_users_, self.ranker_valid_ranked_ = valid_users, valid_ranked
+        self.ranker_valid_ndcg_ = float(accuracy(valid_ranked, truth[valid_users], [10], ["ndcg"])[0]["ndcg@10"].mean())
         return self
 
     def _labelled_groups(self, truth: sp.csr_matrix, exclude) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
@@ -348,18 +353,15 @@ def _stack(groups, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
             np.array([len(groups[i][1]) for i in idx]))
 
 
-def _ndcg_at(groups, mask: np.ndarray, truth: sp.csr_matrix, ranker: LambdaRanker, k: int = 10,
-             mean: bool = True) -> float | np.ndarray:
-    """NDCG@k of the ranker's top-k over each user's full label set (ideal DCG over min(k, |labels|))."""
+def _top_k(groups, mask: np.ndarray, ranker: LambdaRanker, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """(users, ranked (n, k) item indices, -1 padded) of the ranker's top-k for the masked groups."""
     idx = np.flatnonzero(mask)
-    out = np.zeros(len(idx))
-    discount = 1.0 / np.log2(np.arange(2, k + 2))
+    ranked = np.full((len(idx), k), -1, np.int64)
     for j, i in enumerate(idx):
-        x, y, _, user = groups[i]
-        n_true = truth.indptr[user + 1] - truth.indptr[user]
+        x, _, items, _ = groups[i]
         top = np.argsort(-ranker.predict(x), kind="stable")[:k]
-        out[j] = (y[top] * discount[: len(top)]).sum() / discount[: min(k, n_true)].sum()
-    return float(out.mean()) if mean else out
+        ranked[j, : len(top)] = items[top]
+    return np.array([groups[i][3] for i in idx], np.int64), ranked
 
 
 def _load_source(target: str, directory: Path) -> Any:
