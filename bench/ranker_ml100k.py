@@ -1,0 +1,157 @@
+"""Blended retrieve -> merge -> rank pipeline on RecBole's ML-100K general split, and ranking latency.
+
+    PYTHONPATH=src python bench/ranker_ml100k.py [--sources-json bench/results/ranker_sources.json]
+
+1. Every source with its validation-tuned hyper-parameters (bench/tune_sources_ml100k.py), fitted
+   on train: valid and test metrics @10.
+2. Pipeline configurations (sources, N per source, ranker parameters), each ranker trained on
+   validation labels with 5-fold cross-fitting over validation users; the configuration with the
+   best OUT-OF-FOLD validation NDCG@10 is selected. Test is only scored, never used to choose.
+3. The selected pipeline on test: (a) comparable to RecBole: sources fitted on train only, test
+   ranks exclude train + valid; (b) sources refitted on train + valid (ranker kept).
+4. Ranking latency for one request of ~1000 merged candidates: features and predict timed
+   separately, p50 / p99 over many requests (1 thread for predict).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+METRICS = ("ndcg@10", "recall@10", "mrr@10", "hit@10", "precision@10")
+TREES = dict(num_leaves=15, learning_rate=0.02, min_data_in_leaf=200)
+CONFIGS = [  # (sources, N per source, ranker parameters); vectors from ALS
+    (("ease", "als", "itemknn", "pop"), 300, TREES),
+    (("ease", "als", "itemknn", "pop"), 100, TREES),
+    (("ease", "als", "itemknn", "pop", "bpr"), 300, TREES),
+    (("ease", "als"), 200, TREES),
+]
+
+
+def metrics_of(result) -> dict[str, float]:
+    return {m: result.metrics[m] for m in METRICS}
+
+
+def row(label: str, valid: dict | None, test: dict | None, note: str = "") -> str:
+    cells = [f"{valid['ndcg@10']:.4f}" if valid else "-"]
+    cells += [f"{test[m]:.4f}" if test else "-" for m in METRICS]
+    return f"| {label} | " + " | ".join(cells) + f" | {note} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default=str(ROOT.parent / "shared/datasets/ml-100k"))
+    parser.add_argument("--split-dir", default=str(ROOT.parent / "shared/protocol/ml-100k/general"))
+    parser.add_argument("--sources-json", default=str(ROOT / "bench/results/ranker_sources.json"))
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--configs", default=None, help="comma-separated indices into CONFIGS (default: all)")
+    args = parser.parse_args()
+
+    from recstrata.data.dataset import Interactions
+    from recstrata.data.registry import load_dataset
+    from recstrata.data.split import split_from_files
+    from recstrata.evaluation import evaluate
+    from recstrata.evaluation.metrics import accuracy
+    from recstrata.ranking import LambdaRanker, Pipeline
+    from recstrata.retrieval.registry import make_model
+
+    split = split_from_files(load_dataset(args.dataset), args.split_dir)
+    tuned = {k: v["best"] for k, v in json.loads(Path(args.sources_json).read_text()).items()}
+    ev = lambda m, part: evaluate(m, split, part, ks=[10], beyond_accuracy=False, group_by=[])  # noqa: E731
+
+    print(f"## Blended pipeline on RecBole's ML-100K general split ({platform.node()}, {time.strftime('%Y-%m-%d')})\n")
+    print("| model | valid ndcg@10 | " + " | ".join(f"test {m}" for m in METRICS) + " | notes |")
+    print("|---|" + "---:|" * (len(METRICS) + 1) + "---|")
+    fitted = {}
+    for name, params in tuned.items():
+        fitted[name] = make_model(name, **params).fit(split.train)
+        print(row(f"{name} alone ({params})", metrics_of(ev(fitted[name], "valid")),
+                  metrics_of(ev(fitted[name], "test")), "fit on train"), flush=True)
+
+    chosen = [CONFIGS[int(i)] for i in args.configs.split(",")] if args.configs else CONFIGS
+    best = None
+    for sources, n, params in chosen:
+        start = time.perf_counter()
+        pipe = Pipeline({s: fitted[s] for s in sources}, n_per_source=n, ranker=LambdaRanker(**params),
+                        vector_source="als" if "als" in sources else None)
+        pipe.fit(split.train, fit_sources=False)
+        rrf_valid = metrics_of(ev(pipe, "valid"))  # no ranker yet: reciprocal rank fusion
+        print(row(f"RRF fusion {'+'.join(sources)}, N={n}", rrf_valid, None, "no ranker"), flush=True)
+        pipe.fit_ranker(split.valid, folds=args.folds)
+        truth = split.valid.user_items[pipe.ranker_valid_users_]
+        oof, _ = accuracy(pipe.ranker_valid_ranked_, truth, [10], ["ndcg", "recall", "mrr", "hit", "precision"])
+        oof = {m: float(v.mean()) for m, v in oof.items()}
+        label = f"ranker {'+'.join(sources)}, N={n}, {params}"
+        print(row(label, oof, None, f"out-of-fold valid; fold iterations {pipe.ranker_fold_iterations_}; "
+                  f"{time.perf_counter() - start:.0f} s"), flush=True)
+        if best is None or oof["ndcg@10"] > best[1]["ndcg@10"]:
+            best = (pipe, oof, label)
+
+    pipe, oof, label = best
+    strict = metrics_of(ev(pipe, "test"))
+    print(row(f"**selected** {label}", oof, strict, "sources fit on train only: comparable to RecBole"))
+    importance = list(pipe.ranker_.feature_importance().items())[:10]
+
+    inter, vi = split.train.interactions, split.valid.interactions
+    both = split.train.with_interactions(Interactions.from_arrays(
+        np.concatenate([inter.user, vi.user]), np.concatenate([inter.item, vi.item]),
+        np.concatenate([inter.weight, vi.weight]), np.concatenate([inter.timestamp, vi.timestamp])), "train+valid")
+    alone_refit = {name: metrics_of(ev(make_model(name, **tuned[name]).fit(both), "test")) for name in ("ease", "als")}
+    pipe.refit_sources(both)
+    refit = metrics_of(ev(pipe, "test"))
+    print(row(f"selected, sources refit on train+valid", None, refit, "NOT comparable: more training data"))
+    for name, m in alone_refit.items():
+        print(row(f"{name} alone refit on train+valid", None, m, "NOT comparable"))
+
+    print("\nTop features by gain:", ", ".join(f"{k} {v:.0f}" for k, v in importance))
+    latency(pipe, split, args.requests)
+
+
+def latency(pipe, split, requests: int) -> None:
+    """One request = one user, ~1000 merged candidates: time features and predict separately."""
+    from recstrata.ranking.candidates import merge_candidates
+
+    rng = np.random.default_rng(0)
+    users = rng.integers(0, split.train.n_users, requests)
+    n_src = len(pipe.sources)
+    per = min(pipe.n_items_, int(np.ceil(1000 / n_src * 1.6)))
+    feats, preds, total, sizes = [], [], [], []
+    for u in users:
+        results = [src.recommend([u], k=per) for src in pipe.sources.values()]
+        cands = merge_candidates(tuple(pipe.sources), results, pipe.n_items_)
+        keep = min(1000, cands.shape[1])  # trim to exactly 1000 candidates
+        cands = type(cands)(cands.sources, cands.items[:, :keep], cands.scores[:, :, :keep], cands.ranks[:, :, :keep])
+        t0 = time.perf_counter()
+        x = pipe.features_.transform(cands, pipe.features_.user_side(users=[u]))
+        t1 = time.perf_counter()
+        pipe.ranker_.predict(x)
+        t2 = time.perf_counter()
+        feats.append(t1 - t0)
+        preds.append(t2 - t1)
+        total.append(t2 - t0)
+        sizes.append(keep)
+    ms = lambda v, q: 1000 * float(np.percentile(v, q))  # noqa: E731
+    print(f"\n### Ranking latency ({requests} requests, {int(np.median(sizes))} candidates each, "
+          f"{len(pipe.feature_names())} features, {pipe.ranker_.best_iteration_} trees, predict 1 thread)\n")
+    print("| stage | p50 ms | p99 ms |\n|---|---:|---:|")
+    for name, v in (("features (user side + pair features)", feats), ("LightGBM predict", preds),
+                    ("features + predict", total)):
+        print(f"| {name} | {ms(v, 50):.3f} | {ms(v, 99):.3f} |")
+    t = []
+    for u in users[:300]:
+        t0 = time.perf_counter()
+        pipe.recommend([u], k=10)
+        t.append(time.perf_counter() - t0)
+    print(f"| end to end recommend (retrieval from {n_src} sources over 1,682 items + merge + rank) "
+          f"| {ms(t, 50):.3f} | {ms(t, 99):.3f} |")
+
+
+if __name__ == "__main__":
+    main()

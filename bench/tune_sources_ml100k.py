@@ -1,0 +1,62 @@
+"""Tune each retrieval source on the VALIDATION part of RecBole's ML-100K general split.
+
+    PYTHONPATH=src python bench/tune_sources_ml100k.py [--out bench/results/ranker_sources.json]
+
+Grid search (fit on train, NDCG@10 on valid, train items excluded); test is never looked at.
+Writes the best parameters per model and every trial to a JSON file that bench/ranker_ml100k.py reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GRIDS = {
+    "pop": {},
+    "ease": {"reg": [100.0, 250.0, 500.0, 750.0, 1000.0, 1500.0]},
+    "itemknn": {"k": [50, 100, 200, 400], "shrink": [0.0, 10.0, 50.0]},
+    "als": {"factors": [32, 64, 128], "regularization": [1.0, 5.0, 20.0, 50.0], "alpha": [1.0, 2.0, 5.0]},
+    "bpr": {"factors": [64, 128], "learning_rate": [0.005, 0.01, 0.05], "regularization": [0.01, 0.05],
+            "iterations": [100, 200]},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default=str(ROOT.parent / "shared/datasets/ml-100k"))
+    parser.add_argument("--split-dir", default=str(ROOT.parent / "shared/protocol/ml-100k/general"))
+    parser.add_argument("--models", default="pop,ease,itemknn,als,bpr")
+    parser.add_argument("--out", default=str(ROOT / "bench/results/ranker_sources.json"))
+    args = parser.parse_args()
+
+    from recstrata.data.registry import load_dataset
+    from recstrata.data.split import split_from_files
+    from recstrata.evaluation import evaluate
+    from recstrata.retrieval.registry import make_model
+
+    split = split_from_files(load_dataset(args.dataset), args.split_dir)
+    out = {}
+    for name in args.models.split(","):
+        grid = GRIDS[name]
+        trials = []
+        for values in itertools.product(*grid.values()):
+            params = dict(zip(grid, values))
+            start = time.perf_counter()
+            model = make_model(name, **params).fit(split.train)
+            ndcg = evaluate(model, split, "valid", ks=[10], beyond_accuracy=False, group_by=[]).metrics["ndcg@10"]
+            trials.append({"params": params, "valid_ndcg@10": ndcg, "seconds": time.perf_counter() - start})
+            print(f"{name} {params} valid ndcg@10={ndcg:.4f}", flush=True)
+        best = max(trials, key=lambda t: t["valid_ndcg@10"])
+        out[name] = {"best": best["params"], "valid_ndcg@10": best["valid_ndcg@10"], "trials": trials}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=2))
+    for name, r in out.items():
+        print(f"best {name}: {r['best']} valid ndcg@10 {r['valid_ndcg@10']:.4f}")
+
+
+if __name__ == "__main__":
+    main()

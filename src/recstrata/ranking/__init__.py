@@ -1,0 +1,12 @@
+"""Layer 1b: candidate features, the learned ranker and the retrieve -> merge -> rank pipeline.
+
+Nothing heavy is imported here; LightGBM loads only when a ranker is trained or loaded.
+"""
+
+from __future__ import annotations
+
+from recstrata.ranking.features import Candidates, FeatureBuilder
+from recstrata.ranking.pipeline import Explained, Pipeline
+from recstrata.ranking.ranker import LambdaRanker
+
+__all__ = ["Candidates", "FeatureBuilder", "LambdaRanker", "Pipeline", "Explained"]

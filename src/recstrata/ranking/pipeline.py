@@ -1,0 +1,381 @@
+"""The layer-1 request path: retrieve from several sources -> merge -> features -> rank -> top-k.
+
+    pipe = Pipeline({"ease": EASE(500), "als": ALS(...)}, n_per_source=300,
+                    ranker=LambdaRanker(), vector_source="als")
+    pipe.fit(split.train)                 # fits every source + the feature statistics
+    pipe.fit_ranker(split.valid)          # LambdaRank on validation-period labels
+    ids, scores = pipe.recommend([3, 7], k=10)          # same signature as a Recommender
+    out = pipe.recommend_explained(histories=[[1, 5]], k=10)   # + which sources proposed each item
+
+A source is anything with ``recommend(users | histories=, k, exclude_seen=, exclude=, candidates=)``
+(and ``save(dir)`` / ``load(dir)`` to be persisted). Filters are passed down into every source,
+so an allow-list or an exclusion never shrinks a list after truncation. Without a trained
+ranker, candidates are ordered by weighted reciprocal rank fusion (Cormack et al., SIGIR 2009).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from recstrata._atomic import atomic_directory
+from recstrata._ops import topk_rows
+from recstrata.artifacts import read_manifest, write_manifest
+from recstrata.data.dataset import Dataset
+from recstrata.evaluation.metrics import accuracy
+from recstrata.errors import ArtifactError, ConfigError, DataError, NotFittedError
+from recstrata.ranking.candidates import Candidates, merge_candidates
+from recstrata.ranking.features import FeatureBuilder
+from recstrata.ranking.ranker import LambdaRanker
+from recstrata.retrieval.base import histories_to_csr
+
+
+@dataclass(frozen=True)
+class Explained:
+    """Ranked ids with provenance: which sources proposed each returned item, at what rank."""
+
+    ids: np.ndarray  # (n, k) int64, -1 = padding
+    scores: np.ndarray  # (n, k) float32 ranker (or fusion) scores, -inf = padding
+    sources: tuple[str, ...]
+    proposed: np.ndarray  # (n, k, S) bool
+    source_ranks: np.ndarray  # (n, k, S) float32, 1-based, NaN where the source did not propose it
+
+    def sources_of(self, row: int, col: int) -> list[str]:
+        return [s for s, p in zip(self.sources, self.proposed[row, col]) if p]
+
+
+class Pipeline:
+    """Blended retrieve -> merge -> rank; satisfies the ``recommend`` contract of a Recommender."""
+
+    #: users per internal batch: bounds the (users x candidates x features) block in memory
+    batch_users = 128
+
+    def __init__(
+        self,
+        sources: Mapping[str, Any],
+        n_per_source: int | Mapping[str, int] = 300,
+        ranker: LambdaRanker | None = None,
+        fusion_weights: Mapping[str, float] | None = None,
+        fusion_k: float = 60.0,
+        vector_source: str | None = None,
+        last_n: int = 5,
+    ) -> None:
+        self.sources = dict(sources)
+        self.n_per_source = n_per_source
+        self.ranker = ranker
+        self.fusion_weights = fusion_weights
+        self.fusion_k = fusion_k
+        self.vector_source = vector_source
+        self.last_n = last_n
+
+    def __repr__(self) -> str:
+        return (f"Pipeline(sources={list(self.sources)}, n_per_source={self.n_per_source!r}, "
+                f"ranker={'trained' if getattr(self, 'ranker_', None) else self.ranker!r})")
+
+    # ---- fitting ---------------------------------------------------------------------------------------
+    def fit(self, dataset: Dataset, *, item_tags: sp.spmatrix | None = None, fit_sources: bool = True) -> Pipeline:
+        """Fit every source on ``dataset`` (skip with ``fit_sources=False`` for pre-fitted sources)
+        and learn the feature statistics. Any trained ranker is dropped: train it with :meth:`fit_ranker`."""
+        self._fit_sources(dataset, item_tags, fit_sources)
+        self.ranker_ = None
+        return self
+
+    def refit_sources(self, dataset: Dataset, *, item_tags: sp.spmatrix | None = None) -> Pipeline:
+        """Refit sources and feature statistics on new data (e.g. train + valid) and KEEP the ranker."""
+        self._fit_sources(dataset, item_tags, True)
+        return self
+
+    def _fit_sources(self, dataset: Dataset, item_tags, fit_sources: bool) -> None:
+        if not self.sources:
+            raise ConfigError("a Pipeline needs at least one source")
+        self._check_params()
+        for name, src in self.sources.items():
+            if fit_sources:
+                src.fit(dataset)
+            elif not getattr(src, "is_fitted", True):
+                raise NotFittedError(f"source {name!r} is not fitted; pass fit_sources=True")
+        vectors = None
+        if self.vector_source is not None:
+            vectors = self.sources[self.vector_source].item_vectors()
+            if vectors is None:
+                raise ConfigError(f"vector_source {self.vector_source!r} has no item vectors")
+        self.features_ = FeatureBuilder(last_n=self.last_n).fit(dataset, item_vectors=vectors, item_tags=item_tags)
+        self.n_items_, self.n_users_ = dataset.n_items, dataset.n_users
+
+    def _check_params(self) -> None:
+        if self.vector_source is not None and self.vector_source not in self.sources:
+            raise ConfigError(f"vector_source {self.vector_source!r} is not one of the sources {list(self.sources)}")
+        for name in self.sources:
+            if ":" in name or "/" in name or not name:
+                raise ConfigError(f"source name {name!r} must be non-empty and contain no ':' or '/'")
+        for name, n in self._n_per_source().items():
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+                raise ConfigError(f"n_per_source for {name!r} must be a positive integer, got {n!r}")
+
+    def _n_per_source(self) -> dict[str, int]:
+        if isinstance(self.n_per_source, Mapping):
+            missing = set(self.sources) - set(self.n_per_source)
+            if missing:
+                raise ConfigError(f"n_per_source has no entry for source(s) {sorted(missing)}")
+            return {s: self.n_per_source[s] for s in self.sources}
+        return {s: self.n_per_source for s in self.sources}
+
+    def fit_ranker(self, labels: Dataset, *, folds: int | None = None, holdout: float = 0.2, seed: int = 2020,
+                   exclude: sp.spmatrix | None = None) -> Pipeline:
+        """Train the ranker on ``labels`` (a later period than the fitted data, e.g. validation).
+
+        For every user with labels: candidates from the sources (their fitted history excluded,
+        plus ``exclude``), label 1 for candidates among the user's ``labels`` items.
+
+        - ``folds=None``: users are split at random into a ranker-train part and a ``holdout`` part
+          for early stopping (kept in ``ranker_holdout_users_``).
+        - ``folds=K``: K-fold cross-fitting over users; fold f's model trains on the other folds and
+          early-stops on f, and scores f's users out of fold. The final model is trained on every
+          user for the mean best iteration count.
+
+        ``ranker_valid_ranked_`` holds the top-10 of the held-out (or out-of-fold) users
+        ``ranker_valid_users_``; ``ranker_valid_ndcg_`` is their NDCG@10 over all their ``labels``
+        items, as :func:`recstrata.evaluation.evaluate` defines it.
+        """
+        self._check_fitted()
+        if self.ranker is None:
+            raise ConfigError("this Pipeline has no ranker configured: pass ranker=LambdaRanker(...)")
+        if folds is None and not 0 < holdout < 1:
+            raise ConfigError(f"holdout must be in (0, 1), got {holdout}")
+        if folds is not None and (folds < 2 or isinstance(folds, bool)):
+            raise ConfigError(f"folds must be an integer >= 2 (or None for a single holdout), got {folds!r}")
+        truth = labels.user_items
+        groups = self._labelled_groups(truth, exclude)
+        usable = np.array([g[1].any() for g in groups])
+        if usable.sum() < 2:
+            raise DataError("fewer than 2 users have a labelled item among their candidates: cannot train the ranker")
+        rng = np.random.default_rng(seed)
+        names = self.feature_names()
+        if folds is None:
+            fold = (rng.random(len(groups)) < holdout).astype(np.int64)  # 1 = holdout
+            if not (usable & (fold == 1)).any() or not (usable & (fold == 0)).any():
+                fold[:] = 0
+                fold[np.flatnonzero(usable)[0]] = 1
+            ranker = self._train(groups, usable & (fold == 0), usable & (fold == 1), names)
+            held = fold == 1
+            valid_users, valid_ranked = _top_k(groups, held, ranker)
+            self.ranker_holdout_users_ = np.array([g[3] for g in groups], np.int64)[held]
+            self.ranker_train_users_ = np.array([g[3] for g in groups], np.int64)[~held]
+        else:
+            fold = rng.permutation(len(groups)) % folds
+            iters, parts = [], []
+            for f in range(folds):
+                model = self._train(groups, usable & (fold != f), usable & (fold == f), names)
+                iters.append(model.best_iteration_)
+                parts.append(_top_k(groups, fold == f, model))
+            valid_users = np.concatenate([p[0] for p in parts])
+            valid_ranked = np.concatenate([p[1] for p in parts])
+            params = self.ranker.get_params() | {"n_estimators": max(1, int(round(np.mean(iters))))}
+            ranker = type(self.ranker)(**params)
+            x, y, g = _stack(groups, usable)
+            ranker.fit(x, y, g, feature_names=names)
+            self.ranker_fold_iterations_ = iters
+            self.ranker_holdout_users_ = np.array([g[3] for g in groups], np.int64)
+            self.ranker_train_users_ = self.ranker_holdout_users_
+        self.ranker_ = ranker
+        self.ranker_valid_users_, self.ranker_valid_ranked_ = valid_users, valid_ranked
+        self.ranker_valid_ndcg_ = float(accuracy(valid_ranked, truth[valid_users], [10], ["ndcg"])[0]["ndcg@10"].mean())
+        return self
+
+    def _labelled_groups(self, truth: sp.csr_matrix, exclude) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
+        """Per labelled user: (features (C, F), labels (C,), candidate items (C,), user)."""
+        users = np.flatnonzero(np.diff(truth.indptr) > 0)
+        groups = []
+        for s in range(0, len(users), self.batch_users):
+            batch = users[s : s + self.batch_users]
+            excl = None if exclude is None else exclude[batch]
+            cands, x = self._features(users=batch, exclude_seen=True, exclude=excl, need_x=True)
+            n, c = cands.shape
+            rows = np.repeat(batch, c)
+            y = np.asarray(truth[rows, np.where(cands.valid, cands.items, 0).ravel()]).ravel() > 0
+            y = (y & cands.valid.ravel()).reshape(n, c)
+            x = x.reshape(n, c, -1)
+            for r in range(n):  # per user, not per pair
+                v = cands.valid[r]
+                groups.append((x[r, v], y[r, v].astype(np.float32), cands.items[r, v], int(batch[r])))
+        return groups
+
+    def _train(self, groups, train: np.ndarray, stop: np.ndarray, names: list[str]) -> LambdaRanker:
+        ranker = type(self.ranker)(**self.ranker.get_params())
+        return ranker.fit(*_stack(groups, train), valid=_stack(groups, stop), feature_names=names)
+
+    # ---- request path ------------------------------------------------------------------------------------
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "features_")
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError("Pipeline is not fitted: call fit(dataset) or Pipeline.load(dir)")
+
+    def feature_names(self) -> list[str]:
+        self._check_fitted()
+        return self.features_.feature_names(tuple(self.sources))
+
+    def retrieve(self, users=None, *, histories=None, exclude_seen=True, exclude=None,
+                 candidates=None) -> Candidates:
+        """Top-N from every source with the filters applied inside each source, merged with provenance."""
+        self._check_fitted()
+        who = {"users": users} if histories is None else {"histories": histories}
+        results = []
+        for name, n in self._n_per_source().items():
+            results.append(self.sources[name].recommend(
+                k=min(int(n), self.n_items_), exclude_seen=exclude_seen, exclude=exclude,
+                candidates=candidates, **who))
+        return merge_candidates(tuple(self.sources), results, self.n_items_)
+
+    def _features(self, users=None, *, histories=None, need_x: bool | None = None,
+                  **filters) -> tuple[Candidates, np.ndarray | None]:
+        """Merged candidates and, when a ranker will score them, their (n * C, F) features."""
+        cands = self.retrieve(users, histories=histories, **filters)
+        if need_x is None:
+            need_x = getattr(self, "ranker_", None) is not None
+        if not need_x:
+            return cands, None
+        if histories is None:
+            side = self.features_.user_side(users=users)
+        elif sp.issparse(histories):
+            side = self.features_.user_side(histories=histories_to_csr(histories, self.n_items_))
+        else:
+            side = self.features_.user_side(sequences=[np.asarray(h, np.int64).ravel() for h in histories])
+        return cands, self.features_.transform(cands, side)
+
+    def _rank(self, cands: Candidates, x: np.ndarray | None) -> np.ndarray:
+        """(n, C) scores, -inf at padding."""
+        n, c = cands.shape
+        if x is not None:
+            scores = self.ranker_.predict(x).reshape(n, c).astype(np.float32)
+        else:
+            weights = np.array([(self.fusion_weights or {}).get(s, 1.0) for s in cands.sources], np.float32)
+            rrf = np.where(np.isnan(cands.ranks), 0.0, 1.0 / (self.fusion_k + np.nan_to_num(cands.ranks)))
+            scores = np.tensordot(weights, rrf, axes=1).astype(np.float32)
+        scores[~cands.valid] = -np.inf
+        return scores
+
+    def recommend_explained(
+        self,
+        users: Sequence[int] | np.ndarray | int | None = None,
+        k: int = 10,
+        *,
+        histories=None,
+        exclude_seen: bool = True,
+        exclude: sp.spmatrix | None = None,
+        candidates: Sequence[int] | np.ndarray | None = None,
+    ) -> Explained:
+        """Like :meth:`recommend`, plus per returned item which sources proposed it and at what rank."""
+        self._check_fitted()
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0 or k > self.n_items_:
+            raise ConfigError(f"k must be a positive integer of at most {self.n_items_} (the catalog), got {k!r}")
+        if (users is None) == (histories is None):
+            raise ConfigError("pass exactly one of users= or histories=")
+        if users is not None:
+            users = np.atleast_1d(np.asarray(users, np.int64))
+            n = len(users)
+        else:
+            n = histories.shape[0] if sp.issparse(histories) else len(histories)
+        parts = []
+        for s in range(0, n, self.batch_users):
+            sl = slice(s, min(n, s + self.batch_users))
+            who = {"users": users[sl]} if users is not None else {"histories": histories[sl]}
+            cands, x = self._features(**who, exclude_seen=exclude_seen,
+                                      exclude=None if exclude is None else exclude[sl], candidates=candidates)
+            cols, top = topk_rows(self._rank(cands, x), k)
+            ok = cols >= 0
+            safe = np.where(ok, cols, 0)
+            ids = np.where(ok, np.take_along_axis(cands.items, safe, 1), -1)
+            ranks = np.stack([np.take_along_axis(cands.ranks[j], safe, 1) for j in range(len(cands.sources))], -1)
+            ranks[~ok] = np.nan
+            parts.append((ids, top, ranks))
+        if not parts:
+            empty = np.zeros((0, k, len(self.sources)), np.float32)
+            return Explained(np.zeros((0, k), np.int64), np.zeros((0, k), np.float32), tuple(self.sources),
+                             empty.astype(bool), empty)
+        ranks = np.concatenate([p[2] for p in parts])
+        return Explained(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+                         tuple(self.sources), ~np.isnan(ranks), ranks)
+
+    def recommend(self, users=None, k: int = 10, *, histories=None, exclude_seen: bool = True,
+                  exclude: sp.spmatrix | None = None, candidates=None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` ``(ids, scores)`` per user, best first; the Recommender signature and padding rules."""
+        out = self.recommend_explained(users, k, histories=histories, exclude_seen=exclude_seen,
+                                       exclude=exclude, candidates=candidates)
+        return out.ids, out.scores
+
+    # ---- persistence -----------------------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Every source in ``sources/<name>/`` (its own save), ``ranker/``, features.npz, manifest."""
+        self._check_fitted()
+        with atomic_directory(directory) as tmp:
+            classes = {}
+            for name, src in self.sources.items():
+                src.save(tmp / "sources" / name)
+                classes[name] = f"{type(src).__module__}:{type(src).__qualname__}"
+            if self.ranker_ is not None:
+                self.ranker_.save(tmp / "ranker")
+            self.features_.save(tmp / "features.npz")
+            params = {"n_per_source": self.n_per_source, "fusion_weights": self.fusion_weights,
+                      "fusion_k": self.fusion_k, "vector_source": self.vector_source, "last_n": self.last_n,
+                      "ranker": None if self.ranker is None else self.ranker.get_params()}
+            write_manifest(tmp, kind="pipeline", params=json.loads(json.dumps(params, default=_jsonable)),
+                           extra={"sources": classes, "trained_ranker": self.ranker_ is not None})
+        return Path(directory)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> Pipeline:
+        root = Path(directory)
+        manifest = read_manifest(root, kind="pipeline")
+        p = dict(manifest["params"])
+        ranker_params = p.pop("ranker")
+        sources = {name: _load_source(path, root / "sources" / name) for name, path in manifest["sources"].items()}
+        pipe = cls(sources, ranker=None if ranker_params is None else LambdaRanker(**ranker_params), **p)
+        pipe.features_ = FeatureBuilder.load(root / "features.npz")
+        pipe.n_items_, pipe.n_users_ = pipe.features_.n_items_, pipe.features_.n_users_
+        pipe.ranker_ = LambdaRanker.load(root / "ranker") if manifest["trained_ranker"] else None
+        return pipe
+
+
+def _stack(groups, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    idx = np.flatnonzero(mask)
+    return (np.concatenate([groups[i][0] for i in idx]), np.concatenate([groups[i][1] for i in idx]),
+            np.array([len(groups[i][1]) for i in idx]))
+
+
+def _top_k(groups, mask: np.ndarray, ranker: LambdaRanker, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """(users, ranked (n, k) item indices, -1 padded) of the ranker's top-k for the masked groups."""
+    idx = np.flatnonzero(mask)
+    ranked = np.full((len(idx), k), -1, np.int64)
+    for j, i in enumerate(idx):
+        x, _, items, _ = groups[i]
+        top = np.argsort(-ranker.predict(x), kind="stable")[:k]
+        ranked[j, : len(top)] = items[top]
+    return np.array([groups[i][3] for i in idx], np.int64), ranked
+
+
+def _load_source(target: str, directory: Path) -> Any:
+    """Import a source class named in a manifest (recstrata's own modules only) and load it."""
+    module, _, qual = target.partition(":")
+    if not module.startswith("recstrata."):
+        raise ArtifactError(f"{directory}: source class {target!r} is outside recstrata; refusing to import it")
+    obj: Any = importlib.import_module(module)
+    for part in qual.split("."):
+        obj = getattr(obj, part)
+    return obj.load(directory)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} in a pipeline manifest")
