@@ -89,6 +89,8 @@ class LlamaCppBackend(LLMBackend):
         # (An exception raised inside a llama.cpp callback would be swallowed by ctypes.)
         with self._lock:
             llama = self._load()
+            if request.deadline is not None and time.monotonic() > request.deadline:
+                raise LLMTimeoutError(f"{self.name}: deadline passed before generation could start")
             common = dict(
                 max_tokens=request.max_tokens,
                 temperature=request.temperature,
