@@ -36,6 +36,9 @@ def delimit(tag: str, text: object, max_chars: int = 400) -> str:
     return f"<{tag}>{escape_untrusted(text, max_chars)}</{tag}>"
 
 
-def chat(system: str, user: str) -> list[dict[str, str]]:
-    """The two-message chat every job sends: fixed system prompt, then the variable part."""
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+def chat(system: str, user: str, examples: tuple[tuple[str, str], ...] = ()) -> list[dict[str, str]]:
+    """Fixed system prompt, fixed few-shot (user, assistant) turns, then the variable part last."""
+    msgs = [{"role": "system", "content": system}]
+    for question, answer in examples:
+        msgs += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+    return msgs + [{"role": "user", "content": user}]
