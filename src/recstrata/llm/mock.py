@@ -50,7 +50,8 @@ def _count(text: str) -> int:
 
 
 class MockBackend(LLMBackend):
-    """Scripted replies. With an empty queue it answers ``default`` (or raises if ``default`` is None).
+    """Scripted replies. With an empty queue it answers ``default`` (a text or a function of the
+    request; raises LLMError if ``default`` is None), after ``latency`` seconds.
 
     Token counts are whitespace word counts; ``max_tokens`` cuts the reply to that many words and
     sets ``finish_reason="length"``, as a real model would.
@@ -60,14 +61,16 @@ class MockBackend(LLMBackend):
 
     def __init__(
         self,
-        default: str | None = "mock reply",
+        default: str | Callable[[Request], str] | None = "mock reply",
         *,
+        latency: float = 0.0,
         model_id: str = "mock-1",
         ledger: UsageLedger | None = None,
         price: Price | None = None,
     ) -> None:
         super().__init__(ledger=ledger, price=price)
         self.default = default
+        self.latency = latency
         self.model_id = model_id
         self.calls: list[MockCall] = []
         self._queue: deque[_Scripted] = deque()
@@ -102,7 +105,7 @@ class MockBackend(LLMBackend):
         if scripted is None:
             if self.default is None:
                 raise LLMError("MockBackend has no reply queued; call enqueue() before generate()")
-            scripted = _Scripted(self.default, 0.0)
+            scripted = _Scripted(self.default, self.latency)
         if scripted.latency:
             remaining = request.remaining()
             if remaining is not None and remaining < scripted.latency:
