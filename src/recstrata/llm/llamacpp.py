@@ -42,6 +42,9 @@ __all__ = ["LlamaCppBackend"]
 
 ModelSource = str | Path | ModelFile | Callable[[], ModelFile]
 
+_LOOSE_CHAR = r'char ::= [^"\\]'
+_STRICT_CHAR = r'char ::= [^"\\\x7F\x00-\x1F]'
+
 
 class LlamaCppBackend(LLMBackend):
     """A GGUF model run by llama.cpp. ``model`` is a path, a :class:`ModelFile`, or a callable giving one
@@ -179,11 +182,16 @@ class LlamaCppBackend(LLMBackend):
         key = json.dumps(schema)  # property order matters: the grammar emits keys in this order
         if key not in self._grammars:
             from llama_cpp import LlamaGrammar
+            from llama_cpp.llama_grammar import json_schema_to_gbnf
 
             try:
-                self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
+                gbnf = json_schema_to_gbnf(key)
             except Exception as exc:  # the converter raises bare Exceptions on unsupported keywords
                 raise ConfigError(f"llama.cpp cannot turn this JSON schema into a grammar: {exc}") from exc
+            # The converter's string rule admits raw control characters (a newline inside a string),
+            # which strict JSON parsers reject; exclude them as newer llama.cpp versions do.
+            gbnf = gbnf.replace(_LOOSE_CHAR, _STRICT_CHAR)
+            self._grammars[key] = LlamaGrammar.from_string(gbnf, verbose=False)
         return self._grammars[key]
 
     def _complete(self, request: Request) -> RawReply:
