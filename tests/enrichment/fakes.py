@@ -1,58 +1,52 @@
-"""A scripted stand-in for an ``LLMBackend`` (same ``generate`` signature and ``Completion`` fields).
+"""``MockBackend`` scripted per prompt: the reply is a function of the last user message.
 
-Replies come from a function of the prompt, so a test decides per item what the "model" says,
-and every prompt is recorded for inspection.
+A test decides per item what the "model" says; every call (messages, schema) is recorded by the
+mock. ``fail_after=N`` raises ``KeyboardInterrupt`` on call N + 1: a kill in the middle of a run.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
-from recstrata.errors import LLMOutputError
+from recstrata.llm.mock import MockBackend
 
 
-class ScriptedBackend:
-    model = "scripted-model"
-    name = "scripted"
-
+class ScriptedBackend(MockBackend):
     def __init__(self, reply: Callable[[str], Any], *, fail_after: int | None = None) -> None:
-        self.reply = reply
-        self.fail_after = fail_after  # raise KeyboardInterrupt on call number fail_after + 1
-        self.prompts: list[list[dict[str, str]]] = []
-        self.schemas: list[Any] = []
+        def answer(request) -> str:
+            if fail_after is not None and len(self.calls) > fail_after:
+                raise KeyboardInterrupt("simulated kill")
+            value = reply(request.messages[-1].content)
+            return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
-    def generate(self, messages, *, max_tokens=256, temperature=0.0, schema=None, stop=None, deadline=None):
-        if self.fail_after is not None and len(self.prompts) >= self.fail_after:
-            raise KeyboardInterrupt("simulated kill")
-        self.prompts.append(messages)
-        self.schemas.append(schema)
-        user = messages[-1]["content"]
-        value = self.reply(user)
-        text = value if isinstance(value, str) else json.dumps(value)
-        parsed = None
-        if schema is not None:  # a real backend validates constrained output the same way
-            try:
-                parsed = schema.model_validate_json(text)
-            except Exception as exc:
-                raise LLMOutputError(f"not valid {schema.__name__}: {exc}") from exc
-        return SimpleNamespace(text=text, parsed=parsed,
-                               usage=SimpleNamespace(prompt_tokens=len(user.split()), completion_tokens=len(text) // 4),
-                               latency_s=0.001, cost=0.0, backend=self.name, model=self.model, finish_reason="stop")
+        super().__init__(answer, model_id="scripted-1")
+
+    @property
+    def prompts(self) -> list[tuple]:
+        return [c.messages for c in self.calls]
+
+    @property
+    def schemas(self) -> list[Any]:
+        return [c.schema for c in self.calls]
 
     @property
     def user_prompts(self) -> list[str]:
-        return [m[-1]["content"] for m in self.prompts]
+        return [c.messages[-1].content for c in self.calls]
+
+    @property
+    def system_prompts(self) -> list[str]:
+        return [c.messages[0].content for c in self.calls]
 
     @property
     def all_prompt_text(self) -> str:
-        return "\n".join(m["content"] for msgs in self.prompts for m in msgs)
+        return "\n".join(m.content for c in self.calls for m in c.messages)
 
 
 def item_reply(user_prompt: str) -> dict:
-    """A valid ItemAttributes answer that echoes the item's first title word as a tag."""
+    """A valid answer (closed vocabulary) that puts a tag derived from the item's first word."""
     inner = user_prompt.split("<item>", 1)[1].split("</item>", 1)[0]
     word = inner.split()[0].lower().strip(";,.()") or "x"
-    return {"tags": [word, "drama"], "mood": "calm", "audience": "adults", "summary": f"About {word} things."}
+    tag = {"alien": "alien", "copper": "heist", "dune": "space"}.get(word, "drama")
+    return {"tags": [tag, "drama"], "mood": "light", "audience": "adults", "summary": f"About {word} things."}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -25,7 +26,7 @@ def test_items_job_stores_every_item_and_rerun_is_a_noop(movies, store):
     report = run_job(ItemAttributesJob(), movies, fake, store, progress=False)
     assert (report.stored, report.failed, report.already_done) == (N, 0, 0)
     outputs = dict(iter_outputs(store, "items"))
-    assert outputs["100"]["tags"] == ["alien", "drama"]
+    assert outputs["100"]["tags"] == ["alien", "drama"] and outputs["101"]["tags"] == ["drama"]
     assert report.tokens_in > 0 and report.tokens_out > 0
 
     again = ScriptedBackend(item_reply)
@@ -36,7 +37,7 @@ def test_items_job_stores_every_item_and_rerun_is_a_noop(movies, store):
 def test_changed_template_version_redoes_work(movies, store):
     run_job(ItemAttributesJob(), movies, ScriptedBackend(item_reply), store, progress=False, limit=3)
     fake = ScriptedBackend(item_reply)
-    run_job(ItemAttributesJob(version="items-v2"), movies, fake, store, progress=False, limit=3)
+    run_job(ItemAttributesJob(base_version="items-vX"), movies, fake, store, progress=False, limit=3)
     assert len(fake.prompts) == 3
 
 
@@ -73,7 +74,7 @@ def test_schema_failure_is_counted_logged_and_retried_next_run(movies, store):
 
 
 def test_unconstrained_mode_sends_no_schema_and_parses_text(movies, store):
-    fake = ScriptedBackend(lambda p: "Answer: " + __import__("json").dumps(item_reply(p)) + " hope it helps")
+    fake = ScriptedBackend(lambda p: "Answer: " + json.dumps(item_reply(p)) + " hope it helps")
     report = run_job(ItemAttributesJob(), movies, fake, store, progress=False, constrained=False, limit=4)
     assert report.stored == 4 and fake.schemas == [None] * 4
 
@@ -85,7 +86,7 @@ def test_postprocess_rejects_answers_whose_tags_normalise_to_nothing(movies, sto
             out["tags"] = ["movie", "the film"]
         return out
 
-    report = run_job(ItemAttributesJob(), movies, ScriptedBackend(reply), store, progress=False)
+    report = run_job(ItemAttributesJob(closed=False), movies, ScriptedBackend(reply), store, progress=False)
     assert report.reasons["no_valid_tags"] == 1 and report.stored == N - 1
 
 
@@ -108,9 +109,10 @@ def test_injected_item_text_stays_inside_its_own_delimiters(store):
     assert bad.count("<item>") == 1 and bad.count("</item>") == 1 and "&lt;/item&gt;" in bad
     # no other prompt carries the injected text, and the system prompt is the same for all items
     assert sum("PWNED" in p for p in prompts) == 1
-    assert len({m[0]["content"] for m in fake.prompts}) == 1
+    assert len(set(fake.system_prompts)) == 1
     # the output contract is the same for every call, and the off-schema answer is not stored
-    assert set(fake.schemas) == {ItemAttributes}
+    assert all(s == fake.schemas[0] for s in fake.schemas) and set(fake.schemas[0]["properties"]) == {
+        "tags", "mood", "audience", "summary"}
     assert report.reasons["schema"] == 1 and report.stored == N - 1
     assert all("pwned" not in str(out).lower() for _, out in iter_outputs(store, "items"))
 

@@ -47,11 +47,13 @@ DEFAULT_CLOSED_TAGS: tuple[str, ...] = (
     "action", "adventure", "animation", "children", "comedy", "crime", "documentary", "drama",
     "fantasy", "film noir", "horror", "musical", "mystery", "romance", "science fiction", "thriller",
     "war", "western", "family", "classic", "dark", "heartwarming", "satire", "biography", "history",
-    "sports", "music", "superhero", "space", "aliens", "robots", "time travel", "monsters", "zombies",
-    "vampires", "magic", "friendship", "coming of age", "revenge", "survival", "politics", "religion",
+    "sports", "music", "superhero", "space", "alien", "robot", "time travel", "monster", "zombie",
+    "vampire", "magic", "friendship", "coming of age", "revenge", "survival", "politics", "religion",
     "high school", "college", "wedding", "christmas", "road trip", "heist", "spy", "police", "prison",
     "disaster", "martial arts", "independent", "foreign", "cult", "tragedy", "suspense", "epic",
 )
+
+_CANONICAL = frozenset(DEFAULT_CLOSED_TAGS)  # already canonical: never stemmed ("martial arts")
 
 
 def normalise_tag(tag: str) -> str | None:
@@ -63,6 +65,8 @@ def normalise_tag(tag: str) -> str | None:
     if not words:
         return None
     phrase = " ".join(words)
+    if phrase in _CANONICAL:
+        return phrase
     if phrase in SYNONYMS:
         return SYNONYMS[phrase]
     last = words[-1]
