@@ -31,7 +31,7 @@ def make_movies(titles: list[str] | None = None) -> object:
     rng = np.random.default_rng(0)
     us, its, rs = [], [], []
     for u in range(len(USERS)):
-        for i in rng.choice(n, size=7, replace=False):
+        for i in rng.choice(n, size=min(7, n), replace=False):
             us.append(USERS.user_id[u])
             its.append(str(100 + i))
             rs.append(float(rng.integers(3, 6)))
