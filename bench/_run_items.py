@@ -23,6 +23,7 @@ p.add_argument("--threads", type=int, default=2)
 p.add_argument("--store", default="runs/enrich-ml100k.db")
 p.add_argument("--limit", type=int, default=None)
 p.add_argument("--backend", default="smollm2")
+p.add_argument("--priority", action="store_true", help="cold-items held-out items first, then popular")
 p.add_argument("--shard", default="0/1", help="k/n: this worker does tasks k, k+n, k+2n, ...")
 args = p.parse_args()
 t0 = time.perf_counter()
@@ -31,7 +32,16 @@ backend = get_backend(args.backend, LLMSettings(n_threads=args.threads))
 with EnrichmentStore(args.store) as store:
     k, n = (int(x) for x in args.shard.split("/"))
     job = ItemAttributesJob()
-    tasks = list(job.tasks(ds))[: args.limit][k::n]
+    tasks = list(job.tasks(ds))[: args.limit]
+    if args.priority:  # the cold-items split's held-out items first, then by popularity
+        from recstrata.data.split import make_split
+
+        split = make_split(ds, "cold-items", seed=2020)
+        first = set(split.valid_candidates.tolist()) | set(split.test_candidates.tolist())
+        rank = {i: (i not in first, -ds.item_counts[i]) for i in range(ds.n_items)}
+        index = {str(x): i for i, x in enumerate(ds.item_ids.external)}
+        tasks.sort(key=lambda t: rank[index[t.subject]])
+    tasks = tasks[k::n]
     report = run_job(job, ds, backend, store, tasks=tasks)
 out = report.as_dict() | {"threads": args.threads, "total_s": time.perf_counter() - t0}
 print(json.dumps(out, default=float))

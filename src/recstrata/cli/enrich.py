@@ -21,16 +21,19 @@ BACKEND = typer.Option("smollm2", help="LLM backend: smollm2 | gemma3-270m | moc
 LIMIT = typer.Option(None, help="only the first N items / users (done ones included)")
 STORE = typer.Option(Path("runs/enrichment.db"), help="SQLite result store (created if missing)")
 CONSTRAINED = typer.Option(True, help="schema-constrained decoding (--no-constrained: validate after)")
+THREADS = typer.Option(None, help="llama.cpp threads (default: settings; 1 is faster on a busy machine)")
 
 
-def _run(job_name: str, dataset: str, backend: str, limit: int | None, store: Path, constrained: bool) -> None:
+def _run(job_name: str, dataset: str, backend: str, limit: int | None, store: Path, constrained: bool,
+         threads: int | None) -> None:
     from recstrata.data.registry import load_dataset
     from recstrata.enrichment import JOBS, EnrichmentStore, run_job
     from recstrata.llm.registry import get_backend
+    from recstrata.llm.settings import LLMSettings
 
     try:
         ds = load_dataset(dataset)
-        llm = get_backend(backend)
+        llm = get_backend(backend, LLMSettings(n_threads=threads) if threads else None)
         with EnrichmentStore(store) as st:
             report = run_job(JOBS[job_name](), ds, llm, st, limit=limit, constrained=constrained)
     except RecstrataError as exc:
@@ -56,23 +59,23 @@ def _run(job_name: str, dataset: str, backend: str, limit: int | None, store: Pa
 
 @enrich_app.command("items")
 def enrich_items(dataset: str = DATASET, backend: str = BACKEND, limit: int | None = LIMIT,
-                 store: Path = STORE, constrained: bool = CONSTRAINED) -> None:
+                 store: Path = STORE, constrained: bool = CONSTRAINED, threads: int | None = THREADS) -> None:
     """Tags, mood, audience and a one-line summary for each catalog item."""
-    _run("items", dataset, backend, limit, store, constrained)
+    _run("items", dataset, backend, limit, store, constrained, threads)
 
 
 @enrich_app.command("users")
 def enrich_users(dataset: str = DATASET, backend: str = BACKEND, limit: int | None = LIMIT,
-                 store: Path = STORE, constrained: bool = CONSTRAINED) -> None:
+                 store: Path = STORE, constrained: bool = CONSTRAINED, threads: int | None = THREADS) -> None:
     """PII-free taste profiles (genres, eras, themes) summarised from each user's history."""
-    _run("users", dataset, backend, limit, store, constrained)
+    _run("users", dataset, backend, limit, store, constrained, threads)
 
 
 @enrich_app.command("negatives")
 def enrich_negatives(dataset: str = DATASET, backend: str = BACKEND, limit: int | None = LIMIT,
-                     store: Path = STORE, constrained: bool = CONSTRAINED) -> None:
+                     store: Path = STORE, constrained: bool = CONSTRAINED, threads: int | None = THREADS) -> None:
     """LLM-picked hard negatives per user from a shortlist of popular items in their genres."""
-    _run("negatives", dataset, backend, limit, store, constrained)
+    _run("negatives", dataset, backend, limit, store, constrained, threads)
 
 
 @llm_app.command("ls")
@@ -83,6 +86,6 @@ def llm_ls() -> None:
     table = Table(title="LLM backends")
     for col in ("name", "available", "detail"):
         table.add_column(col)
-    for name, ok, detail in registry.list_backends():
-        table.add_row(name, "yes" if ok else "no", detail)
+    for info in registry.available_backends():
+        table.add_row(info.name, "yes" if info.usable else "no", info.reason)
     console.print(table)
