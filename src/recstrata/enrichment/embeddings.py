@@ -1,44 +1,37 @@
-"""Item text embeddings as an enrichment job: a thin wrapper over ``recstrata.data.embeddings``.
+"""Item text embeddings as an enrichment step, over ``recstrata.data.embeddings`` (MiniLM).
 
-The encoder itself (all-MiniLM-L6-v2 via sentence-transformers) lives in the data layer, shared
-with the two-tower model. This wrapper adds what an enrichment job adds everywhere: a content
-hash of the inputs, so an unchanged catalog is not encoded twice (the vectors are cached as an
-``.npz`` next to the store, named by the hash of model + texts).
+The encoder and its content-hash cache live in the data layer (shared with the two-tower model);
+this module adds the enrichment angle: the text embedded can be the catalog text alone or the
+catalog text plus the LLM's stored one-line summary and tags ("enriched text").
 """
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
+import os
 
 import numpy as np
 
 from recstrata.data.dataset import Dataset
-from recstrata.errors import ConfigError
+from recstrata.enrichment.jobs import iter_outputs
+from recstrata.enrichment.store import EnrichmentStore
 
 
-def item_texts(dataset: Dataset) -> list[str]:
-    return [dataset.item_text(i) for i in range(dataset.n_items)]
+def enriched_texts(dataset: Dataset, store: EnrichmentStore | None = None, *, job: str = "items",
+                   model: str | None = None) -> list[str]:
+    """Per item: its catalog text, followed by the LLM summary and tags when the store has them."""
+    texts = [dataset.item_text(i) for i in range(dataset.n_items)]
+    if store is None:
+        return texts
+    for subject, out in iter_outputs(store, job, model=model):
+        i = int(dataset.item_ids.to_index([subject], missing="mask")[0])
+        if i >= 0:
+            texts[i] += f"; {out.get('summary', '')} tags: {', '.join(out.get('tags', []))}"
+    return texts
 
 
-def embed_items(dataset: Dataset, cache_dir: str | Path, *, model: str = "all-MiniLM-L6-v2") -> np.ndarray:
-    """(n_items, d) float32 text embeddings of the catalog, cached by content hash."""
-    texts = item_texts(dataset)
-    digest = hashlib.sha256("\x1f".join([model, *texts]).encode("utf-8")).hexdigest()[:16]
-    path = Path(cache_dir) / f"item-embeddings-{digest}.npz"
-    if path.exists():
-        return np.load(path)["vectors"]
-    try:
-        from recstrata.data import embeddings as enc  # the neural branch's MiniLM encoder
-    except ImportError as exc:  # pragma: no cover - depends on the branch being merged
-        raise ConfigError(
-            "item text embeddings need recstrata.data.embeddings (the MiniLM encoder); it is not in "
-            "this build - install recstrata with the [torch] extra from a version that ships it"
-        ) from exc
-    vectors = np.asarray(enc.embed_texts(texts), dtype=np.float32)  # (I, d)
-    from recstrata._atomic import atomic_open
+def embed_items(dataset: Dataset, *, store: EnrichmentStore | None = None,
+                cache_dir: str | os.PathLike[str] | None = None, model: str | None = None) -> np.ndarray:
+    """(n_items, d) float32 L2-normalised embeddings; texts already encoded are read from the cache."""
+    from recstrata.data.embeddings import DEFAULT_MODEL, embed_texts
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_open(path, "wb") as fh:
-        np.savez(fh, vectors=vectors)
-    return vectors
+    return embed_texts(enriched_texts(dataset, store, model=model), model=DEFAULT_MODEL, cache_dir=cache_dir)
