@@ -3,7 +3,8 @@
     PYTHONPATH=src python bench/enrich_ml100k.py throughput --n 40       # (a) per backend, +/- constrained
     PYTHONPATH=src python bench/enrich_ml100k.py full --store runs/enrich-ml100k.db   # (b) 1,682 items, re-run
     PYTHONPATH=src python bench/enrich_ml100k.py negatives --store runs/enrich-ml100k.db  # hard negatives (train)
-    PYTHONPATH=src python bench/enrich_ml100k.py payoff --store runs/enrich-ml100k.db     # (c) deltas
+    PYTHONPATH=src python bench/enrich_ml100k.py payoff --store runs/enrich-ml100k.db     # (c) simple consumers
+    PYTHONPATH=src python bench/enrich_ml100k.py two-tower --store runs/enrich-ml100k.db  # (c) two-tower
 
 Each part writes ``bench/results/enrichment-<part>.json``; the figures are summarised by hand in
 ``bench/results/enrichment.md``.
@@ -160,6 +161,44 @@ def payoff(args: argparse.Namespace) -> None:
     _save("payoff", out)
 
 
+def two_tower(args: argparse.Namespace) -> None:
+    """TwoTower (neural branch) with / without LLM tags and LLM hard negatives, cold-items + general."""
+    from recstrata.data.registry import load_dataset
+    from recstrata.data.split import make_split, split_from_files
+    from recstrata.enrichment import EnrichmentStore, item_tag_matrix, negative_pairs
+    from recstrata.retrieval.two_tower import TwoTower
+
+    ds = load_dataset(ML100K)
+    general = split_from_files(ds, GENERAL)
+    cold = make_split(ds, "cold-items", seed=2020)
+    with EnrichmentStore(args.store) as store:
+        tags, names = item_tag_matrix(store, ds, min_count=args.min_count)
+        hard_u, hard_i = negative_pairs(store, general.train, exclude=general.train.user_items)
+    cache = str(ROOT / "runs" / "emb")
+    out: dict = {"epochs": args.epochs, "n_tags": len(names), "tagged_items": int((np.diff(tags.indptr) > 0).sum()),
+                 "hard_pairs": len(hard_u)}
+    for split_name, split in (("cold-items", cold), ("general", general)):
+        keep = np.ones(len(hard_u), bool)
+        if split_name == "cold-items":  # negatives were picked on the general split: drop pairs on held-out
+            held = np.concatenate([split.valid_candidates, split.test_candidates])  # items and train positives
+            keep = ~np.isin(hard_i, held) & (np.asarray(split.train.user_items[hard_u, hard_i]).ravel() == 0)
+        pairs = np.stack([hard_u[keep], hard_i[keep]], axis=1)
+        variants = {"base": {}, "+llm-tags": {"item_features": {"llm_tags": tags}},
+                    "+llm-negatives": {"hard_negatives": pairs},
+                    "+both": {"item_features": {"llm_tags": tags}, "hard_negatives": pairs}}
+        res = {}
+        for name, kw in variants.items():
+            if "hard_negatives" in kw and not len(pairs):
+                continue
+            t = time.perf_counter()
+            model = TwoTower(epochs=args.epochs, embedding_cache=cache, threads=1).fit(split.train, **kw)
+            res[name] = {"valid": _evaluate(model, split, "valid"), "test": _evaluate(model, split, "test"),
+                         "fit_s": time.perf_counter() - t}
+            print(split_name, name, res[name], flush=True)
+        out[split_name] = res
+    _save("two-tower", out)
+
+
 def _shortlist_control(train, hard_u, shortlist_fn, job) -> tuple[np.ndarray, np.ndarray]:
     """For every user with LLM negatives, as many items drawn at random from the same shortlist."""
     rng = np.random.default_rng(0)
@@ -188,7 +227,7 @@ def main() -> None:
     t = sub.add_parser("throughput")
     t.add_argument("--n", type=int, default=40)
     t.add_argument("--backends", default="smollm2,gemma3-270m")
-    for name in ("full", "negatives", "payoff"):
+    for name in ("full", "negatives", "payoff", "two-tower"):
         s = sub.add_parser(name)
         s.add_argument("--store", default=str(ROOT / "runs" / "enrich-ml100k.db"))
         s.add_argument("--backend", default="smollm2")
@@ -196,8 +235,10 @@ def main() -> None:
         s.add_argument("--min-count", type=int, default=3)
         s.add_argument("--hard-share", type=float, default=0.2)
         s.add_argument("--seeds", type=int, default=3)
+        s.add_argument("--epochs", type=int, default=40)
     args = p.parse_args()
-    {"throughput": throughput, "full": full, "negatives": negatives, "payoff": payoff}[args.part](args)
+    parts = {"throughput": throughput, "full": full, "negatives": negatives, "payoff": payoff, "two-tower": two_tower}
+    parts[args.part](args)
 
 
 if __name__ == "__main__":
