@@ -44,10 +44,12 @@ def throughput(args: argparse.Namespace) -> None:
     from recstrata.enrichment import EnrichmentStore, ItemAttributesJob, run_job
     from recstrata.llm.registry import get_backend
 
+    from recstrata.llm.settings import LLMSettings
+
     ds = load_dataset(ML100K)
     rows = []
     for name in args.backends.split(","):
-        backend = get_backend(name)
+        backend = get_backend(name, LLMSettings(n_threads=args.threads))
         for constrained in (True, False):
             with tempfile.TemporaryDirectory() as tmp, EnrichmentStore(Path(tmp) / "s.db") as store:
                 r = run_job(ItemAttributesJob(), ds, backend, store, limit=args.n, constrained=constrained,
@@ -58,7 +60,7 @@ def throughput(args: argparse.Namespace) -> None:
                 "items_per_s": r.calls / r.wall_seconds, "s_per_item": r.wall_seconds / calls,
                 "tokens_in_per_item": r.tokens_in / calls, "tokens_out_per_item": r.tokens_out / calls,
                 "tokens_in_per_s": r.tokens_in / r.wall_seconds, "tokens_out_per_s": r.tokens_out / r.wall_seconds,
-                "schema_valid_share": r.stored / calls, "failures": dict(r.reasons),
+                "schema_valid_share": r.stored / calls, "failures": dict(r.reasons), "threads": args.threads,
             })
             print(rows[-1], flush=True)
         close = getattr(backend, "close", None)
@@ -94,9 +96,12 @@ def negatives(args: argparse.Namespace) -> None:
     from recstrata.enrichment import EnrichmentStore, HardNegativeJob, run_job
     from recstrata.llm.registry import get_backend
 
+    from recstrata.llm.settings import LLMSettings
+
     split = split_from_files(load_dataset(ML100K), GENERAL)
+    backend = get_backend(args.backend, LLMSettings(n_threads=args.threads))
     with EnrichmentStore(args.store) as store:
-        r = run_job(HardNegativeJob(), split.train, get_backend(args.backend), store, limit=args.limit)
+        r = run_job(HardNegativeJob(), split.train, backend, store, limit=args.limit)
     _save("negatives", r.as_dict())
 
 
@@ -227,6 +232,7 @@ def main() -> None:
     t = sub.add_parser("throughput")
     t.add_argument("--n", type=int, default=40)
     t.add_argument("--backends", default="smollm2,gemma3-270m")
+    t.add_argument("--threads", type=int, default=1)
     for name in ("full", "negatives", "payoff", "two-tower"):
         s = sub.add_parser(name)
         s.add_argument("--store", default=str(ROOT / "runs" / "enrich-ml100k.db"))
@@ -236,6 +242,7 @@ def main() -> None:
         s.add_argument("--hard-share", type=float, default=0.2)
         s.add_argument("--seeds", type=int, default=3)
         s.add_argument("--epochs", type=int, default=40)
+        s.add_argument("--threads", type=int, default=1, help="llama.cpp threads (1 is faster on a busy box)")
     args = p.parse_args()
     parts = {"throughput": throughput, "full": full, "negatives": negatives, "payoff": payoff, "two-tower": two_tower}
     parts[args.part](args)
