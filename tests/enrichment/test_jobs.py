@@ -156,7 +156,7 @@ def test_profile_naming_a_user_attribute_is_rejected(movies, store):
 
 
 def test_hard_negatives_are_checked_against_catalog_shortlist_and_history(movies, store):
-    job = HardNegativeJob(shortlist=4, min_events=1)
+    job = HardNegativeJob(shortlist=4, min_events=1, enum_ids=False)  # free ids: checked after
     tasks = list(job.tasks(movies))
 
     def reply(prompt):
@@ -175,3 +175,15 @@ def test_hard_negatives_are_checked_against_catalog_shortlist_and_history(movies
     for user, picks in out.items():
         t = next(t for t in tasks if t.subject == user)
         assert set(picks["items"]) <= t.context["shortlist"] and not set(picks["items"]) & t.context["seen"]
+
+
+def test_hard_negative_schema_is_an_enum_of_the_users_shortlist(movies, store):
+    job = HardNegativeJob(shortlist=4, min_events=1)
+    tasks = list(job.tasks(movies))
+    fake = ScriptedBackend(lambda prompt: {"ids": ["99999"]})  # not a candidate: breaks the schema
+    report = run_job(job, movies, fake, store, progress=False, tasks=tasks)
+    assert report.reasons["schema"] == len(tasks) and store.count("negatives") == 0
+    for task, schema in zip(tasks, fake.schemas):
+        items = schema["properties"]["ids"]["items"]
+        enum = items["enum"] if "enum" in items else [items["const"]]  # pydantic writes one value as const
+        assert enum == task.context["order"] and set(enum) == task.context["shortlist"]

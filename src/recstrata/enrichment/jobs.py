@@ -68,6 +68,8 @@ class Job(Protocol):
 
     def postprocess(self, answer: BaseModel, task: Task) -> dict: ...
 
+    # optional: ``schema_for(task)`` gives a per-task schema (e.g. an enum of that task's candidates)
+
 
 @dataclass
 class JobReport:
@@ -185,9 +187,10 @@ def _run_one(job, backend, store, report, key, task, model, constrained, tempera
         report.reasons[f"skip:{task.skip}"] += 1
         return
     t0 = time.perf_counter()
+    schema = job.schema_for(task) if hasattr(job, "schema_for") else job.schema
     try:
         completion = backend.generate(job.messages(task), max_tokens=job.max_tokens, temperature=temperature,
-                                      schema=job.schema if constrained else None)
+                                      schema=schema if constrained else None)
     except LLMUnavailableError:
         raise
     except LLMTimeoutError as exc:
@@ -204,7 +207,7 @@ def _run_one(job, backend, store, report, key, task, model, constrained, tempera
     report.cost += cost
     report.llm_seconds += seconds
     try:
-        answer = parse_answer(job.schema, completion)
+        answer = parse_answer(schema, completion)
         output = job.postprocess(answer, task)
     except LLMOutputError as exc:
         return _fail(store, report, job, key, task, "schema", str(exc))

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from recstrata.data.dataset import Dataset
 from recstrata.enrichment.jobs import Rejected, Task
@@ -27,6 +27,13 @@ from recstrata.enrichment.users import render_history
 class NegativePicks(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ids: list[Annotated[str, StringConstraints(min_length=1, max_length=8)]] = Field(min_length=1, max_length=3)
+
+
+def picks_schema(candidates: list[str]) -> type[BaseModel]:
+    """``NegativePicks`` whose ids are an enum of this user's shortlist: with constrained decoding a
+    small model can only name real candidates (it invents ids otherwise); validation still checks."""
+    return create_model("NegativePicksShortlist", __config__=ConfigDict(extra="forbid"),
+                        ids=(list[Literal[tuple(candidates)]], Field(min_length=1, max_length=3)))  # type: ignore
 
 
 SYSTEM = (
@@ -47,7 +54,8 @@ class HardNegativeJob:
     max_titles: int = 6
     min_events: int = 5
     name: str = "negatives"
-    version: str = "negatives-v1"
+    version: str = "negatives-v2"
+    enum_ids: bool = True  # shortlist ids as an enum in the schema (False: free strings, checked after)
     schema: type[BaseModel] = NegativePicks
     max_tokens: int = 32
 
@@ -71,13 +79,16 @@ class HardNegativeJob:
             text = f"<history>{escape_untrusted(history, 500)}</history>\n<candidates>\n{lines}\n</candidates>"
             yield Task(subject=str(user_ext[u]), text=text,
                        context={"shortlist": {str(item_ext[i]) for i in shortlist},
+                                "order": [str(item_ext[i]) for i in shortlist],
                                 "seen": {str(item_ext[i]) for i in hist}, "catalog": dataset.item_ids})
 
     def messages(self, task: Task) -> list[dict[str, str]]:
         return chat(SYSTEM, task.text)
 
+    def schema_for(self, task: Task) -> type[BaseModel]:
+        return picks_schema(task.context["order"]) if self.enum_ids and task.context["order"] else NegativePicks
+
     def postprocess(self, answer: BaseModel, task: Task) -> dict:
-        assert isinstance(answer, NegativePicks)
         ctx = task.context
         notes: Counter = Counter()
         valid: list[str] = []
