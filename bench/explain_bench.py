@@ -69,20 +69,17 @@ def fault_part(ds, n: int) -> None:
     from recstrata.serving.settings import ServingSettings
     from recstrata.serving.state import build_state
 
-    class EchoBackend(MockBackend):
+    def echo(request) -> str:
         """A healthy stand-in: verbalises the first fact it is given, like a good model would."""
-
-        def _complete(self, request):
-            facts = json.loads(request.messages[-1].content.removeprefix("<facts>").removesuffix("</facts>"))
-            named = (facts["because"] or facts["genres"] or [facts["movie"]])[0]
-            self.enqueue(json.dumps({"sentence": f"Since you enjoyed {named}, this one should suit you too."}))
-            return super()._complete(request)
+        facts = json.loads(request.messages[-1].content.removeprefix("<facts>").removesuffix("</facts>"))
+        named = (facts["because"] or facts["genres"] or [facts["movie"]])[0]
+        return json.dumps({"sentence": f"Since you enjoyed {named}, this one should suit you too."})
 
     good = json.dumps({"sentence": "Because you watched Star Wars, this adventure should suit you."})
     scenarios = {
-        "healthy": lambda: EchoBackend(),
+        "healthy": lambda: MockBackend(default=echo),
         "down": lambda: MockBackend(default=None),
-        "stall 5 s": lambda: MockBackend(default=good, delay=5.0),
+        "stall 5 s": lambda: MockBackend(default=good, latency=5.0),
         "garbage JSON": lambda: MockBackend(default="{{{ not json"),
         "invented titles": lambda: MockBackend(default=json.dumps(
             {"sentence": "You will love Titanic and Casablanca, both classics like this one."})),

@@ -30,3 +30,10 @@ def tiny_dataset(histories: list[list[int]], n_items: int) -> Dataset:
         timestamps=np.arange(len(users), dtype=np.int64),
         item_table=table,
     )
+
+
+def good_sentence(title: str = "Movie 1") -> str:
+    """An LLM reply that satisfies the explanation contract on the block dataset."""
+    import json
+
+    return json.dumps({"sentence": f"Because you watched {title}, this one fits your taste."})

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from recstrata.llm.mock import MockBackend
 
 
-def good_sentence(title: str = "Movie 1") -> str:
-    return json.dumps({"sentence": f"Because you watched {title}, this one fits your taste."})
+from tests_support import good_sentence
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from conftest import good_sentence
+from tests_support import good_sentence
 
 from recstrata.errors import LLMUnavailableError
 from recstrata.llm.breaker import CircuitBreaker
@@ -27,7 +27,7 @@ def test_grounding_comes_from_the_model_and_llm_sentence_is_used(make_client):
     assert g["title"] == "Movie 3" and g["genres"] == ["genre0"]
     assert set(g["because"]) <= {f"Movie {i}" for i in range(10)} and len(g["because"]) == 2
     # the prompt carried the facts, delimited as data
-    prompt = client.app.state.recstrata.explainer.backend.requests[0].messages[-1].content
+    prompt = client.app.state.recstrata.explainer.backend.calls[0].messages[-1].content
     assert prompt.startswith("<facts>") and "Movie 3" in prompt
 
 
@@ -35,14 +35,14 @@ def test_repeat_is_served_from_the_cache(make_client):
     backend = MockBackend(default=good_sentence("Movie 1"))
     client = make_client(backend)
     explain(client, ["3"])
-    calls = len(backend.requests)
+    calls = len(backend.calls)
     body = explain(client, ["3"])
-    assert body["explanations"][0]["source"] == "cache" and len(backend.requests) == calls
+    assert body["explanations"][0]["source"] == "cache" and len(backend.calls) == calls
 
 
 def test_invented_items_are_rejected_for_the_template(make_client):
     invented = json.dumps({"sentence": "You will love Movie 33 because it is like Movie 35 here."})
-    client = make_client(MockBackend([invented]))
+    client = make_client(MockBackend(default=None).enqueue(invented))
     body = explain(client, ["3"])
     e = body["explanations"][0]
     assert e["source"] == "template" and body["degraded"]
@@ -51,13 +51,13 @@ def test_invented_items_are_rejected_for_the_template(make_client):
 
 
 def test_garbage_and_down_backends_degrade_to_templates(make_client):
-    client = make_client(MockBackend(["{not json", LLMUnavailableError("connection refused")]))
+    client = make_client(MockBackend(default=None).enqueue("{not json").enqueue(LLMUnavailableError("refused")))
     body = explain(client, ["3", "1"])
     assert body["degraded"] and [e["source"] for e in body["explanations"]] == ["template", "template"]
 
 
 def test_a_stalling_backend_cannot_hold_the_request(make_client):
-    client = make_client(MockBackend(default=good_sentence(), delay=5.0), explanation_deadline_s=0.3)
+    client = make_client(MockBackend(default=good_sentence(), latency=5.0), explanation_deadline_s=0.3)
     start = time.monotonic()
     body = explain(client, ["3", "1", "2"])
     elapsed = time.monotonic() - start
@@ -70,7 +70,7 @@ def test_circuit_breaker_stops_calling_a_failing_backend(make_client):
     backend = MockBackend(default=None)  # every call fails: nothing queued
     client = make_client(backend, breaker_failures=2, breaker_cooldown_s=60)
     explain(client, ["1", "2", "4", "5", "6"])
-    assert len(backend.requests) == 2  # opened after 2 failures; the rest never reached the backend
+    assert len(backend.calls) == 2  # opened after 2 failures; the rest never reached the backend
     assert client.get("/readyz").json()["llm_circuit"] == "open"
 
 
@@ -92,7 +92,7 @@ def test_breaker_half_open_probe_and_recovery():
 
 
 def test_recommendations_never_wait_for_explanations(make_client):
-    client = make_client(MockBackend(default=good_sentence(), delay=0.5))
+    client = make_client(MockBackend(default=good_sentence(), latency=0.5))
     start = time.monotonic()
     assert client.get("/v1/users/3/recommendations").status_code == 200
     assert time.monotonic() - start < 0.5

@@ -1,29 +1,53 @@
-"""The one interface every LLM call in recstrata goes through.
+"""The one LLM interface of recstrata: messages in, a :class:`Completion` out, every call accounted.
 
-    backend = get_backend("smollm2")
-    out = backend.generate([Message("user", "Tag this movie: ...")], max_tokens=64, schema=Tags)
-    out.parsed      # a validated ``Tags`` instance (constrained decoding where the backend can)
-    out.usage, out.latency_s, out.cost
+Backends implement only :meth:`LLMBackend._complete`, which turns a prepared :class:`Request` into a
+:class:`RawReply`. The shared :meth:`LLMBackend.generate` does the rest identically for every backend:
+argument checks, the deadline clock, schema validation and usage accounting.
 
-A backend implements ``_complete``; ``generate`` adds the contract around it: argument checks,
-the deadline, schema validation, and accounting of every call (failures included).
+Deadline semantics (the same for every backend): ``deadline`` is a budget in seconds for the whole
+call, measured from the moment ``generate`` is entered (waiting for a busy local model counts). If
+the budget runs out before the reply is complete, ``generate`` raises :class:`LLMTimeoutError`; it
+never returns half an answer. Rationale: the callers (layer-3 explanations, reranking) degrade to a
+no-LLM output on failure, and a truncated sentence or JSON document is worse than none. The call
+is still recorded in the ledger with the tokens that were spent.
+
+Prompt modes: ``"chat"`` hands the messages to the model's chat template (instruction-tuned models);
+``"completion"`` renders them into a plain-text transcript with :func:`render_transcript` (base models
+with no chat template, such as Gemma-3-270M here): a system message becomes a preamble, earlier
+user/assistant pairs become few-shot examples, and generation continues after ``"Assistant:"``.
 """
 
 from __future__ import annotations
 
-import json
+import abc
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ValidationError
+import pydantic
 
-from recstrata.errors import ConfigError, LLMError, LLMOutputError, LLMTimeoutError
-from recstrata.llm.usage import Price, Usage, UsageLedger
+from recstrata.errors import ConfigError, LLMError, LLMTimeoutError
+from recstrata.llm._schema import OutputContract
+from recstrata.llm.usage import Price, UsageLedger, UsageRecord
+
+__all__ = [
+    "Role",
+    "PromptMode",
+    "FinishReason",
+    "Message",
+    "Usage",
+    "Completion",
+    "Request",
+    "RawReply",
+    "LLMBackend",
+    "render_transcript",
+    "schema_instruction",
+]
 
 Role = Literal["system", "user", "assistant"]
+PromptMode = Literal["chat", "completion"]
+FinishReason = Literal["stop", "length", "deadline"]
 
 
 @dataclass(frozen=True)
@@ -31,9 +55,25 @@ class Message:
     role: Role
     content: str
 
+    def __post_init__(self) -> None:
+        if self.role not in ("system", "user", "assistant"):
+            raise ConfigError(f"message role must be system, user or assistant, got {self.role!r}")
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
 
 @dataclass(frozen=True)
 class Completion:
+    """The reply. ``parsed`` is the validated pydantic object (or dict) when a schema was given."""
+
     text: str
     parsed: Any
     usage: Usage
@@ -41,140 +81,206 @@ class Completion:
     cost: float
     backend: str
     model: str
-    finish_reason: str
+    finish_reason: FinishReason
 
 
 @dataclass(frozen=True)
 class Request:
-    """What a backend's ``_complete`` receives (already validated)."""
+    """A validated call, as a backend sees it. ``deadline_at`` is on the ``time.monotonic`` clock."""
 
     messages: tuple[Message, ...]
     max_tokens: int
     temperature: float
-    json_schema: dict | None
+    contract: OutputContract | None
     stop: tuple[str, ...]
-    deadline: float | None  # absolute time.monotonic() by which the call must be done
+    deadline_at: float | None
     seed: int | None
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (may be negative), or None without a deadline."""
+        return None if self.deadline_at is None else self.deadline_at - time.monotonic()
+
+    def expired(self) -> bool:
+        return self.deadline_at is not None and time.monotonic() >= self.deadline_at
 
 
 @dataclass(frozen=True)
-class RawCompletion:
+class RawReply:
+    """What a backend returns before validation and accounting."""
+
     text: str
-    usage: Usage
-    finish_reason: str = "stop"
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: FinishReason
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
-def schema_of(schema: type[BaseModel] | dict | None) -> dict | None:
-    if schema is None:
-        return None
-    if isinstance(schema, dict):
-        return schema
-    if isinstance(schema, type) and issubclass(schema, BaseModel):
-        return schema.model_json_schema()
-    raise ConfigError(f"schema must be a pydantic model class or a JSON-schema dict, got {schema!r}")
+def _as_messages(messages: Sequence[Message | Mapping[str, str]] | str) -> tuple[Message, ...]:
+    if isinstance(messages, str):
+        return (Message("user", messages),)
+    out = []
+    for m in messages:
+        if isinstance(m, Message):
+            out.append(m)
+        elif isinstance(m, Mapping) and "role" in m and "content" in m:
+            out.append(Message(m["role"], m["content"]))  # type: ignore[arg-type]
+        else:
+            raise ConfigError(f"messages must be Message objects or {{'role', 'content'}} dicts, got {m!r}")
+    if not out:
+        raise ConfigError("messages is empty; pass at least one user message or a prompt string")
+    return tuple(out)
 
 
-def parse_output(text: str, schema: type[BaseModel] | dict | None) -> Any:
-    """Validate ``text`` against ``schema``; raise ``LLMOutputError`` with what was wrong."""
-    if schema is None:
-        return None
-    try:
-        # strict=False tolerates raw control characters inside strings, a common model quirk
-        data = json.loads(text, strict=False)
-    except ValueError as exc:
-        raise LLMOutputError(f"output is not valid JSON ({exc}): {text[:200]!r}") from exc
-    if isinstance(schema, dict):
-        required = schema.get("required", [])
-        if not isinstance(data, dict) or any(k not in data for k in required):
-            raise LLMOutputError(f"output lacks required fields {required}: {text[:200]!r}")
-        return data
-    try:
-        return schema.model_validate(data)
-    except ValidationError as exc:
-        raise LLMOutputError(f"output does not match {schema.__name__}: {exc.errors()[:3]}") from exc
+def render_transcript(messages: Sequence[Message]) -> str:
+    """Plain-text rendering of a conversation for base models (``prompt_mode="completion"``).
+
+    A trailing assistant message is left open so the model continues it (useful to prefill ``{``).
+    """
+    parts: list[str] = []
+    for m in messages:
+        if m.role == "system":
+            parts.append(m.content.strip() + "\n\n")
+        elif m.role == "user":
+            parts.append(f"User: {m.content.strip()}\n")
+        else:
+            parts.append(f"Assistant: {m.content.strip()}\n")
+    if messages[-1].role == "assistant":
+        parts[-1] = parts[-1].rstrip("\n")
+    else:
+        parts.append("Assistant:")
+    return "".join(parts)
 
 
-class LLMBackend(ABC):
-    """Base class of every backend."""
+# Stop strings that end a turn in the plain-text transcript.
+TRANSCRIPT_STOPS: tuple[str, ...] = ("\nUser:", "\n\nUser:")
 
-    #: short backend kind, e.g. "llama.cpp", "openai", "mock"
-    kind: str = "base"
 
-    def __init__(self, *, model: str, price: Price | None = None, ledger: UsageLedger | None = None) -> None:
-        self.model = model
+def schema_instruction(schema: type[pydantic.BaseModel] | dict) -> str:
+    """A sentence to put in the prompt asking for JSON with the schema's keys (helps small models)."""
+    contract = OutputContract.from_schema(schema)
+    assert contract is not None
+    props = contract.json_schema.get("properties", {})
+    keys = ", ".join(f'"{k}" ({v.get("type", "value")})' for k, v in props.items())
+    return f"Answer with one JSON object only, with the keys {keys}."
+
+
+class LLMBackend(abc.ABC):
+    """Base class of every backend. Subclasses implement ``_complete`` (and ``close`` if they hold resources).
+
+    ``__init__`` of subclasses only stores parameters; models and connections open lazily on first use.
+    """
+
+    kind: str = "llm"
+
+    def __init__(self, *, ledger: UsageLedger | None = None, price: Price | None = None) -> None:
+        self.ledger = ledger
         self.price = price or Price()
-        self.ledger = ledger or UsageLedger()
 
+    # --- identity -----------------------------------------------------------------
     @property
     def name(self) -> str:
-        return f"{self.kind}:{self.model}"
+        """Backend name used in accounting, e.g. ``"llama.cpp"``, ``"openai-http"``, ``"mock"``."""
+        return self.kind
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(model={self.model!r})"
+    @property
+    @abc.abstractmethod
+    def model(self) -> str:
+        """Model identifier, e.g. ``"SmolLM2-135M-Instruct.Q4_1"``."""
 
+    # --- the call -----------------------------------------------------------------
     def generate(
         self,
-        messages: Sequence[Message] | str,
+        messages: Sequence[Message | Mapping[str, str]] | str,
         *,
         max_tokens: int = 128,
         temperature: float = 0.0,
-        schema: type[BaseModel] | dict | None = None,
-        stop: Sequence[str] | None = None,
+        schema: type[pydantic.BaseModel] | dict | None = None,
+        stop: str | Sequence[str] | None = None,
         deadline: float | None = None,
         seed: int | None = None,
     ) -> Completion:
-        """Generate a reply. ``deadline`` is a budget in seconds for this call; when it runs out the
-        call raises ``LLMTimeoutError`` (never a silently truncated answer)."""
-        if isinstance(messages, str):
-            messages = [Message("user", messages)]
-        messages = tuple(m if isinstance(m, Message) else Message(**m) for m in messages)
-        if not messages:
-            raise ConfigError("generate() needs at least one message")
-        if max_tokens <= 0:
-            raise ConfigError(f"max_tokens must be positive, got {max_tokens}")
-        if deadline is not None and deadline <= 0:
-            raise LLMTimeoutError(f"{self.name}: deadline of {deadline}s leaves no time to call the model")
+        """Generate a reply. See the module docstring for deadline and prompt-mode semantics.
+
+        Raises LLMTimeoutError (deadline), LLMOutputError (reply breaks ``schema``),
+        LLMUnavailableError (model missing / server unreachable), LLMError (other backend failures).
+        """
         start = time.monotonic()
+        if max_tokens < 1:
+            raise ConfigError(f"max_tokens must be >= 1, got {max_tokens}")
+        if temperature < 0:
+            raise ConfigError(f"temperature must be >= 0, got {temperature}")
+        if deadline is not None and deadline <= 0:
+            raise ConfigError(f"deadline is a budget in seconds and must be > 0, got {deadline}")
         request = Request(
-            messages=messages,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            json_schema=schema_of(schema),
-            stop=tuple(stop or ()),
-            deadline=None if deadline is None else start + deadline,
+            messages=_as_messages(messages),
+            max_tokens=int(max_tokens),
+            temperature=float(temperature),
+            contract=OutputContract.from_schema(schema),
+            stop=(stop,) if isinstance(stop, str) else tuple(stop or ()),
+            deadline_at=None if deadline is None else start + deadline,
             seed=seed,
         )
         try:
             raw = self._complete(request)
-            if request.deadline is not None and time.monotonic() > request.deadline:
-                raise LLMTimeoutError(f"{self.name}: answered after the {deadline:.3f}s deadline")
-            parsed = parse_output(raw.text, schema)
-        except LLMError:
-            self.ledger.record(self.name, Usage(), time.monotonic() - start, 0.0, ok=False)
+        except LLMError as exc:
+            self._record(0, 0, time.monotonic() - start, error=type(exc).__name__)
             raise
         latency = time.monotonic() - start
-        cost = self.price.cost(raw.usage)
-        self.ledger.record(self.name, raw.usage, latency, cost)
+        cost = self.price.cost(raw.prompt_tokens, raw.completion_tokens)
+        if raw.finish_reason == "deadline" or (request.deadline_at is not None and latency > deadline):
+            self._record(raw.prompt_tokens, raw.completion_tokens, latency, error="LLMTimeoutError")
+            raise LLMTimeoutError(
+                f"{self.name}/{self.model} did not finish within the {deadline:g} s deadline "
+                f"(took {latency:.3f} s); raise the deadline or lower max_tokens"
+            )
+        parsed = None
+        if request.contract is not None:
+            try:
+                parsed = request.contract.parse(raw.text)
+            except LLMError as exc:
+                self._record(raw.prompt_tokens, raw.completion_tokens, latency, error=type(exc).__name__)
+                if raw.finish_reason == "length":
+                    raise type(exc)(f"{exc} (output was cut at max_tokens={max_tokens}; raise it)") from exc
+                raise
+        self._record(raw.prompt_tokens, raw.completion_tokens, latency)
         return Completion(
             text=raw.text,
             parsed=parsed,
-            usage=raw.usage,
+            usage=Usage(raw.prompt_tokens, raw.completion_tokens),
             latency_s=latency,
             cost=cost,
-            backend=self.kind,
+            backend=self.name,
             model=self.model,
             finish_reason=raw.finish_reason,
         )
 
-    @abstractmethod
-    def _complete(self, request: Request) -> RawCompletion:
-        """Run the model. Raise LLMUnavailableError / LLMTimeoutError / LLMOutputError on failure."""
+    @abc.abstractmethod
+    def _complete(self, request: Request) -> RawReply:
+        """Run one call. Return ``finish_reason="deadline"`` (or raise LLMTimeoutError) when out of time."""
 
+    def _record(self, prompt_tokens: int, completion_tokens: int, seconds: float, error: str | None = None) -> None:
+        if self.ledger is not None:
+            self.ledger.record(
+                UsageRecord(
+                    backend=self.name,
+                    model=self.model,
+                    prompt_tokens=prompt_tokens,
+                    completion_tokens=completion_tokens,
+                    seconds=seconds,
+                    cost=self.price.cost(prompt_tokens, completion_tokens),
+                    error=error,
+                )
+            )
+
+    # --- lifecycle ----------------------------------------------------------------
     def close(self) -> None:
-        """Release resources (model memory, HTTP connections)."""
+        """Release models / connections. Safe to call twice; the backend reopens lazily if used again."""
 
     def __enter__(self) -> LLMBackend:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, model={self.model!r})"

@@ -74,6 +74,10 @@ def build_state(settings: ServingSettings, *, dataset: Dataset | None = None,
                 backend = get_backend(settings.llm_backend)
             except RecstrataError as exc:
                 log.warning("explanations fall back to templates: %s", exc)
+    if backend is not None and backend.ledger is None:  # every LLM call is accounted (/metrics)
+        from recstrata.llm.usage import UsageLedger
+
+        backend.ledger = UsageLedger()
     explainer = Explainer(dataset, backend, cache=ExplanationCache(settings.state_dir / "explanations.sqlite"),
                           breaker=CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_s))
     shadow = None

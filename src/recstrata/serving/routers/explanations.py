@@ -32,9 +32,9 @@ def explain(body: ExplainRequest, state: AppState = Depends(get_state)) -> Expla
         m.degraded.labels("explanations").inc()
     if before is not None:
         after = state.explainer.backend.ledger.total()
-        m.llm_tokens.labels("in").inc(after["prompt_tokens"] - before["prompt_tokens"])
-        m.llm_tokens.labels("out").inc(after["completion_tokens"] - before["completion_tokens"])
-        m.llm_cost.inc(after["cost"] - before["cost"])
+        m.llm_tokens.labels("in").inc(after.prompt_tokens - before.prompt_tokens)
+        m.llm_tokens.labels("out").inc(after.completion_tokens - before.completion_tokens)
+        m.llm_cost.inc(after.cost - before.cost)
     return ExplainResponse(
         user_id=body.user_id,
         explanations=[ExplanationOut(item_id=e.item_id, sentence=e.sentence, source=e.source,

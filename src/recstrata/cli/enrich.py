@@ -1,0 +1,91 @@
+"""``recstrata enrich items|users|negatives`` (offline LLM enrichment) and ``recstrata llm ls``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from recstrata.cli import app
+from recstrata.cli._common import console, fail
+from recstrata.errors import RecstrataError
+
+enrich_app = typer.Typer(no_args_is_help=True, help="Offline, resumable LLM enrichment into a SQLite store.")
+llm_app = typer.Typer(no_args_is_help=True, help="LLM backends.")
+app.add_typer(enrich_app, name="enrich")
+app.add_typer(llm_app, name="llm")
+
+DATASET = typer.Option("ml-100k", help="dataset name or path")
+BACKEND = typer.Option("smollm2", help="LLM backend: smollm2 | gemma3-270m | mock | openai:<url>")
+LIMIT = typer.Option(None, help="only the first N items / users (done ones included)")
+STORE = typer.Option(Path("runs/enrichment.db"), help="SQLite result store (created if missing)")
+CONSTRAINED = typer.Option(True, help="schema-constrained decoding (--no-constrained: validate after)")
+THREADS = typer.Option(None, help="llama.cpp threads (default: settings; 1 is faster on a busy machine)")
+
+
+def _run(job_name: str, dataset: str, backend: str, limit: int | None, store: Path, constrained: bool,
+         threads: int | None) -> None:
+    from recstrata.data.registry import load_dataset
+    from recstrata.enrichment import JOBS, EnrichmentStore, run_job
+    from recstrata.llm.registry import get_backend
+    from recstrata.llm.settings import LLMSettings
+
+    try:
+        ds = load_dataset(dataset)
+        llm = get_backend(backend, LLMSettings(n_threads=threads) if threads else None)
+        with EnrichmentStore(store) as st:
+            report = run_job(JOBS[job_name](), ds, llm, st, limit=limit, constrained=constrained)
+    except RecstrataError as exc:
+        raise fail(exc) from exc
+    table = Table(title=f"enrich {job_name}: {ds.name} with {report.model}")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for name, value in (
+        ("tasks", report.total), ("already done", report.already_done), ("stored", report.stored),
+        ("skipped", report.skipped), ("failed", report.failed),
+        ("tokens in / out", f"{report.tokens_in:,} / {report.tokens_out:,}"),
+        ("cost", f"${report.cost:.4f}"), ("wall time", f"{report.wall_seconds:.1f} s"),
+    ):
+        table.add_row(name, str(value))
+    for reason, n in sorted(report.reasons.items()):
+        table.add_row(f"  {reason}", str(n))
+    for note, n in sorted(report.notes.items()):
+        table.add_row(f"  {note}", str(n))
+    console.print(table)
+    if report.failed:
+        console.print(f"{report.failed} failed: run the same command again to retry them")
+
+
+@enrich_app.command("items")
+def enrich_items(dataset: str = DATASET, backend: str = BACKEND, limit: int | None = LIMIT,
+                 store: Path = STORE, constrained: bool = CONSTRAINED, threads: int | None = THREADS) -> None:
+    """Tags, mood, audience and a one-line summary for each catalog item."""
+    _run("items", dataset, backend, limit, store, constrained, threads)
+
+
+@enrich_app.command("users")
+def enrich_users(dataset: str = DATASET, backend: str = BACKEND, limit: int | None = LIMIT,
+                 store: Path = STORE, constrained: bool = CONSTRAINED, threads: int | None = THREADS) -> None:
+    """PII-free taste profiles (genres, eras, themes) summarised from each user's history."""
+    _run("users", dataset, backend, limit, store, constrained, threads)
+
+
+@enrich_app.command("negatives")
+def enrich_negatives(dataset: str = DATASET, backend: str = BACKEND, limit: int | None = LIMIT,
+                     store: Path = STORE, constrained: bool = CONSTRAINED, threads: int | None = THREADS) -> None:
+    """LLM-picked hard negatives per user from a shortlist of popular items in their genres."""
+    _run("negatives", dataset, backend, limit, store, constrained, threads)
+
+
+@llm_app.command("ls")
+def llm_ls() -> None:
+    """List the LLM backends and whether each can run offline here."""
+    from recstrata.llm import registry
+
+    table = Table(title="LLM backends")
+    for col in ("name", "available", "detail"):
+        table.add_column(col)
+    for info in registry.available_backends():
+        table.add_row(info.name, "yes" if info.usable else "no", info.reason)
+    console.print(table)

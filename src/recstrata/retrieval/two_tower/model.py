@@ -1,0 +1,234 @@
+"""Two-tower retrieval trained with sampled softmax over in-batch negatives and logQ correction.
+
+Yi et al., "Sampling-Bias-Corrected Neural Modeling for Large Corpus Item Recommendations",
+RecSys 2019: in-batch negatives are sampled in proportion to item frequency, so each logit is
+corrected by ``- log Q(item)`` (``Q`` = the item's share of training events), which makes the
+sampled softmax an unbiased estimate of the full one instead of a popularity-penalised one.
+
+    model = TwoTower(dim=64).fit(train)                                   # text via MiniLM, cached
+    model = TwoTower().fit(train, text_embeddings=vecs,                   # or bring your own vectors
+                           item_features={"llm_tags": tag_matrix},        # extra multi-hot item features
+                           hard_negatives={user: [items...]})             # extra negatives per user
+    model.recommend(histories=[[3, 17, 42]], k=10)                        # new events: no retraining
+    model.item_vectors()                                                  # (n_items, dim) for an ANN index
+
+The user tower only reads the history, so ``_score_histories`` is the whole scoring path (order is
+ignored: ordered histories score like their sets). Each training example pools the user's history
+*minus the target* so the target never describes the user it is predicted for. Items unseen in
+training get a zero ID embedding and are placed by text/genre/year/extra features alone; ID
+dropout while training teaches the content path to stand alone.
+
+Cost note: every step runs the item tower over the whole catalog (cheap below ~1e5 items); a larger
+catalog would run it only over the batch's targets and history items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Self
+
+import numpy as np
+import scipy.sparse as sp
+
+from recstrata.data.dataset import Dataset
+from recstrata.data.embeddings import DEFAULT_MODEL, item_text_embeddings
+from recstrata.errors import ConfigError, DataError
+from recstrata.retrieval._torch import (
+    load_module_arrays,
+    module_arrays,
+    seeded,
+    sparse_tensor,
+    threads as torch_threads,
+    torch_module,
+)
+from recstrata.retrieval.base import Recommender
+from recstrata.retrieval.two_tower.features import categorical_features, hard_negative_matrix
+
+
+class TwoTower(Recommender):
+    name = "two_tower"
+
+    def __init__(
+        self,
+        dim: int = 64,
+        text: bool = True,
+        genres: bool = True,
+        year: bool = True,
+        history_ids: bool = True,
+        attention: bool = True,
+        temperature: float = 0.05,
+        logq: bool = True,
+        id_dropout: float = 0.2,
+        epochs: int = 40,
+        batch_size: int = 1024,
+        learning_rate: float = 3e-3,
+        weight_decay: float = 0.0,
+        text_model: str = DEFAULT_MODEL,
+        embedding_cache: str | None = None,
+        seed: int = 2020,
+        threads: int | None = 1,
+    ) -> None:
+        self.dim = dim
+        self.text = text
+        self.genres = genres
+        self.year = year
+        self.history_ids = history_ids
+        self.attention = attention
+        self.temperature = temperature
+        self.logq = logq
+        self.id_dropout = id_dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.text_model = text_model
+        self.embedding_cache = embedding_cache
+        self.seed = seed
+        self.threads = threads
+
+    # ---- fitting ----------------------------------------------------------------------------------
+    def fit(
+        self,
+        dataset: Dataset,
+        *,
+        text_embeddings: np.ndarray | None = None,
+        text_encoder: Callable[[list[str]], np.ndarray] | None = None,
+        item_features: Mapping[str, sp.spmatrix | np.ndarray] | None = None,
+        hard_negatives: Mapping[int, Sequence[int] | np.ndarray] | np.ndarray | None = None,
+    ) -> Self:
+        """Train on ``dataset``. The keyword inputs are data, not hyper-parameters (not saved):
+
+        ``text_embeddings`` (n_items, t) replace the MiniLM item-text vectors; ``text_encoder`` is a
+        callable used instead of MiniLM (tests); ``item_features`` maps a name to an (n_items, k)
+        multi-hot/weighted matrix (e.g. LLM tags via ``tags_to_matrix``); ``hard_negatives`` gives
+        extra negatives per user: ``{user: items}`` or an (m, 2) array of (user, item) pairs.
+        """
+        self._inputs = {"text_embeddings": text_embeddings, "text_encoder": text_encoder,
+                        "item_features": item_features, "hard_negatives": hard_negatives}
+        try:
+            with torch_threads(self.threads):
+                return super().fit(dataset)
+        finally:
+            del self._inputs
+
+    def _text_matrix(self, dataset: Dataset) -> np.ndarray | None:
+        if not self.text:
+            return None
+        given = self._inputs["text_embeddings"]
+        if given is not None:
+            given = np.asarray(given, dtype=np.float32)
+            if given.ndim != 2 or given.shape[0] != dataset.n_items:
+                raise DataError(f"text_embeddings must be (n_items={dataset.n_items}, d), got {given.shape}")
+            return given
+        return item_text_embeddings(dataset, model=self.text_model, cache_dir=self.embedding_cache,
+                                    encoder=self._inputs["text_encoder"])
+
+    def _fit(self, dataset: Dataset) -> None:
+        torch = torch_module(f"the {self.name} model")
+        from recstrata.retrieval.two_tower.towers import ItemTower, UserTower
+
+        if not (0 < self.temperature and 0 <= self.id_dropout < 1 and self.dim > 0 and self.batch_size > 1):
+            raise ConfigError(f"invalid two_tower parameters: {self!r}")
+        text = self._text_matrix(dataset)
+        feats = categorical_features(dataset, genres=self.genres, year=self.year, extra=self._inputs["item_features"])
+        hard = hard_negative_matrix(self._inputs["hard_negatives"], dataset.n_users, dataset.n_items)
+        X = dataset.user_items  # (U, N) binary
+        users = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        items = X.indices.astype(np.int64)
+        counts = np.bincount(items, minlength=dataset.n_items).astype(np.float64)
+        trained = counts > 0
+        log_q = np.log(np.maximum(counts, 1.0) / len(items)).astype(np.float32)
+        rng = np.random.default_rng(self.seed)
+
+        with seeded(self.seed):
+            item_tower = ItemTower(dataset.n_items, self.dim, 0 if text is None else text.shape[1],
+                                   feats.shape[1], self.history_ids)
+            user_tower = UserTower(self.dim, self.attention)
+        params = list(item_tower.parameters()) + list(user_tower.parameters())
+        opt = torch.optim.AdamW(params, lr=self.learning_rate, weight_decay=self.weight_decay)
+        text_t = None if text is None else torch.from_numpy(text)
+        feats_t = sparse_tensor(feats) if feats.shape[1] else None
+        trained_t = torch.from_numpy(trained.astype(np.float32))
+        log_q_t = torch.from_numpy(log_q)
+
+        for _ in range(self.epochs):
+            order = rng.permutation(len(items))
+            for start in range(0, len(order), self.batch_size):
+                b = order[start : start + self.batch_size]
+                if len(b) < 2:
+                    continue
+                keep = trained_t * torch.from_numpy((rng.random(dataset.n_items) >= self.id_dropout).astype(np.float32))
+                loss = self._batch_loss(torch, item_tower, user_tower, X, users[b], items[b], keep, text_t,
+                                        feats_t, log_q_t, hard, rng)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+
+        with torch.no_grad():
+            target, history = item_tower(trained_t, text_t, feats_t)
+            logits = user_tower.item_logits(history)
+        self.item_vectors_ = target.numpy().copy()
+        self.history_vectors_ = history.numpy().copy()
+        self.history_logits_ = logits.numpy().copy()
+        self.user_tower_ = user_tower.eval()
+
+    def _batch_loss(self, torch, item_tower, user_tower, X, u, i, keep, text_t, feats_t, log_q_t, hard, rng):
+        """Sampled-softmax loss of one batch of (user, positive item) pairs: u, i are (B,) arrays."""
+        target, history = item_tower(keep, text_t, feats_t)  # (N, d), (N, d)
+        i_t = torch.from_numpy(i)
+        rows = sparse_tensor(X[u])  # (B, N) the users' training histories
+        user_vecs = user_tower(rows, history, user_tower.item_logits(history), leave_out=i_t)  # (B, d)
+        logits = user_vecs @ target[i_t].T / self.temperature  # (B, B): row b, column = batch item j
+        if self.logq:
+            logits = logits - log_q_t[i_t][None, :]
+        # accidental hits: a batch item the user has interacted with is not a negative for that user
+        hits = np.asarray(X[u][:, i].todense(), dtype=bool)
+        np.fill_diagonal(hits, False)
+        logits = logits.masked_fill(torch.from_numpy(hits), float("-inf"))
+        if hard is not None:
+            logits = torch.cat([logits, self._hard_logits(torch, hard, u, rng, user_vecs, target)], dim=1)
+        labels = torch.arange(len(u))
+        return torch.nn.functional.cross_entropy(logits, labels)
+
+    def _hard_logits(self, torch, hard, u, rng, user_vecs, target):
+        """(B, 1) logit of one hard negative drawn per row's user; -inf where the user has none."""
+        start, count = hard.indptr[u], np.diff(hard.indptr)[u]
+        pick = hard.indices[np.minimum(start + (rng.random(len(u)) * count).astype(np.int64), hard.nnz - 1)]
+        scores = (user_vecs * target[torch.from_numpy(pick.astype(np.int64))]).sum(-1) / self.temperature
+        return scores.masked_fill(torch.from_numpy(count == 0), float("-inf"))[:, None]
+
+    # ---- scoring ----------------------------------------------------------------------------------
+    def user_vectors(self, users: Sequence[int] | np.ndarray | None = None, *,
+                     histories: sp.spmatrix | None = None) -> np.ndarray:
+        """(n, dim) unit user vectors for known users (their training history) or for ``histories``."""
+        self._check_fitted()
+        if histories is None:
+            histories = self.seen_ if users is None else self.seen_[np.asarray(users, dtype=np.int64)]
+        torch = torch_module(f"the {self.name} model")
+        with torch.no_grad(), torch_threads(self.threads):
+            vecs = self.user_tower_(sparse_tensor(histories), torch.from_numpy(self.history_vectors_),
+                                    torch.from_numpy(self.history_logits_))
+        return vecs.numpy()
+
+    def _score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
+        return self.user_vectors(histories=histories) @ self.item_vectors_.T
+
+    def item_vectors(self) -> np.ndarray:
+        return self.item_vectors_
+
+    # ---- persistence ------------------------------------------------------------------------------
+    def _state(self) -> dict[str, np.ndarray]:
+        return {"item_vectors": self.item_vectors_, "history_vectors": self.history_vectors_,
+                "history_logits": self.history_logits_, **module_arrays(self.user_tower_, "user_tower.")}
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        torch_module(f"the {self.name} model")
+        from recstrata.retrieval.two_tower.towers import UserTower
+
+        self.item_vectors_ = arrays["item_vectors"]
+        self.history_vectors_ = arrays["history_vectors"]
+        self.history_logits_ = arrays["history_logits"]
+        self.user_tower_ = UserTower(self.dim, self.attention)
+        load_module_arrays(self.user_tower_, arrays, "user_tower.")
+        self.user_tower_.eval()
+

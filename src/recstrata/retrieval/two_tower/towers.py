@@ -1,0 +1,96 @@
+"""The two towers as torch modules (imported only when a two-tower model trains or scores).
+
+Item tower: ``v_i = norm(id_i * keep_i + T_i W_text + F_i W_feat)`` followed by a residual MLP;
+``keep_i`` drops the ID embedding (randomly while training, always for items unseen in training)
+so the content path alone must place an item, which is what lets cold items be retrieved.
+
+User tower: importance-weighted mean of the history items' vectors, then a residual MLP. It
+has no user-ID parameters, so any history (a new user, new events) gets a vector without retraining.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class ResidualMLP(nn.Module):
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.hidden = nn.Linear(dim, dim)
+        self.out = nn.Linear(dim, dim)
+        nn.init.zeros_(self.out.weight)  # starts as the identity map
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, d) -> (B, d)
+        return x + self.out(F.relu(self.hidden(x)))
+
+
+class ItemTower(nn.Module):
+    def __init__(self, n_items: int, dim: int, text_dim: int, feat_dim: int, history_ids: bool) -> None:
+        super().__init__()
+        self.ids = nn.Embedding(n_items, dim)
+        nn.init.normal_(self.ids.weight, std=0.1)
+        self.text = nn.Linear(text_dim, dim, bias=False) if text_dim else None
+        self.feat = nn.Linear(feat_dim, dim, bias=False) if feat_dim else None
+        self.mlp = ResidualMLP(dim)
+        # a second ID table for the item's role as history (asymmetric item-item relations)
+        self.history_ids = nn.Embedding(n_items, dim) if history_ids else None
+        if self.history_ids is not None:
+            nn.init.normal_(self.history_ids.weight, std=0.1)
+
+    def forward(
+        self, keep: torch.Tensor, text: torch.Tensor | None, feats: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Vectors for the whole catalog: (targets, history inputs), both (N, d) and unit-norm.
+
+        keep: (N,) 0/1 ID mask; text: (N, t) dense; feats: (N, f) sparse.
+        """
+        z = self.ids.weight * keep[:, None]  # (N, d)
+        if self.text is not None and text is not None:
+            z = z + self.text(text)
+        if self.feat is not None and feats is not None:
+            z = z + torch.sparse.mm(feats, self.feat.weight.T)
+        target = F.normalize(self.mlp(z), dim=-1)
+        history = target
+        if self.history_ids is not None:
+            history = F.normalize(target + self.history_ids.weight * keep[:, None], dim=-1)
+        return target, history
+
+
+class UserTower(nn.Module):
+    def __init__(self, dim: int, attention: bool) -> None:
+        super().__init__()
+        self.importance = nn.Linear(dim, 1) if attention else None
+        if self.importance is not None:
+            nn.init.zeros_(self.importance.weight)
+            nn.init.zeros_(self.importance.bias)
+        self.mlp = ResidualMLP(dim)
+
+    def item_logits(self, history: torch.Tensor) -> torch.Tensor:
+        """(N, d) history vectors -> (N,) log importance of each item inside a pooled history."""
+        if self.importance is None:
+            return history.new_zeros(history.shape[0])
+        return self.importance(history).squeeze(-1)
+
+    def forward(
+        self,
+        rows: torch.Tensor,
+        history: torch.Tensor,
+        logits: torch.Tensor,
+        leave_out: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """User vectors (B, d) from binary history rows (B, N sparse).
+
+        ``leave_out`` (B,) removes one item per row from its pool: the training target, so a
+        user's positive never describes the user it is predicted for.
+        """
+        w = torch.exp(logits - logits.max())  # (N,) importance weights
+        pooled = torch.sparse.mm(rows, w[:, None] * history)  # (B, d)
+        total = torch.sparse.mm(rows, w[:, None]).squeeze(-1)  # (B,)
+        if leave_out is not None:
+            pooled = pooled - w[leave_out, None] * history[leave_out]
+            total = total - w[leave_out]
+        pooled = pooled / total.clamp_min(1e-6)[:, None]
+        return F.normalize(self.mlp(pooled), dim=-1)

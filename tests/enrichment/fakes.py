@@ -1,0 +1,52 @@
+"""``MockBackend`` scripted per prompt: the reply is a function of the last user message.
+
+A test decides per item what the "model" says; every call (messages, schema) is recorded by the
+mock. ``fail_after=N`` raises ``KeyboardInterrupt`` on call N + 1: a kill in the middle of a run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from recstrata.llm.mock import MockBackend
+
+
+class ScriptedBackend(MockBackend):
+    def __init__(self, reply: Callable[[str], Any], *, fail_after: int | None = None) -> None:
+        def answer(request) -> str:
+            if fail_after is not None and len(self.calls) > fail_after:
+                raise KeyboardInterrupt("simulated kill")
+            value = reply(request.messages[-1].content)
+            return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+        super().__init__(answer, model_id="scripted-1")
+
+    @property
+    def prompts(self) -> list[tuple]:
+        return [c.messages for c in self.calls]
+
+    @property
+    def schemas(self) -> list[Any]:
+        return [c.schema for c in self.calls]
+
+    @property
+    def user_prompts(self) -> list[str]:
+        return [c.messages[-1].content for c in self.calls]
+
+    @property
+    def system_prompts(self) -> list[str]:
+        return [c.messages[0].content for c in self.calls]
+
+    @property
+    def all_prompt_text(self) -> str:
+        return "\n".join(m.content for c in self.calls for m in c.messages)
+
+
+def item_reply(user_prompt: str) -> dict:
+    """A valid answer (closed vocabulary) that puts a tag derived from the item's first word."""
+    inner = user_prompt.split("<item>", 1)[1].split("</item>", 1)[0]
+    word = inner.split()[0].lower().strip(";,.()") or "x"
+    tag = {"alien": "alien", "copper": "heist", "dune": "space"}.get(word, "drama")
+    return {"tags": [tag, "drama"], "mood": "light", "audience": "adults", "summary": f"About {word} things."}

@@ -1,0 +1,59 @@
+"""llama.cpp specifics on real models (integration): Gemma's completion-mode prompts, and errors."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ItemTags
+
+from recstrata.errors import ConfigError, LLMError
+from recstrata.llm import LlamaCppBackend, LLMSettings, Message, get_backend
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def gemma(tmp_path_factory):
+    pytest.importorskip("llama_cpp")
+    try:
+        backend = get_backend("gemma3-270m", LLMSettings(model_dir=tmp_path_factory.mktemp("models"))).load()
+    except LLMError as exc:
+        pytest.skip(f"Gemma GGUF not available: {exc}")
+    yield backend
+    backend.close()
+
+
+def test_gemma_base_model_answers_in_completion_mode(gemma):
+    assert gemma.resolved_prompt_mode == "completion"
+    few_shot = [
+        Message("system", "Each movie gets one genre word."),
+        Message("user", "Heat"), Message("assistant", "crime"),
+        Message("user", "Toy Story"),
+    ]
+    c = gemma.generate(few_shot, max_tokens=6)
+    assert c.text and c.usage.completion_tokens <= 6
+
+
+def test_gemma_schema_output_parses(gemma):
+    c = gemma.generate("Movie: Jumanji. Genre tags and a summary as JSON:", schema=ItemTags, max_tokens=96)
+    assert isinstance(c.parsed, ItemTags)
+
+
+def test_chat_mode_on_a_base_model_is_a_config_error(gemma):
+    forced = LlamaCppBackend(gemma.source, prompt_mode="chat", verify_sha256=False)
+    with pytest.raises(ConfigError, match="completion"):
+        forced.load()
+
+
+def test_prompt_longer_than_context_is_a_clear_error(smollm2_path):
+    with LlamaCppBackend(smollm2_path, n_ctx=256, verify_sha256=False) as small:
+        with pytest.raises(LLMError, match="n_ctx"):
+            small.generate("word " * 400, max_tokens=4)
+
+
+def test_grammar_forbids_raw_control_characters_in_strings():
+    """llama.cpp's schema converter lets a raw newline into a JSON string; the backend closes that gap."""
+    pytest.importorskip("llama_cpp")
+    from recstrata.llm.llamacpp import _STRICT_CHAR
+
+    grammar = LlamaCppBackend("unused.gguf")._grammar(ItemTags.model_json_schema())
+    assert _STRICT_CHAR in grammar._grammar
