@@ -98,7 +98,8 @@ class LightGCN(Recommender):
         self.user_vectors_ = final[:n_users].copy()
         self.item_vectors_ = final[n_users:].copy()
         # items' layers 0..K-1 feed a new user's layers 1..K (fold-in)
-        self.item_layers_ = np.stack([layer[n_users:] for layer in layers[: self.layers]]).astype(np.float32)
+        self.item_layers_ = np.array([layer[n_users:] for layer in layers[: self.layers]], np.float32).reshape(
+            self.layers, n_items, self.dim)
         self.item_degree_ = np.diff(X.tocsc().indptr).astype(np.float32)
 
     @staticmethod
