@@ -13,6 +13,8 @@ MODELS: dict[str, str] = {
     "ease": "recstrata.retrieval.ease:EASE",
     "als": "recstrata.retrieval.als:ALS",
     "bpr": "recstrata.retrieval.bpr:BPR",
+    "two_tower": "recstrata.retrieval.two_tower:TwoTower",
+    "lightgcn": "recstrata.retrieval.lightgcn:LightGCN",
 }
 
 #: hyper-parameter grids searched on the validation split (never on test)
@@ -22,6 +24,8 @@ SEARCH_SPACES: dict[str, dict[str, list]] = {
     "ease": {"reg": [50.0, 100.0, 250.0, 500.0, 1000.0]},
     "als": {"factors": [32, 64], "regularization": [5.0, 10.0, 20.0], "alpha": [1.0, 2.0, 4.0]},
     "bpr": {"factors": [64], "learning_rate": [0.005, 0.01], "regularization": [0.01, 0.05], "iterations": [200]},
+    "two_tower": {"epochs": [10, 20], "temperature": [0.05, 0.1]},
+    "lightgcn": {"epochs": [100, 300], "reg": [1e-4, 1e-3]},
 }
 
 

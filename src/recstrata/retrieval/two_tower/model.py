@@ -59,6 +59,7 @@ class TwoTower(Recommender):
         temperature: float = 0.05,
         logq: bool = True,
         id_dropout: float = 0.2,
+        max_history: int = 50,
         epochs: int = 40,
         batch_size: int = 1024,
         learning_rate: float = 3e-3,
@@ -77,6 +78,7 @@ class TwoTower(Recommender):
         self.temperature = temperature
         self.logq = logq
         self.id_dropout = id_dropout
+        self.max_history = max_history
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -127,7 +129,8 @@ class TwoTower(Recommender):
         torch = torch_module(f"the {self.name} model")
         from recstrata.retrieval.two_tower.towers import ItemTower, UserTower
 
-        if not (0 < self.temperature and 0 <= self.id_dropout < 1 and self.dim > 0 and self.batch_size > 1):
+        if not (0 < self.temperature and 0 <= self.id_dropout < 1 and self.dim > 0 and self.batch_size > 1
+                and self.max_history > 0):
             raise ConfigError(f"invalid two_tower parameters: {self!r}")
         text = self._text_matrix(dataset)
         feats = categorical_features(dataset, genres=self.genres, year=self.year, extra=self._inputs["item_features"])
@@ -176,8 +179,9 @@ class TwoTower(Recommender):
         """Sampled-softmax loss of one batch of (user, positive item) pairs: u, i are (B,) arrays."""
         target, history = item_tower(keep, text_t, feats_t)  # (N, d), (N, d)
         i_t = torch.from_numpy(i)
-        rows = sparse_tensor(X[u])  # (B, N) the users' training histories
-        user_vecs = user_tower(rows, history, user_tower.item_logits(history), leave_out=i_t)  # (B, d)
+        idx, valid = self._sample_histories(X, u, i, rng)  # (B, L) each
+        user_vecs = user_tower.forward_sampled(torch.from_numpy(idx), torch.from_numpy(valid), history,
+                                               user_tower.item_logits(history))  # (B, d)
         logits = user_vecs @ target[i_t].T / self.temperature  # (B, B): row b, column = batch item j
         if self.logq:
             logits = logits - log_q_t[i_t][None, :]
@@ -189,6 +193,19 @@ class TwoTower(Recommender):
             logits = torch.cat([logits, self._hard_logits(torch, hard, u, rng, user_vecs, target)], dim=1)
         labels = torch.arange(len(u))
         return torch.nn.functional.cross_entropy(logits, labels)
+
+    def _sample_histories(self, X, u, i, rng) -> tuple[np.ndarray, np.ndarray]:
+        """Up to ``max_history`` items of each user's history except the target: (B, L) indices + 0/1 mask.
+
+        Histories no longer than L are taken whole; longer ones are sampled with replacement.
+        """
+        L = self.max_history
+        start, n = X.indptr[u][:, None], np.diff(X.indptr)[u][:, None]  # (B, 1)
+        whole = np.broadcast_to(np.arange(L), (len(u), L))
+        off = np.where(n <= L, np.minimum(whole, np.maximum(n - 1, 0)), (rng.random((len(u), L)) * n).astype(np.int64))
+        idx = X.indices[np.minimum(start + off, X.nnz - 1)].astype(np.int64)
+        valid = ((whole < n) | (n > L)) & (idx != i[:, None])
+        return idx, valid.astype(np.float32)
 
     def _hard_logits(self, torch, hard, u, rng, user_vecs, target):
         """(B, 1) logit of one hard negative drawn per row's user; -inf where the user has none."""

@@ -74,23 +74,24 @@ class UserTower(nn.Module):
             return history.new_zeros(history.shape[0])
         return self.importance(history).squeeze(-1)
 
-    def forward(
-        self,
-        rows: torch.Tensor,
-        history: torch.Tensor,
-        logits: torch.Tensor,
-        leave_out: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """User vectors (B, d) from binary history rows (B, N sparse).
-
-        ``leave_out`` (B,) removes one item per row from its pool: the training target, so a
-        user's positive never describes the user it is predicted for.
-        """
+    def forward(self, rows: torch.Tensor, history: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """User vectors (B, d) from whole binary histories ``rows`` (B, N sparse)."""
         w = torch.exp(logits - logits.max())  # (N,) importance weights
         pooled = torch.sparse.mm(rows, w[:, None] * history)  # (B, d)
         total = torch.sparse.mm(rows, w[:, None]).squeeze(-1)  # (B,)
-        if leave_out is not None:
-            pooled = pooled - w[leave_out, None] * history[leave_out]
-            total = total - w[leave_out]
-        pooled = pooled / total.clamp_min(1e-6)[:, None]
+        return self._finish(pooled / total.clamp_min(1e-12)[:, None])
+
+    def forward_sampled(
+        self, idx: torch.Tensor, valid: torch.Tensor, history: torch.Tensor, logits: torch.Tensor
+    ) -> torch.Tensor:
+        """User vectors (B, d) from sampled histories: ``idx`` (B, L) item indices, ``valid`` (B, L) 0/1.
+
+        Training pools a sample of at most L history items (an unbiased estimate of the weighted
+        mean, and much cheaper than the whole history for heavy users).
+        """
+        w = torch.exp(logits - logits.max())[idx] * valid  # (B, L)
+        pooled = (w[..., None] * history[idx]).sum(1)  # (B, d)
+        return self._finish(pooled / w.sum(1).clamp_min(1e-12)[:, None])
+
+    def _finish(self, pooled: torch.Tensor) -> torch.Tensor:  # (B, d) -> (B, d) unit vectors
         return F.normalize(self.mlp(pooled), dim=-1)

@@ -1,0 +1,99 @@
+"""Two-tower: the shared conformance suite plus known answers for cold items, fold-in and hard negatives."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from conformance import RecommenderConformance
+
+pytest.importorskip("torch")
+
+from recstrata.data.dataset import Dataset  # noqa: E402
+from recstrata.errors import DataError  # noqa: E402
+from recstrata.retrieval.two_tower import TwoTower, tags_to_matrix  # noqa: E402
+
+SMALL = {"dim": 16, "epochs": 30, "batch_size": 64, "learning_rate": 0.01, "temperature": 0.1}
+
+
+def block_encoder(texts: list[str]) -> np.ndarray:
+    """A fake text model: 'Movie 17 ...' -> one-hot of block 17 // 10 (4 blocks), plus a little noise."""
+    blocks = np.array([int(re.match(r"Movie (\d+)", t).group(1)) // 10 for t in texts])
+    rng = np.random.default_rng(len(texts))
+    return np.eye(4, dtype=np.float32)[blocks] + 0.05 * rng.standard_normal((len(texts), 4)).astype(np.float32)
+
+
+def without_items(ds: Dataset, items: np.ndarray) -> Dataset:
+    keep = ~np.isin(ds.interactions.item, items)
+    return ds.with_interactions(ds.interactions.take(keep))
+
+
+class TestTwoTower(RecommenderConformance):
+    make = staticmethod(lambda: TwoTower(text=False, **SMALL))
+
+
+def test_cold_item_is_retrieved_for_its_block_through_text(blocks):
+    ds, _ = blocks
+    cold = np.array([5, 15, 25, 35])  # one item per block never seen in training
+    train = without_items(ds, cold)
+    model = TwoTower(genres=False, year=False, **SMALL).fit(train, text_encoder=block_encoder)
+    ids, _ = model.recommend(np.arange(ds.n_users), k=1, candidates=cold)
+    assert (ids[:, 0] == cold[np.arange(ds.n_users) // 10]).mean() >= 0.95
+
+
+def test_without_content_cold_items_cannot_be_told_apart(blocks):
+    ds, _ = blocks
+    cold = np.array([5, 15, 25, 35])
+    model = TwoTower(text=False, genres=False, year=False, **SMALL).fit(without_items(ds, cold))
+    scores = model._score_users(np.arange(ds.n_users))[:, cold]
+    np.testing.assert_allclose(scores, scores[:, :1].repeat(4, axis=1), atol=1e-5)  # all cold items alike
+
+
+def test_new_history_is_folded_in_without_retraining(blocks):
+    ds, _ = blocks
+    model = TwoTower(text=False, **SMALL).fit(ds)
+    ids, _ = model.recommend(histories=[[20, 21, 22], [5]], k=5)
+    assert all(i // 10 == 2 for i in ids[0]) and all(i // 10 == 0 for i in ids[1])
+    v = model.user_vectors(histories=ds.user_items[[3]])
+    np.testing.assert_allclose(v, model.user_vectors([3]), rtol=1e-5)
+
+
+def test_hard_negatives_push_the_item_down(blocks):
+    ds, _ = blocks
+    block0 = np.arange(10)
+    others = np.arange(10, 20)  # block-1 items, all equally irrelevant to block-0 users
+    target = 10
+    base = TwoTower(text=False, **SMALL).fit(ds)
+    hard = TwoTower(text=False, **SMALL).fit(ds, hard_negatives={int(u): [target] for u in block0})
+    margin = {}
+    for name, m in (("base", base), ("hard", hard)):
+        s = m._score_users(block0)[:, others]
+        margin[name] = float((s[:, 0] - s[:, 1:].mean(1)).mean())
+    assert margin["hard"] < margin["base"] - 0.05
+    # pairs form is accepted and equivalent input
+    pairs = np.array([[u, target] for u in block0])
+    TwoTower(text=False, **SMALL | {"epochs": 1}).fit(ds, hard_negatives=pairs)
+    with pytest.raises(DataError, match="hard_negatives"):
+        TwoTower(text=False, **SMALL | {"epochs": 1}).fit(ds, hard_negatives=np.array([[0, ds.n_items]]))
+
+
+def test_extra_item_features_are_used(blocks):
+    ds, _ = blocks
+    cold = np.array([5, 15, 25, 35])
+    tags, vocab = tags_to_matrix([[f"tag{i // 10}", "movie"] for i in range(ds.n_items)])
+    assert vocab == ["movie", "tag0", "tag1", "tag2", "tag3"]
+    model = TwoTower(text=False, genres=False, year=False, **SMALL).fit(
+        without_items(ds, cold), item_features={"llm_tags": tags})
+    ids, _ = model.recommend(np.arange(ds.n_users), k=1, candidates=cold)
+    assert (ids[:, 0] == cold[np.arange(ds.n_users) // 10]).mean() >= 0.95
+    with pytest.raises(DataError, match="llm_tags"):
+        TwoTower(text=False, **SMALL).fit(ds, item_features={"llm_tags": tags[:3]})
+
+
+def test_item_vectors_export(blocks):
+    ds, _ = blocks
+    model = TwoTower(text=False, **SMALL | {"epochs": 2}).fit(ds)
+    v = model.item_vectors()
+    assert v.shape == (ds.n_items, 16) and v.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, rtol=1e-5)
