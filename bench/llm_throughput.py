@@ -92,6 +92,7 @@ class Run:
     lenient_valid: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     perf: dict[str, float] | None = None
+    example_invalid: str | None = None
 
 
 def _perf_reset(backend: LLMBackend) -> None:
@@ -117,13 +118,22 @@ def _perf(backend: LLMBackend, prompt_tokens: int) -> dict[str, float] | None:
     }
 
 
-def run(backend: LLMBackend, label: str, items: list[str], constrained: bool, max_tokens: int) -> Run:
+def run(
+    backend: LLMBackend, label: str, items: list[str], constrained: bool, max_tokens: int, budget_s: float | None
+) -> Run:
+    """Tag ``items`` in order; with ``budget_s`` stop after that many seconds (figures cover the items done)."""
     mode = getattr(backend, "resolved_prompt_mode", None) or getattr(backend, "prompt_mode", "chat")
     out = Run(label, constrained)
     backend.generate("Warm-up.", max_tokens=1)  # load the model outside the timed loop
     _perf_reset(backend)
     start = time.perf_counter()
+    done = 0
     for item in items:
+        if budget_s is not None and time.perf_counter() - start > budget_s:
+            break
+        done += 1
+        if done % 10 == 0:
+            print(f"  {label} {'constrained' if constrained else 'prompt only'}: {done}/{len(items)}", file=sys.stderr)
         try:
             c = backend.generate(messages(item, mode, ask_json=True), max_tokens=max_tokens,
                                  schema=ItemTags if constrained else None)
@@ -136,10 +146,10 @@ def run(backend: LLMBackend, label: str, items: list[str], constrained: bool, ma
             ItemTags.model_validate_json(c.text)
             out.valid += 1
         except ValidationError:
-            pass
+            out.example_invalid = out.example_invalid or c.text
         out.lenient_valid += lenient_parse(c.text)
     out.seconds = time.perf_counter() - start
-    out.items = len(items)
+    out.items = done
     out.perf = _perf(backend, out.prompt_tokens)
     return out
 
@@ -183,7 +193,8 @@ def report(runs: list[Run], args: argparse.Namespace, load: tuple[tuple[float, .
         "",
         f"- command: `{' '.join(['python'] + sys.argv)}`",
         f"- date: {dt.date.today().isoformat()}; machine: {_machine()}",
-        f"- llama.cpp threads: {args.threads}; n_ctx 2048; {args.n} items; max_tokens {args.max_tokens}; temperature 0",
+        f"- llama.cpp threads: {args.threads}; n_ctx 2048; up to {args.n} items per run"
+        f"{f' or {args.budget_s:g} s' if args.budget_s else ''}; max_tokens {args.max_tokens}; temperature 0",
         f"- load average at start / end: {' '.join(f'{x:.1f}' for x in load[0])} / {' '.join(f'{x:.1f}' for x in load[1])}"
         " (other jobs shared the 2 cores; rates are lower bounds)",
         "- task: tags (<= 3, <= 16 chars) + summary (<= 40 chars) as JSON. *constrained* = schema-constrained decoding "
@@ -214,6 +225,12 @@ def report(runs: list[Run], args: argparse.Namespace, load: tuple[tuple[float, .
                 f"| {r.backend} | {'constrained' if r.constrained else 'prompt only'} | {p['prefill_tok_s']:.0f} | "
                 f"{p['decode_tok_s']:.1f} | {100 * p['kv_cache_share']:.0f}% |"
             )
+    bad = [r for r in runs if r.example_invalid]
+    if bad:
+        lines += ["", "First schema-invalid reply per run:", ""]
+        for r in bad:
+            shown = " ".join(r.example_invalid.split())[:160]
+            lines.append(f"- {r.backend}, {'constrained' if r.constrained else 'prompt only'}: `{shown}`")
     lines += [
         "",
         "Items/s and token/s use wall time over all items (prompt and completion rates share that time).",
@@ -230,6 +247,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-tokens", type=int, default=96)
     ap.add_argument("--http-url", default=None, help="OpenAI-compatible /v1 URL; default: start a local llama_cpp.server")
+    ap.add_argument("--budget-s", type=float, default=None,
+                    help="stop each run after this many seconds (for a loaded machine); default: all items")
     ap.add_argument("--out", type=Path, default=None, help="write the markdown report here")
     args = ap.parse_args(argv)
 
@@ -254,7 +273,7 @@ def main(argv: list[str] | None = None) -> None:
                      "gemma3-270m": "Gemma-3-270M base Q4_K_M (llama.cpp)"}.get(name, name)
         try:
             for constrained in (True, False):
-                r = run(backend, label, items, constrained, args.max_tokens)
+                r = run(backend, label, items, constrained, args.max_tokens, args.budget_s)
                 runs.append(r)
                 print(json.dumps({k: v for k, v in vars(r).items()}, default=str), flush=True)
                 if args.out:  # after every run, so an interrupted benchmark still leaves its figures
