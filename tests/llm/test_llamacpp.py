@@ -7,6 +7,7 @@ from conftest import ItemTags
 
 from recstrata.errors import ConfigError, LLMError
 from recstrata.llm import LlamaCppBackend, LLMSettings, Message, get_backend
+from recstrata.llm.base import Request
 
 pytestmark = pytest.mark.integration
 
@@ -57,3 +58,24 @@ def test_grammar_forbids_raw_control_characters_in_strings():
 
     grammar = LlamaCppBackend("unused.gguf")._grammar(ItemTags.model_json_schema())
     assert _STRICT_CHAR in grammar._grammar
+
+
+def test_concurrent_calls_are_serialised_and_all_answered(smollm2_backend):
+    from concurrent.futures import ThreadPoolExecutor
+
+    prompts = ["Name a color.", "Name a fruit.", "Name an animal."]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        replies = list(pool.map(lambda p: smollm2_backend.generate(p, max_tokens=4), prompts))
+    assert all(r.text and r.usage.completion_tokens <= 4 for r in replies)
+
+
+def test_shared_prefix_is_served_from_the_kv_cache(smollm2_backend):
+    """llama-cpp-python keeps the last prompt in the KV cache; a second prompt that shares the
+    system message only evaluates its own suffix."""
+    system = Message("system", "You label films with genres. " * 20)
+    smollm2_backend.generate([system, Message("user", "Heat")], max_tokens=1)
+    llm = smollm2_backend._llm
+    cached = llm.input_ids[: llm.n_tokens].tolist()
+    request = Request((system, Message("user", "Toy Story")), 1, 0.0, None, (), None, None)
+    tokens, _ = smollm2_backend._prompt(request)
+    assert llm.longest_token_prefix(cached, tokens) > 100  # the whole system prompt is reused

@@ -72,7 +72,14 @@ _WHERE = {
 
 if TYPE_CHECKING:  # pragma: no cover
     from recstrata.llm.base import (
-        Completion, FinishReason, LLMBackend, Message, PromptMode, Usage, render_transcript, schema_instruction,
+        Completion,
+        FinishReason,
+        LLMBackend,
+        Message,
+        PromptMode,
+        Usage,
+        render_transcript,
+        schema_instruction,
     )
     from recstrata.llm.llamacpp import LlamaCppBackend
     from recstrata.llm.mock import MockBackend, MockCall

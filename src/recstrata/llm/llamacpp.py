@@ -117,7 +117,9 @@ class LlamaCppBackend(LLMBackend):
     def _load_locked(self) -> None:
         if self._llm is not None:
             return
-        llama_cpp = require("llama_cpp", extra="llm", purpose="the llama.cpp backend", package="llama-cpp-python")
+        llama_cpp = require(
+            "llama_cpp", extra="llm", purpose="the llama.cpp backend", package="llama-cpp-python"
+        )
         mf = self._model_file()
         path = check_model_file(mf, verify_sha256=self.verify_sha256)
         if self.model_id is None:
@@ -169,8 +171,11 @@ class LlamaCppBackend(LLMBackend):
     def _prompt(self, request: Request) -> tuple[list[int], list[str]]:
         llm = self._llm
         if self._mode == "chat":
-            rendered = self._formatter(messages=[{"role": m.role, "content": m.content} for m in request.messages])
-            tokens = llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
+            chat = [{"role": m.role, "content": m.content} for m in request.messages]
+            rendered = self._formatter(messages=chat)
+            tokens = llm.tokenize(
+                rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True
+            )
             stops = list(rendered.stop or []) if not isinstance(rendered.stop, str) else [rendered.stop]
         else:
             text = render_transcript(request.messages)
@@ -209,7 +214,8 @@ class LlamaCppBackend(LLMBackend):
                     f"the prompt has {len(tokens)} tokens but the context holds {self.n_ctx}; "
                     "shorten the prompt or raise n_ctx"
                 )
-            uncached = len(tokens) - self._llm.longest_token_prefix(self._llm.input_ids[: self._llm.n_tokens].tolist(), tokens)
+            cached = self._llm.input_ids[: self._llm.n_tokens].tolist()  # tokens now in the KV cache
+            uncached = len(tokens) - self._llm.longest_token_prefix(cached, tokens)
             remaining = request.remaining()
             if remaining is not None and self._prefill_tps and uncached / self._prefill_tps > remaining:
                 return RawReply("", 0, 0, "deadline")

@@ -59,7 +59,7 @@ class OpenAIHTTPBackend(LLMBackend):
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
-        """``transport`` (an ``httpx.BaseTransport``), ``sleep`` and ``rng`` are injection points for tests."""
+        """``transport`` (an ``httpx.BaseTransport``), ``sleep`` and ``rng`` are test injection points."""
         super().__init__(ledger=ledger, price=price)
         self.base_url = base_url.rstrip("/")
         self.model_name = model
@@ -154,7 +154,9 @@ class OpenAIHTTPBackend(LLMBackend):
         for attempt in range(self.max_retries + 1):
             remaining = request.remaining()
             if remaining is not None and remaining <= 0:
-                raise LLMTimeoutError(f"deadline passed before {where} answered ({problem or 'no reply yet'})")
+                raise LLMTimeoutError(
+                    f"deadline passed before {where} answered ({problem or 'no reply yet'})"
+                )
             timeout = self.timeout_s if remaining is None else min(self.timeout_s, remaining)
             retry_after = None
             try:

@@ -54,7 +54,10 @@ def get_backend(
     ledger: UsageLedger | None = None,
     env: Mapping[str, str] | None = None,
 ) -> LLMBackend:
-    """Build (but do not load) a backend. ``None`` means ``settings.backend``; ``env`` defaults to os.environ."""
+    """Build (but do not load) a backend.
+
+    ``None`` means ``settings.backend``; ``env`` (for the API key) defaults to ``os.environ``.
+    """
     settings = settings or LLMSettings()
     spec = (name_or_spec or settings.backend).strip()
     if spec == "mock":
@@ -110,7 +113,8 @@ def get_backend(
         path = Path(spec).expanduser()
         if not path.is_file():
             raise LLMUnavailableError(f"GGUF file {path} does not exist")
-        return LlamaCppBackend(path, price=_price(settings, "llama.cpp", path.stem), **common)  # type: ignore[arg-type]
+        price = _price(settings, "llama.cpp", path.stem)
+        return LlamaCppBackend(path, price=price, **common)  # type: ignore[arg-type]
     raise ConfigError(
         f"unknown LLM backend {spec!r}; use one of {', '.join(BACKEND_NAMES)}, 'openai:<base_url>' "
         "or a path to a .gguf file"
@@ -129,7 +133,10 @@ def available_backends(settings: LLMSettings | None = None) -> list[BackendInfo]
     try:
         mf = gguf.locate_smollm2()
         ok = mf.path.is_file() and (mf.size is None or mf.path.stat().st_size == mf.size)
-        reason = f"{mf.path} ({mf.path.stat().st_size / 2**20:.0f} MiB)" if ok else f"{mf.path} missing or truncated"
+        if ok:
+            reason = f"{mf.path} ({mf.path.stat().st_size / 2**20:.0f} MiB)"
+        else:
+            reason = f"{mf.path} missing or truncated"
         out.append(BackendInfo("smollm2", ok and has_llama, reason if has_llama else no_llama))
     except LLMUnavailableError as exc:
         out.append(BackendInfo("smollm2", False, str(exc)))
@@ -138,7 +145,10 @@ def available_backends(settings: LLMSettings | None = None) -> list[BackendInfo]
         gguf.gemma3_expected_sha256()
         chunks = gguf.locate_gemma3_chunks()
         target = settings.resolved_model_dir() / gguf.GEMMA3_FILENAME
-        where = f"assembled at {target}" if target.is_file() else f"{len(chunks)} chunks, assembled into {target} on first use"
+        if target.is_file():
+            where = f"assembled at {target}"
+        else:
+            where = f"{len(chunks)} chunks, assembled into {target} on first use"
         out.append(BackendInfo("gemma3-270m", has_llama, where if has_llama else no_llama))
     except LLMUnavailableError as exc:
         out.append(BackendInfo("gemma3-270m", False, str(exc)))

@@ -45,7 +45,8 @@ class LLMSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     backend: str = Field(
-        "smollm2", description="'smollm2', 'gemma3-270m', 'mock', 'openai:<base_url>', 'openai' or a .gguf path"
+        "smollm2",
+        description="'smollm2', 'gemma3-270m', 'mock', 'openai:<base_url>', 'openai' or a .gguf path",
     )
     n_threads: int = Field(2, ge=1, description="llama.cpp CPU threads")
     n_ctx: int = Field(2048, ge=256, description="llama.cpp context length in tokens")
@@ -54,7 +55,8 @@ class LLMSettings(BaseModel):
     )
     verify_sha256: bool = Field(True, description="hash model files before loading (about 0.5 s per 250 MB)")
     prices: dict[str, Price] = Field(
-        default_factory=dict, description="price per 1M tokens keyed by backend name ('openai-http', 'llama.cpp')"
+        default_factory=dict,
+        description="price per 1M tokens, keyed by registry name ('smollm2', 'openai') or backend kind",
     )
     http: HTTPSettings = Field(default_factory=HTTPSettings)
 
