@@ -229,8 +229,11 @@ class VectorIndex:
     def _search_shards(self, q: np.ndarray, kk: int, bitmap: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         n_shards = len(self.shards_)
         threads = self.threads or faiss_module().omp_get_max_threads()
+        # faiss parallelises over queries: one query gains nothing from more OpenMP threads and
+        # pays their wake-up (badly, on a busy machine). Shards are the single-query parallelism.
+        single = 1 if q.shape[0] == 1 else None
         if n_shards == 1 or threads == 1:
-            parts = [self._search_one_shard(s, q, kk, bitmap, None) for s in range(n_shards)]
+            parts = [self._search_one_shard(s, q, kk, bitmap, single) for s in range(n_shards)]
         else:
             if self._pool_ is None:
                 self._pool_ = ThreadPoolExecutor(max_workers=n_shards, thread_name_prefix="recstrata-ann")
