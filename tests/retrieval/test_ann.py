@@ -133,9 +133,10 @@ def test_allow_list_is_honoured_and_still_returns_k(kind, filter_exact_below, cl
     assert recall_of(got, want).mean() >= 0.9
 
 
-def test_filtered_exact_search_equals_brute_force_over_allowed(clustered):
+@pytest.mark.parametrize("shards", [1, 3])
+def test_filtered_exact_search_equals_brute_force_over_allowed(shards, clustered):
     x, ids, queries = clustered
-    index = make_index("exact", filter_exact_below=0)
+    index = make_index("exact", filter_exact_below=0, shards=shards, threads=2)
     index.build(x, ids)
     rng = np.random.default_rng(1)
     allow = [rng.choice(ids, 300, replace=False) for _ in queries]
@@ -175,6 +176,7 @@ def test_save_load_round_trip_is_identical(kind, mmap, built, clustered, tmp_pat
     path = built[kind].save(tmp_path / "idx")
     loaded = VectorIndex.load(path, mmap=mmap)
     assert type(loaded) is type(built[kind]) and loaded.get_params() == built[kind].get_params()
+    assert isinstance(loaded.ids, np.memmap) is mmap
     after = loaded.search(queries, 10, exclude=[[int(built[kind].ids[0])]] * len(queries))
     np.testing.assert_array_equal(after[0], before[0])
     np.testing.assert_array_equal(after[1], before[1])
