@@ -84,7 +84,8 @@ def test_scores_are_exact_inner_products_of_returned_ids(kind, built, clustered)
     x, ids, queries = clustered
     got_ids, got_scores = built[kind].search(queries[:5], 10)
     row_of = {int(i): r for r, i in enumerate(ids)}
-    expect = np.array([[x[row_of[int(i)]] @ q for i in row] for row, q in zip(got_ids, queries[:5], strict=True)])
+    pairs = zip(got_ids, queries[:5], strict=True)
+    expect = np.array([[x[row_of[int(i)]] @ q for i in row] for row, q in pairs])
     assert np.all(np.diff(got_scores, axis=1) <= 1e-6), "results must be sorted best first"
     if kind != "ivfpq" or built[kind].refine_factor:  # every kind re-scores exactly
         np.testing.assert_allclose(got_scores, expect, rtol=1e-4, atol=1e-5)

@@ -59,7 +59,8 @@ def _id_array(value: Any, what: str) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
         raise ConfigError(
-            f"{what} must hold integer item ids (a 1-D list/array), got dtype {arr.dtype} and shape {arr.shape}."
+            f"{what} must hold integer item ids (a 1-D list/array), got dtype {arr.dtype} "
+            f"and shape {arr.shape}."
         )
     return arr.astype(np.int64, copy=False)
 

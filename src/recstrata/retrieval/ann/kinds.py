@@ -172,7 +172,9 @@ class IVFPQIndex(_IVFBase):
         m = self._pq_m(dim)
         V.positive_int(m, "pq_m")
         if dim % m:
-            raise ConfigError(f"pq_m={m} must divide dim={dim}; pick a divisor of {dim} (e.g. {dim // 4 or 1}).")
+            raise ConfigError(
+                f"pq_m={m} must divide dim={dim}; pick a divisor of {dim} (e.g. {dim // 2 or 1})."
+            )
         V.positive_int(self.pq_nbits, "pq_nbits")
         if n < 2**self.pq_nbits:
             raise ConfigError(
@@ -272,7 +274,9 @@ def make_index(kind: str, **params: Any) -> VectorIndex:
     try:
         return cls(**params)
     except TypeError as exc:
-        raise ConfigError(f"bad parameters for index kind {kind!r}: {exc}. Allowed: {_param_names(cls)}.") from exc
+        raise ConfigError(
+            f"bad parameters for index kind {kind!r}: {exc}. Allowed: {_param_names(cls)}."
+        ) from exc
 
 
 def _param_names(cls: type[VectorIndex]) -> list[str]:

@@ -56,10 +56,13 @@ def _load_npy(path: Path, mmap: bool, dtype: Any, shape: tuple[int, ...]) -> np.
     try:
         arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise ArtifactError(f"{path} could not be read ({exc}); the index is corrupt: save it again.") from exc
+        raise ArtifactError(
+            f"{path} could not be read ({exc}); the index is corrupt: save it again."
+        ) from exc
     if arr.dtype != dtype or arr.shape != shape:
         raise ArtifactError(
-            f"{path} holds {arr.dtype} {arr.shape}, the manifest expects {np.dtype(dtype)} {shape}; save the index again."
+            f"{path} holds {arr.dtype} {arr.shape}, the manifest expects {np.dtype(dtype)} {shape}; "
+            "save the index again."
         )
     return arr
 
