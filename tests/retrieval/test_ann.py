@@ -84,7 +84,8 @@ def test_scores_are_exact_inner_products_of_returned_ids(kind, built, clustered)
     x, ids, queries = clustered
     got_ids, got_scores = built[kind].search(queries[:5], 10)
     row_of = {int(i): r for r, i in enumerate(ids)}
-    expect = np.array([[x[row_of[int(i)]] @ q for i in row] for row, q in zip(got_ids, queries[:5], strict=True)])
+    pairs = zip(got_ids, queries[:5], strict=True)
+    expect = np.array([[x[row_of[int(i)]] @ q for i in row] for row, q in pairs])
     assert np.all(np.diff(got_scores, axis=1) <= 1e-6), "results must be sorted best first"
     if kind != "ivfpq" or built[kind].refine_factor:  # every kind re-scores exactly
         np.testing.assert_allclose(got_scores, expect, rtol=1e-4, atol=1e-5)
@@ -133,9 +134,10 @@ def test_allow_list_is_honoured_and_still_returns_k(kind, filter_exact_below, cl
     assert recall_of(got, want).mean() >= 0.9
 
 
-def test_filtered_exact_search_equals_brute_force_over_allowed(clustered):
+@pytest.mark.parametrize("shards", [1, 3])
+def test_filtered_exact_search_equals_brute_force_over_allowed(shards, clustered):
     x, ids, queries = clustered
-    index = make_index("exact", filter_exact_below=0)
+    index = make_index("exact", filter_exact_below=0, shards=shards, threads=2)
     index.build(x, ids)
     rng = np.random.default_rng(1)
     allow = [rng.choice(ids, 300, replace=False) for _ in queries]
@@ -175,6 +177,7 @@ def test_save_load_round_trip_is_identical(kind, mmap, built, clustered, tmp_pat
     path = built[kind].save(tmp_path / "idx")
     loaded = VectorIndex.load(path, mmap=mmap)
     assert type(loaded) is type(built[kind]) and loaded.get_params() == built[kind].get_params()
+    assert isinstance(loaded.ids, np.memmap) is mmap
     after = loaded.search(queries, 10, exclude=[[int(built[kind].ids[0])]] * len(queries))
     np.testing.assert_array_equal(after[0], before[0])
     np.testing.assert_array_equal(after[1], before[1])

@@ -51,13 +51,15 @@ def as_ids(ids: Any, n: int) -> np.ndarray:
     arr = arr.astype(np.int64, copy=False)
     if n and arr.min() < 0:
         raise ConfigError(
-            f"ids contain negative value {int(arr.min())}; ids must be >= 0 because -1 marks empty result slots."
+            f"ids contain negative value {int(arr.min())}; ids must be >= 0 because -1 marks empty "
+            "result slots."
         )
     uniq, counts = np.unique(arr, return_counts=True)
     if uniq.size != n:
         dup = uniq[counts > 1]
         raise ConfigError(
-            f"ids contain {dup.size} duplicate value(s), e.g. {dup[:5].tolist()}; every vector needs a unique id."
+            f"ids contain {dup.size} duplicate value(s), e.g. {dup[:5].tolist()}; every vector needs a "
+            "unique id."
         )
     return arr
 

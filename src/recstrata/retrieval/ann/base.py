@@ -76,7 +76,9 @@ class VectorIndex:
     #: original float32 vectors are kept in vectors.npy (exact re-rank, exact search of small allowed sets)
     keeps_vectors: ClassVar[bool] = True
 
-    def __init__(self, *, shards: int = 1, threads: int | None = None, filter_exact_below: int = 10_000) -> None:
+    def __init__(
+        self, *, shards: int = 1, threads: int | None = None, filter_exact_below: int = 10_000
+    ) -> None:
         self.shards = shards
         self.threads = threads
         self.filter_exact_below = filter_exact_below
@@ -177,7 +179,8 @@ class VectorIndex:
                 scores = np.full((q.shape[0], kk), -np.inf, dtype=np.float32)
                 for i in range(q.shape[0]):
                     if plan.count(i) > self.filter_exact_below:
-                        pos[i : i + 1], scores[i : i + 1] = self._search_shards(q[i : i + 1], kk, plan.bitmap(i))
+                        row = slice(i, i + 1)
+                        pos[row], scores[row] = self._search_shards(q[row], kk, plan.bitmap(i))
         if self._refines():
             pos, scores = self._rerank(q, pos, k)
         if plan is not None:
@@ -188,7 +191,9 @@ class VectorIndex:
     # ----------------------------------------------------------------- internals
     def _check_fitted(self) -> None:
         if not hasattr(self, "shards_"):
-            raise NotFittedError(f"{type(self).__name__} is empty: call .build(vectors, ids) or .load(dir) first.")
+            raise NotFittedError(
+                f"{type(self).__name__} is empty: call .build(vectors, ids) or .load(dir) first."
+            )
 
     def _shard_bounds(self, n: int) -> np.ndarray:
         # byte-aligned shard starts so each shard's filter bitmap is a slice of the global one
@@ -226,16 +231,23 @@ class VectorIndex:
         labels = np.where(labels >= 0, labels + lo, -1)
         return labels, scores
 
-    def _search_shards(self, q: np.ndarray, kk: int, bitmap: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def _search_shards(
+        self, q: np.ndarray, kk: int, bitmap: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         n_shards = len(self.shards_)
         threads = self.threads or faiss_module().omp_get_max_threads()
+        # faiss parallelises over queries: one query gains nothing from more OpenMP threads and
+        # pays their wake-up (badly, on a busy machine). Shards are the single-query parallelism.
+        single = 1 if q.shape[0] == 1 else None
         if n_shards == 1 or threads == 1:
-            parts = [self._search_one_shard(s, q, kk, bitmap, None) for s in range(n_shards)]
+            parts = [self._search_one_shard(s, q, kk, bitmap, single) for s in range(n_shards)]
         else:
             if self._pool_ is None:
                 self._pool_ = ThreadPoolExecutor(max_workers=n_shards, thread_name_prefix="recstrata-ann")
             omp = max(1, threads // n_shards)
-            parts = list(self._pool_.map(lambda s: self._search_one_shard(s, q, kk, bitmap, omp), range(n_shards)))
+            parts = list(
+                self._pool_.map(lambda s: self._search_one_shard(s, q, kk, bitmap, omp), range(n_shards))
+            )
         labels = np.concatenate([p[0] for p in parts], axis=1)
         scores = np.concatenate([p[1] for p in parts], axis=1)
         scores = np.where(labels >= 0, scores, -np.inf)
@@ -272,7 +284,9 @@ class VectorIndex:
         best = top_k(scores, k)
         return np.take_along_axis(pos, best, 1), np.take_along_axis(scores, best, 1).astype(np.float32)
 
-    def _exact_fill(self, q: np.ndarray, pos: np.ndarray, scores: np.ndarray, k: int, plan: FilterPlan) -> None:
+    def _exact_fill(
+        self, q: np.ndarray, pos: np.ndarray, scores: np.ndarray, k: int, plan: FilterPlan
+    ) -> None:
         """Exact search over the allowed rows where the index came back short (or was skipped).
 
         Graph and partition indexes can miss results when a filter is very selective; an allowed
@@ -299,13 +313,18 @@ class VectorIndex:
         return save_index(self, directory)
 
     @classmethod
-    def load(cls, directory: str | os.PathLike[str], *, mmap: bool = True, verify: bool = True) -> VectorIndex:
+    def load(
+        cls, directory: str | os.PathLike[str], *, mmap: bool = True, verify: bool = True
+    ) -> VectorIndex:
         """Load a saved index of any kind; ``mmap`` maps files instead of reading them into memory."""
         from recstrata.retrieval.ann.persist import load_index
 
         index = load_index(directory, mmap=mmap, verify=verify)
         if not isinstance(index, cls):
-            raise ArtifactError(f"{directory} holds a {index.kind!r} index, not a {cls.kind or cls.__name__}.")
+            raise ArtifactError(
+                f"{directory} holds a {index.kind!r} index, not a {cls.kind or cls.__name__}; "
+                "load it with VectorIndex.load."
+            )
         return index
 
     def close(self) -> None:

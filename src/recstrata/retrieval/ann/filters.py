@@ -19,7 +19,7 @@ Ids that are not in the index are ignored (a seen item may have left the catalog
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,7 @@ class FilterPlan:
     bitmaps: list[np.ndarray]  # uint8, ceil(n / 8) bytes each
     counts: np.ndarray  # (len(bitmaps),) number of allowed rows
     shared: bool  # True: bitmaps[0] applies to every query
+    _positions: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     def bitmap(self, q: int) -> np.ndarray:
         return self.bitmaps[0 if self.shared else q]
@@ -45,7 +46,11 @@ class FilterPlan:
 
     def positions(self, q: int, n: int) -> np.ndarray:
         """Allowed row positions of query ``q`` (for exact search over a small allowed set)."""
-        return np.flatnonzero(np.unpackbits(self.bitmap(q), count=n, bitorder="little")).astype(np.int64)
+        key = 0 if self.shared else q
+        if key not in self._positions:
+            bits = np.unpackbits(self.bitmap(q), count=n, bitorder="little")
+            self._positions[key] = np.flatnonzero(bits).astype(np.int64)
+        return self._positions[key]
 
 
 def _id_array(value: Any, what: str) -> np.ndarray:
@@ -54,7 +59,8 @@ def _id_array(value: Any, what: str) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
         raise ConfigError(
-            f"{what} must hold integer item ids (a 1-D list/array), got dtype {arr.dtype} and shape {arr.shape}."
+            f"{what} must hold integer item ids (a 1-D list/array), got dtype {arr.dtype} "
+            f"and shape {arr.shape}."
         )
     return arr.astype(np.int64, copy=False)
 
