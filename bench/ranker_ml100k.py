@@ -31,7 +31,11 @@ CONFIGS = [  # (sources, N per source, ranker parameters); vectors from ALS
     (("ease", "als", "itemknn", "pop"), 100, TREES),
     (("ease", "als", "itemknn", "pop", "bpr"), 300, TREES),
     (("ease", "als"), 200, TREES),
+    (("ease", "ease_r100", "als", "als_f32", "itemknn", "pop"), 200, TREES),
 ]
+#: extra sources for diversity: other points of the validation grid (bench/tune_sources_ml100k.py)
+VARIANTS = {"ease_r100": ("ease", {"reg": 100.0}),
+            "als_f32": ("als", {"factors": 32, "regularization": 5.0, "alpha": 1.0})}
 
 
 def metrics_of(result) -> dict[str, float]:
@@ -51,6 +55,7 @@ def main() -> None:
     parser.add_argument("--sources-json", default=str(ROOT / "bench/results/ranker_sources.json"))
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--save", default=None, help="save the selected pipeline (train-fitted) here")
     parser.add_argument("--configs", default=None, help="comma-separated indices into CONFIGS (default: all)")
     args = parser.parse_args()
 
@@ -79,6 +84,9 @@ def main() -> None:
     best = None
     for sources, n, params in chosen:
         start = time.perf_counter()
+        for s in sources:
+            if s not in fitted:
+                fitted[s] = make_model(VARIANTS[s][0], **VARIANTS[s][1]).fit(split.train)
         pipe = Pipeline({s: fitted[s] for s in sources}, n_per_source=n, ranker=LambdaRanker(**params),
                         vector_source="als" if "als" in sources else None)
         pipe.fit(split.train, fit_sources=False)
@@ -104,6 +112,8 @@ def main() -> None:
         np.concatenate([inter.user, vi.user]), np.concatenate([inter.item, vi.item]),
         np.concatenate([inter.weight, vi.weight]), np.concatenate([inter.timestamp, vi.timestamp])), "train+valid")
     alone_refit = {name: metrics_of(ev(make_model(name, **tuned[name]).fit(both), "test")) for name in ("ease", "als")}
+    if args.save:
+        pipe.save(args.save)  # the selected pipeline, sources fitted on train
     pipe.refit_sources(both)
     refit = metrics_of(ev(pipe, "test"))
     print(row(f"selected, sources refit on train+valid", None, refit, "NOT comparable: more training data"))
