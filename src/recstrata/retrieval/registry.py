@@ -13,6 +13,7 @@ MODELS: dict[str, str] = {
     "ease": "recstrata.retrieval.ease:EASE",
     "als": "recstrata.retrieval.als:ALS",
     "bpr": "recstrata.retrieval.bpr:BPR",
+    "sasrec": "recstrata.retrieval.sasrec:SASRec",
 }
 
 #: hyper-parameter grids searched on the validation split (never on test)
