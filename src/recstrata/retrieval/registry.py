@@ -15,6 +15,7 @@ MODELS: dict[str, str] = {
     "bpr": "recstrata.retrieval.bpr:BPR",
     "two_tower": "recstrata.retrieval.two_tower:TwoTower",
     "lightgcn": "recstrata.retrieval.lightgcn:LightGCN",
+    "sasrec": "recstrata.retrieval.sasrec:SASRec",
 }
 
 #: hyper-parameter grids searched on the validation split (never on test)

@@ -1,0 +1,93 @@
+"""The SASRec network (Kang & McAuley, "Self-Attentive Sequential Recommendation", ICDM 2018).
+
+Imports torch at module level: import this module only through ``recstrata.retrieval.sasrec``,
+which checks that torch is installed first.
+
+Differences from the paper, all of them common practice: pre-LayerNorm blocks with GELU, a
+final LayerNorm, one fused QKV projection and ``scaled_dot_product_attention``. Item index 0
+is padding; real item ``i`` is row ``i + 1`` of the embedding table, which is also the output
+layer (tied weights, as in the paper). Sequences are left-padded to ``max_len``, so the latest
+item always sits at the last position.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Block(nn.Module):
+    """Causal self-attention + position-wise feed-forward, each in a pre-LN residual branch."""
+
+    def __init__(self, dim: int, heads: int, inner: int, dropout: float, attn_dropout: float) -> None:
+        super().__init__()
+        self.heads = heads
+        self.attn_dropout = attn_dropout
+        self.ln1 = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.ln2 = nn.LayerNorm(dim)
+        self.ff = nn.Sequential(nn.Linear(dim, inner), nn.GELU(), nn.Dropout(dropout), nn.Linear(inner, dim))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        b, t, c = x.shape  # (B, T, C)
+        q, k, v = self.qkv(self.ln1(x)).split(c, dim=2)  # 3 x (B, T, C)
+        q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in (q, k, v))  # (B, H, T, C/H)
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=self.attn_dropout if self.training else 0.0
+        )  # (B, H, T, C/H)
+        y = y.transpose(1, 2).reshape(b, t, c)  # (B, T, C)
+        x = x + self.drop(self.proj(y))
+        return x + self.drop(self.ff(self.ln2(x)))
+
+
+class SASRecNet(nn.Module):
+    def __init__(
+        self, n_items: int, max_len: int, dim: int, layers: int, heads: int, inner: int,
+        dropout: float, attn_dropout: float,
+    ) -> None:
+        super().__init__()
+        self.items = nn.Embedding(n_items + 1, dim, padding_idx=0)  # row 0 = padding
+        self.positions = nn.Embedding(max_len, dim)
+        self.drop = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(Block(dim, heads, inner, dropout, attn_dropout) for _ in range(layers))
+        self.ln = nn.LayerNorm(dim)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
+            if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+                with torch.no_grad():
+                    module.weight[module.padding_idx].zero_()
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        """Left-padded item rows (B, T), 0 = padding -> hidden state after each position (B, T, C).
+
+        ``T`` may be shorter than ``max_len``: the columns are the *last* T positions, so leading
+        all-padding columns can be dropped without changing any result.
+        """
+        b, t = seq.shape
+        real = seq > 0  # (B, T)
+        # position t attends to real items at positions <= t, and always to itself so that a row
+        # of padding never has an empty softmax (its output is ignored anyway)
+        causal = torch.ones(t, t, dtype=torch.bool, device=seq.device).tril()  # (T, T)
+        eye = torch.eye(t, dtype=torch.bool, device=seq.device)
+        mask = (causal & real[:, None, :]) | eye  # (B, T, T)
+        max_len = self.positions.num_embeddings
+        pos = torch.arange(max_len - t, max_len, device=seq.device)
+        x = self.items(seq) * self.items.embedding_dim**0.5 + self.positions(pos)  # (B, T, C)
+        x = self.drop(x) * real[..., None]
+        mask = mask[:, None]  # (B, 1, T, T): shared by all heads
+        for block in self.blocks:
+            x = block(x, mask)
+        return self.ln(x)
+
+    def item_table(self) -> torch.Tensor:
+        """Output embeddings of the real items (n_items, C)."""
+        return self.items.weight[1:]

@@ -1,0 +1,130 @@
+"""SASRec: the shared conformance suite plus known-answer sequential behaviour."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conformance import RecommenderConformance
+
+pytest.importorskip("torch")
+
+from recstrata.errors import ConfigError  # noqa: E402
+from recstrata.retrieval.base import Recommender  # noqa: E402
+from recstrata.retrieval.sasrec import SASRec  # noqa: E402
+
+SMALL = dict(max_len=12, dim=32, layers=1, heads=2, inner=64, dropout=0.0, attn_dropout=0.0,
+             learning_rate=5e-3, batch_size=32, threads=1, seed=0)
+
+
+@pytest.fixture(scope="module")
+def blocks(blocks):
+    """The conformance blocks, each user consuming their block in a random order.
+
+    In the shared fixture every user consumes the block in index order, so the block's last
+    item is always the final event and nothing ever follows it: for a next-item model the
+    answer after a full history is undefined (SASRec then picks arbitrary items, ~10% right).
+    In random order "the next item is an unseen item of my block" is what the data teaches,
+    and the user's missing item stays the known answer (same users, items and ``expected``).
+    """
+    from recstrata.data.dataset import Interactions
+
+    ds, expected = blocks
+    inter = ds.interactions
+    stamps = np.random.default_rng(0).permutation(len(inter)).astype(np.int64)
+    shuffled = Interactions.from_arrays(inter.user, inter.item, inter.weight, stamps)
+    return ds.with_interactions(shuffled, "blocks-shuffled"), expected
+
+
+class TestSASRec(RecommenderConformance):
+    make = staticmethod(lambda: SASRec(epochs=30, **SMALL))
+
+
+def successor_dataset(n_items: int = 30, n_users: int = 60, length: int = 12, seed: int = 0):
+    """Every user walks a ring of items: item i is always followed by item (i + 1) mod n_items."""
+    from tests_support import tiny_dataset
+
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(0, n_items, n_users)
+    return tiny_dataset([[(s + j) % n_items for j in range(length)] for s in starts], n_items)
+
+
+@pytest.fixture(scope="module")
+def successor():
+    ds = successor_dataset()
+    return ds, SASRec(epochs=40, **SMALL).fit(ds)
+
+
+def test_next_item_is_the_successor(successor):
+    ds, model = successor
+    rng = np.random.default_rng(1)
+    histories = [[(s + j) % ds.n_items for j in range(int(rng.integers(1, 8)))] for s in range(ds.n_items)]
+    ids, _ = model.recommend(histories=histories, k=1, exclude_seen=False)
+    expected = np.array([(h[-1] + 1) % ds.n_items for h in histories])
+    assert (ids[:, 0] == expected).mean() >= 0.9
+
+
+def test_appending_a_click_moves_the_recommendation(successor):
+    ds, model = successor
+    ids, _ = model.recommend(histories=[[3, 4, 5], [3, 4, 5, 6]], k=1, exclude_seen=False)
+    assert list(ids[:, 0]) == [6, 7]
+    # order matters: the same items in another order give another answer
+    ids, _ = model.recommend(histories=[[20, 21, 22], [22, 20, 21]], k=1, exclude_seen=False)
+    assert list(ids[:, 0]) == [23, 22]
+
+
+def test_known_user_uses_the_latest_training_items(successor):
+    ds, model = successor
+    last = np.array([h[-1] for h in ds.histories()])
+    ids, _ = model.recommend(np.arange(ds.n_users), k=1, exclude_seen=False)
+    assert (ids[:, 0] == (last + 1) % ds.n_items).mean() >= 0.9
+
+
+def test_only_the_latest_max_len_items_count(successor):
+    ds, model = successor
+    recent = [(10 + j) % ds.n_items for j in range(model.max_len)]  # exactly max_len items
+    older = [7, 1, 25, 3, 19]  # anything before them must not matter
+    a = model.recommend(histories=[recent, older + recent], k=5, exclude_seen=False)
+    np.testing.assert_array_equal(a[0][0], a[0][1])
+    np.testing.assert_allclose(a[1][0], a[1][1], rtol=1e-5, atol=1e-6)
+    assert a[0][0, 0] == (recent[-1] + 1) % ds.n_items
+
+
+def test_save_load_keeps_sequences_and_weights(successor, tmp_path):
+    ds, model = successor
+    model.save(tmp_path / "m")
+    loaded = Recommender.load(tmp_path / "m")
+    for a, b in zip(model.sequences_, loaded.sequences_, strict=True):
+        np.testing.assert_array_equal(a, b)
+    h = [[1, 2, 3], [9], []]
+    np.testing.assert_array_equal(model.recommend(histories=h, k=5)[1], loaded.recommend(histories=h, k=5)[1])
+    np.testing.assert_array_equal(model.item_vectors(), loaded.item_vectors())
+
+
+def test_early_stopping_keeps_the_best_epoch():
+    from recstrata.data.split import loo_split
+
+    ds = successor_dataset(n_users=80, length=10)
+    split = loo_split(ds)
+    model = SASRec(epochs=30, patience=3, **SMALL).fit(split.train, valid=split)
+    assert model.best_epoch_ == int(np.argmax(model.valid_ndcg_)) + 1
+    assert max(model.valid_ndcg_) >= 0.9  # the successor is always the held-out item
+    assert model.epochs_run_ <= 30
+
+
+def test_valid_must_match_the_fitted_dataset():
+    from recstrata.data.split import loo_split
+
+    ds = successor_dataset()
+    with pytest.raises(ConfigError, match="split.train"):
+        SASRec(epochs=1, **SMALL).fit(ds, valid=loo_split(ds))
+
+
+def test_training_is_reproducible_and_leaves_torch_threads_alone():
+    import torch
+
+    before = torch.get_num_threads()
+    ds = successor_dataset(n_users=20)
+    a = SASRec(epochs=2, **SMALL).fit(ds)
+    b = SASRec(epochs=2, **SMALL).fit(ds)
+    np.testing.assert_array_equal(a.item_vectors(), b.item_vectors())
+    assert torch.get_num_threads() == before
