@@ -240,7 +240,7 @@ def main() -> None:
         s.add_argument("--limit", type=int, default=None)
         s.add_argument("--min-count", type=int, default=3)
         s.add_argument("--hard-share", type=float, default=0.2)
-        s.add_argument("--seeds", type=int, default=3)
+        s.add_argument("--seeds", type=int, default=2)
         s.add_argument("--epochs", type=int, default=40)
         s.add_argument("--threads", type=int, default=1, help="llama.cpp threads (1 is faster on a busy box)")
     args = p.parse_args()
