@@ -47,6 +47,9 @@ def _zrows(s: np.ndarray) -> np.ndarray:
     return (s - s.mean(axis=1, keepdims=True)) / np.maximum(s.std(axis=1, keepdims=True), 1e-9)
 
 
+_EASE_CACHE: dict = {}
+
+
 class Blend(Recommender):
     name = "ease+content"
 
@@ -54,7 +57,10 @@ class Blend(Recommender):
         self.features, self.beta, self.reg = features, beta, reg
 
     def _fit(self, dataset) -> None:
-        self.ease_ = EASE(self.reg).fit(dataset)
+        key = (id(dataset), self.reg)  # the EASE part does not depend on beta: fit it once per dataset
+        if key not in _EASE_CACHE:
+            _EASE_CACHE[key] = EASE(self.reg).fit(dataset)
+        self.ease_ = _EASE_CACHE[key]
         self.content_ = TagContent(self.features).fit(dataset)
 
     def _score_histories(self, histories: sp.csr_matrix) -> np.ndarray:

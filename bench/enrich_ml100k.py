@@ -183,6 +183,8 @@ def two_tower(args: argparse.Namespace) -> None:
     out: dict = {"epochs": args.epochs, "n_tags": len(names), "tagged_items": int((np.diff(tags.indptr) > 0).sum()),
                  "hard_pairs": len(hard_u)}
     for split_name, split in (("cold-items", cold), ("general", general)):
+        if split_name not in args.splits.split(","):
+            continue
         keep = np.ones(len(hard_u), bool)
         if split_name == "cold-items":  # negatives were picked on the general split: drop pairs on held-out
             held = np.concatenate([split.valid_candidates, split.test_candidates])  # items and train positives
@@ -193,14 +195,15 @@ def two_tower(args: argparse.Namespace) -> None:
                     "+both": {"item_features": {"llm_tags": tags}, "hard_negatives": pairs}}
         res = {}
         for name, kw in variants.items():
-            if "hard_negatives" in kw and not len(pairs):
+            if ("hard_negatives" in kw and not len(pairs)) or name not in args.variants.split(","):
                 continue
             t = time.perf_counter()
             model = TwoTower(epochs=args.epochs, embedding_cache=cache, threads=1).fit(split.train, **kw)
             res[name] = {"valid": _evaluate(model, split, "valid"), "test": _evaluate(model, split, "test"),
                          "fit_s": time.perf_counter() - t}
             print(split_name, name, res[name], flush=True)
-        out[split_name] = res
+            out[split_name] = res
+            _save("two-tower", out)  # after every fit: a cut-off run keeps what it measured
     _save("two-tower", out)
 
 
@@ -240,9 +243,11 @@ def main() -> None:
         s.add_argument("--limit", type=int, default=None)
         s.add_argument("--min-count", type=int, default=3)
         s.add_argument("--hard-share", type=float, default=0.2)
-        s.add_argument("--seeds", type=int, default=3)
+        s.add_argument("--seeds", type=int, default=2)
         s.add_argument("--epochs", type=int, default=40)
         s.add_argument("--threads", type=int, default=1, help="llama.cpp threads (1 is faster on a busy box)")
+        s.add_argument("--splits", default="cold-items,general")
+        s.add_argument("--variants", default="base,+llm-tags,+llm-negatives,+both")
     args = p.parse_args()
     parts = {"throughput": throughput, "full": full, "negatives": negatives, "payoff": payoff, "two-tower": two_tower}
     parts[args.part](args)
