@@ -135,6 +135,8 @@ class TwoTower(Recommender):
         text = self._text_matrix(dataset)
         feats = categorical_features(dataset, genres=self.genres, year=self.year, extra=self._inputs["item_features"])
         hard = hard_negative_matrix(self._inputs["hard_negatives"], dataset.n_users, dataset.n_items)
+        if hard is not None and hard.nnz == 0:
+            hard = None
         X = dataset.user_items  # (U, N) binary
         users = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
         items = X.indices.astype(np.int64)
