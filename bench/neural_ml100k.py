@@ -34,6 +34,8 @@ GRIDS = {
 }
 COLD_GRID = {"id_dropout": [0.2, 0.5]}
 PARTS = ("two_tower", "lightgcn", "cold")
+HEADER = ("\n| model | fit s | valid NDCG@10 | test NDCG@10 | test Recall@10 | test Recall@20 "
+          "| test MRR@10 |\n|---|---|---|---|---|---|---|")
 
 
 class JitteredPopularity(Popularity):
@@ -79,7 +81,8 @@ def tune(make, space, split, key: str, log) -> tuple[dict, object, float, dict]:
 
 def row(name: str, seconds, valid: dict, test: dict) -> str:
     fit = "" if seconds is None else f"{seconds:.0f}"
-    return f"| {name} | {fit} | {valid['ndcg@10']:.4f} | " + " | ".join(f"{test[k]:.4f}" for k in METRICS) + " |"
+    cells = " | ".join(f"{test[k]:.4f}" for k in METRICS)
+    return f"| {name} | {fit} | {valid['ndcg@10']:.4f} | {cells} |"
 
 
 def main() -> None:
@@ -112,8 +115,7 @@ def main() -> None:
             r = recbole[name]
             rows.append(row(f"RecBole {name} (defaults, {r['epochs_run']} epochs)", r["fit_seconds_2_cores"],
                             r["valid"], r["test"]))
-        log("\n| model | fit s | valid NDCG@10 | test NDCG@10 | test Recall@10 | test Recall@20 | test MRR@10 |")
-        log("|---|---|---|---|---|---|---|")
+        log(HEADER)
         for r in rows:
             log(r)
         if "cold" not in parts:
@@ -129,13 +131,14 @@ def main() -> None:
     cold_rows = [row(f"two_tower text+genres+year {params}", seconds, valid, score(model, cold, "test"))]
     others = [("pop (ties by item index)", Popularity())]
     others += [(f"pop, ties in random order (seed {s})", JitteredPopularity(s)) for s in range(3)]
-    others += [("two_tower ID-only", TwoTower(text=False, genres=False, year=False, epochs=5, temperature=0.1))]
+    id_only = TwoTower(text=False, genres=False, year=False, epochs=5, temperature=0.1)
+    others += [("two_tower ID-only", id_only)]
     for name, m in others:
         start = time.perf_counter()
         m.fit(cold.train)
-        cold_rows.append(row(name, time.perf_counter() - start, score(m, cold, "valid"), score(m, cold, "test")))
-    log("\n| model | fit s | valid NDCG@10 | test NDCG@10 | test Recall@10 | test Recall@20 | test MRR@10 |")
-    log("|---|---|---|---|---|---|---|")
+        seconds = time.perf_counter() - start
+        cold_rows.append(row(name, seconds, score(m, cold, "valid"), score(m, cold, "test")))
+    log(HEADER)
     for r in cold_rows:
         log(r)
     finish(args, lines)

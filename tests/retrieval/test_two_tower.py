@@ -21,7 +21,8 @@ def block_encoder(texts: list[str]) -> np.ndarray:
     """A fake text model: 'Movie 17 ...' -> one-hot of block 17 // 10 (4 blocks), plus a little noise."""
     blocks = np.array([int(re.match(r"Movie (\d+)", t).group(1)) // 10 for t in texts])
     rng = np.random.default_rng(len(texts))
-    return np.eye(4, dtype=np.float32)[blocks] + 0.05 * rng.standard_normal((len(texts), 4)).astype(np.float32)
+    noise = 0.05 * rng.standard_normal((len(texts), 4)).astype(np.float32)
+    return np.eye(4, dtype=np.float32)[blocks] + noise
 
 
 def without_items(ds: Dataset, items: np.ndarray) -> Dataset:
