@@ -21,7 +21,8 @@ def block_encoder(texts: list[str]) -> np.ndarray:
     """A fake text model: 'Movie 17 ...' -> one-hot of block 17 // 10 (4 blocks), plus a little noise."""
     blocks = np.array([int(re.match(r"Movie (\d+)", t).group(1)) // 10 for t in texts])
     rng = np.random.default_rng(len(texts))
-    return np.eye(4, dtype=np.float32)[blocks] + 0.05 * rng.standard_normal((len(texts), 4)).astype(np.float32)
+    noise = 0.05 * rng.standard_normal((len(texts), 4)).astype(np.float32)
+    return np.eye(4, dtype=np.float32)[blocks] + noise
 
 
 def without_items(ds: Dataset, items: np.ndarray) -> Dataset:
@@ -31,6 +32,11 @@ def without_items(ds: Dataset, items: np.ndarray) -> Dataset:
 
 class TestTwoTower(RecommenderConformance):
     make = staticmethod(lambda: TwoTower(text=False, **SMALL))
+
+
+@pytest.fixture(scope="module")
+def base(blocks):
+    return TwoTower(text=False, **SMALL).fit(blocks[0])
 
 
 def test_cold_item_is_retrieved_for_its_block_through_text(blocks):
@@ -50,27 +56,27 @@ def test_without_content_cold_items_cannot_be_told_apart(blocks):
     np.testing.assert_allclose(scores, scores[:, :1].repeat(4, axis=1), atol=1e-5)  # all cold items alike
 
 
-def test_new_history_is_folded_in_without_retraining(blocks):
+def test_new_history_is_folded_in_without_retraining(blocks, base):
     ds, _ = blocks
-    model = TwoTower(text=False, **SMALL).fit(ds)
+    model = base
     ids, _ = model.recommend(histories=[[20, 21, 22], [5]], k=5)
     assert all(i // 10 == 2 for i in ids[0]) and all(i // 10 == 0 for i in ids[1])
     v = model.user_vectors(histories=ds.user_items[[3]])
     np.testing.assert_allclose(v, model.user_vectors([3]), rtol=1e-5)
 
 
-def test_hard_negatives_push_the_item_down(blocks):
+def test_hard_negatives_push_the_item_down(blocks, base):
     ds, _ = blocks
     block0 = np.arange(10)
-    others = np.arange(10, 20)  # block-1 items, all equally irrelevant to block-0 users
+    others = np.arange(10, 40)  # items of other blocks: all equally irrelevant to block-0 users
     target = 10
-    base = TwoTower(text=False, **SMALL).fit(ds)
     hard = TwoTower(text=False, **SMALL).fit(ds, hard_negatives={int(u): [target] for u in block0})
-    margin = {}
+    beaten_by = {}  # per block-0 user: how many of the 29 other out-of-block items score above the target
     for name, m in (("base", base), ("hard", hard)):
         s = m._score_users(block0)[:, others]
-        margin[name] = float((s[:, 0] - s[:, 1:].mean(1)).mean())
-    assert margin["hard"] < margin["base"] - 0.05
+        beaten_by[name] = (s > s[:, :1]).sum(1)
+    assert beaten_by["hard"].mean() >= 25  # near the bottom (measured 27-28)
+    assert beaten_by["hard"].mean() > beaten_by["base"].mean() + 8  # measured 5-15 without
     # pairs form is accepted and equivalent input
     pairs = np.array([[u, target] for u in block0])
     TwoTower(text=False, **SMALL | {"epochs": 1}).fit(ds, hard_negatives=pairs)
@@ -91,9 +97,8 @@ def test_extra_item_features_are_used(blocks):
         TwoTower(text=False, **SMALL).fit(ds, item_features={"llm_tags": tags[:3]})
 
 
-def test_item_vectors_export(blocks):
+def test_item_vectors_export(blocks, base):
     ds, _ = blocks
-    model = TwoTower(text=False, **SMALL | {"epochs": 2}).fit(ds)
-    v = model.item_vectors()
+    v = base.item_vectors()
     assert v.shape == (ds.n_items, 16) and v.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, rtol=1e-5)

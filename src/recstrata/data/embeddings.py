@@ -48,8 +48,8 @@ def _model_directory(model: str) -> Path:
     if path.is_dir():
         return path
     raise ConfigError(
-        f"unknown embedding model {model!r}: use {', '.join(BUNDLED_MODELS)} or a local sentence-transformers "
-        "directory (models are never downloaded at run time)"
+        f"unknown embedding model {model!r}: use {', '.join(BUNDLED_MODELS)} or a local "
+        "sentence-transformers directory (models are never downloaded at run time)"
     )
 
 
@@ -65,7 +65,8 @@ def load_encoder(model: str = DEFAULT_MODEL, batch_size: int = 64) -> Encoder:
     st_model = _sentence_transformer(model)
 
     def encode(texts: list[str]) -> np.ndarray:
-        return st_model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
+        return st_model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True,
+                               show_progress_bar=False)
 
     return encode
 
@@ -91,7 +92,8 @@ class _Store:
                 with np.load(self.path, allow_pickle=False) as data:
                     keys, vecs = data["keys"], data["vectors"]
             except (OSError, ValueError, KeyError) as exc:
-                raise ArtifactError(f"embedding cache {self.path} is unreadable ({exc}); delete it to rebuild") from exc
+                raise ArtifactError(
+                    f"embedding cache {self.path} is unreadable ({exc}); delete it to rebuild") from exc
             self.vectors = dict(zip(keys.tolist(), vecs, strict=True))
 
     def save(self) -> None:
@@ -130,7 +132,8 @@ def embed_texts(
             part = new_texts[start : start + step]
             chunk = np.asarray(encode(part), dtype=np.float32)
             if chunk.ndim != 2 or len(chunk) != len(part):
-                raise DataError(f"the encoder returned shape {chunk.shape} for {len(part)} texts; expected (n, d)")
+                raise DataError(
+                    f"the encoder returned shape {chunk.shape} for {len(part)} texts; expected (n, d)")
             for key, vec in zip(new_keys[start : start + step], _normalise(chunk), strict=True):
                 store.vectors[key] = vec
         store.save()
@@ -139,7 +142,8 @@ def embed_texts(
         return np.zeros((0, dim), np.float32)
     dims = {store.vectors[k].shape[0] for k in keys}
     if len(dims) != 1:
-        raise ArtifactError(f"cached vectors for model {model!r} differ in size {sorted(dims)}; delete {store.path}")
+        raise ArtifactError(
+            f"cached vectors for model {model!r} differ in size {sorted(dims)}; delete {store.path}")
     return np.stack([store.vectors[k] for k in keys]).astype(np.float32)
 
 

@@ -31,7 +31,8 @@ def module_arrays(module, prefix: str) -> dict[str, np.ndarray]:
 
 def load_module_arrays(module, arrays: dict[str, np.ndarray], prefix: str) -> None:
     torch = torch_module("loading weights")
-    state = {k[len(prefix):]: torch.from_numpy(np.asarray(v)) for k, v in arrays.items() if k.startswith(prefix)}
+    state = {k[len(prefix):]: torch.from_numpy(np.asarray(v))
+             for k, v in arrays.items() if k.startswith(prefix)}
     module.load_state_dict(state)
 
 
@@ -40,7 +41,8 @@ def sparse_tensor(matrix: sp.spmatrix):
     torch = torch_module("sparse tensors")
     coo = sp.coo_matrix(matrix, dtype=np.float32)
     index = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
-    return torch.sparse_coo_tensor(index, torch.from_numpy(coo.data), coo.shape, check_invariants=False).coalesce()
+    values = torch.from_numpy(coo.data)
+    return torch.sparse_coo_tensor(index, values, coo.shape, check_invariants=False).coalesce()
 
 
 @contextlib.contextmanager

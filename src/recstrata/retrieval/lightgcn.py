@@ -2,9 +2,10 @@
 Recommendation", SIGIR 2020).
 
 Users and items are nodes of the bipartite interaction graph with normalised adjacency
-``Â = D^-1/2 A D^-1/2``. Only the layer-0 embeddings ``E⁰`` are parameters; layer k is ``Eᵏ = Â Eᵏ⁻¹``
-(no weights, no non-linearity) and a node's final vector is the mean of its layers 0..K. Trained
-with BPR loss (one uniformly sampled unseen negative per positive) and L2 on the layer-0 rows used.
+``Â = D^-1/2 A D^-1/2``. Only the layer-0 embeddings ``E⁰`` are parameters; layer k is
+``Eᵏ = Â Eᵏ⁻¹`` (no weights, no non-linearity) and a node's final vector is the mean of its layers
+0..K. Trained with BPR loss (one uniformly sampled unseen negative per positive) and L2 on the
+layer-0 rows used.
 
 Fold-in for a new history ``h`` (no retraining): the propagation rule applied to a new user row
 with the items' trained layers held fixed, ``e_uᵏ = Σ_{i∈h} e_iᵏ⁻¹ / sqrt(|h| d_i)`` for k = 1..K,
@@ -98,12 +99,13 @@ class LightGCN(Recommender):
         self.user_vectors_ = final[:n_users].copy()
         self.item_vectors_ = final[n_users:].copy()
         # items' layers 0..K-1 feed a new user's layers 1..K (fold-in)
-        self.item_layers_ = np.array([layer[n_users:] for layer in layers[: self.layers]], np.float32).reshape(
-            self.layers, n_items, self.dim)
+        item_layers = [layer[n_users:] for layer in layers[: self.layers]]
+        self.item_layers_ = np.array(item_layers, np.float32).reshape(self.layers, n_items, self.dim)
         self.item_degree_ = np.diff(X.tocsc().indptr).astype(np.float32)
 
     @staticmethod
-    def _negatives(X: sp.csr_matrix, users: np.ndarray, rng: np.random.Generator, tries: int = 5) -> np.ndarray:
+    def _negatives(X: sp.csr_matrix, users: np.ndarray, rng: np.random.Generator, tries: int = 5
+                   ) -> np.ndarray:
         """One uniformly drawn item per user that the user has not interacted with (a few redraws)."""
         n_items = X.shape[1]
         neg = rng.integers(0, n_items, len(users))

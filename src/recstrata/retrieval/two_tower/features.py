@@ -63,7 +63,8 @@ def categorical_features(
     for name, matrix in (extra or {}).items():
         m = sp.csr_matrix(matrix, dtype=np.float32)
         if m.shape[0] != dataset.n_items:
-            raise DataError(f"item_features[{name!r}] has {m.shape[0]} rows; the dataset has {dataset.n_items} items")
+            raise DataError(
+                f"item_features[{name!r}] has {m.shape[0]} rows; the dataset has {dataset.n_items} items")
         blocks.append(row_normalise(m))
     blocks = [b for b in blocks if b.shape[1]]
     if not blocks:
@@ -83,10 +84,12 @@ def hard_negative_matrix(
     else:
         arr = np.asarray(hard_negatives, dtype=np.int64)
         if arr.ndim != 2 or arr.shape[1] != 2:
-            raise DataError(f"hard_negatives must be {{user: items}} or an (m, 2) array of pairs, got shape {arr.shape}")
+            raise DataError(
+                f"hard_negatives must be {{user: items}} or an (m, 2) array of pairs, got shape {arr.shape}")
     if arr.size and (arr[:, 0].min() < 0 or arr[:, 0].max() >= n_users or arr[:, 1].min() < 0
                      or arr[:, 1].max() >= n_items):
-        raise DataError(f"hard_negatives hold indices outside 0..{n_users - 1} (users) / 0..{n_items - 1} (items)")
+        raise DataError(
+            f"hard_negatives hold indices outside 0..{n_users - 1} (users) / 0..{n_items - 1} (items)")
     m = sp.csr_matrix((np.ones(len(arr), np.float32), (arr[:, 0], arr[:, 1])), shape=(n_users, n_items))
     m.sum_duplicates()
     m.data[:] = 1.0

@@ -133,8 +133,11 @@ class TwoTower(Recommender):
                 and self.max_history > 0):
             raise ConfigError(f"invalid two_tower parameters: {self!r}")
         text = self._text_matrix(dataset)
-        feats = categorical_features(dataset, genres=self.genres, year=self.year, extra=self._inputs["item_features"])
+        feats = categorical_features(dataset, genres=self.genres, year=self.year,
+                                     extra=self._inputs["item_features"])
         hard = hard_negative_matrix(self._inputs["hard_negatives"], dataset.n_users, dataset.n_items)
+        if hard is not None and hard.nnz == 0:
+            hard = None
         X = dataset.user_items  # (U, N) binary
         users = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
         items = X.indices.astype(np.int64)
@@ -160,7 +163,8 @@ class TwoTower(Recommender):
                 b = order[start : start + self.batch_size]
                 if len(b) < 2:
                     continue
-                keep = trained_t * torch.from_numpy((rng.random(dataset.n_items) >= self.id_dropout).astype(np.float32))
+                drop = rng.random(dataset.n_items) < self.id_dropout
+                keep = trained_t * torch.from_numpy((~drop).astype(np.float32))  # (N,) ID mask this step
                 loss = self._batch_loss(torch, item_tower, user_tower, X, users[b], items[b], keep, text_t,
                                         feats_t, log_q_t, hard, rng)
                 opt.zero_grad()
@@ -202,7 +206,8 @@ class TwoTower(Recommender):
         L = self.max_history
         start, n = X.indptr[u][:, None], np.diff(X.indptr)[u][:, None]  # (B, 1)
         whole = np.broadcast_to(np.arange(L), (len(u), L))
-        off = np.where(n <= L, np.minimum(whole, np.maximum(n - 1, 0)), (rng.random((len(u), L)) * n).astype(np.int64))
+        sampled = (rng.random((len(u), L)) * n).astype(np.int64)
+        off = np.where(n <= L, np.minimum(whole, np.maximum(n - 1, 0)), sampled)
         idx = X.indices[np.minimum(start + off, X.nnz - 1)].astype(np.int64)
         valid = ((whole < n) | (n > L)) & (idx != i[:, None])
         return idx, valid.astype(np.float32)
