@@ -16,7 +16,8 @@ pytestmark = pytest.mark.integration
 def gemma(tmp_path_factory):
     pytest.importorskip("llama_cpp")
     try:
-        backend = get_backend("gemma3-270m", LLMSettings(model_dir=tmp_path_factory.mktemp("models"))).load()
+        settings = LLMSettings(model_dir=tmp_path_factory.mktemp("models"), n_threads=1)
+        backend = get_backend("gemma3-270m", settings).load()
     except LLMError as exc:
         pytest.skip(f"Gemma GGUF not available: {exc}")
     yield backend
@@ -46,7 +47,7 @@ def test_chat_mode_on_a_base_model_is_a_config_error(gemma):
 
 
 def test_prompt_longer_than_context_is_a_clear_error(smollm2_path):
-    with LlamaCppBackend(smollm2_path, n_ctx=256, verify_sha256=False) as small:
+    with LlamaCppBackend(smollm2_path, n_ctx=256, n_threads=1, verify_sha256=False) as small:
         with pytest.raises(LLMError, match="n_ctx"):
             small.generate("word " * 400, max_tokens=4)
 
