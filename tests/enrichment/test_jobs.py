@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from conftest import TITLES, USERS, make_movies
+from enrich_data import TITLES, USERS, make_movies
 from fakes import ScriptedBackend, item_reply
 
 from recstrata.enrichment import (

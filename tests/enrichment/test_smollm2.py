@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-from conftest import TITLES, make_movies
+from enrich_data import TITLES, make_movies
 
 from recstrata.enrichment import ItemAttributesJob, iter_outputs, run_job
 

@@ -6,6 +6,8 @@ only built when an ``integration`` test asks for them.
 
 from __future__ import annotations
 
+from llm_support import ItemTags  # noqa: F401  (re-exported for fixtures)
+
 import json
 import socket
 import subprocess
@@ -20,11 +22,6 @@ from recstrata.llm import LlamaCppBackend, MockBackend, OpenAIHTTPBackend, Usage
 from recstrata.llm.base import Request
 
 
-class ItemTags(BaseModel):
-    """The structured output the conformance suite asks for: bounded so it fits in max_tokens."""
-
-    tags: list[Annotated[str, Field(max_length=16)]] = Field(max_length=3)
-    summary: str = Field(max_length=40)
 
 
 def _mock_reply(request: Request) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import ItemTags
+from llm_support import ItemTags
 
 from recstrata.errors import LLMTimeoutError
 from recstrata.llm import Completion, Message, schema_instruction

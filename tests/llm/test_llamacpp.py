@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ItemTags
+from llm_support import ItemTags
 
 from recstrata.errors import ConfigError, LLMError
 from recstrata.llm import LlamaCppBackend, LLMSettings, Message, get_backend

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ItemTags
+from llm_support import ItemTags
 
 from recstrata.errors import ConfigError, LLMError, LLMOutputError, LLMTimeoutError
 from recstrata.llm import Message, MockBackend, Price, UsageLedger

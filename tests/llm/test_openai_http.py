@@ -7,7 +7,7 @@ import logging
 import random
 
 import pytest
-from conftest import ItemTags
+from llm_support import ItemTags
 
 from recstrata.errors import LLMError, LLMOutputError, LLMTimeoutError, LLMUnavailableError
 from recstrata.llm import OpenAIHTTPBackend, UsageLedger, get_backend

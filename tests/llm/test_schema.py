@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ItemTags
+from llm_support import ItemTags
 
 from recstrata.errors import ConfigError, LLMOutputError
 from recstrata.llm._schema import OutputContract
