@@ -51,6 +51,13 @@ class FactorModel(Recommender):
     def user_vectors(self, users: np.ndarray | None = None) -> np.ndarray:
         return self.user_factors_ if users is None else self.user_factors_[users]
 
+    def query_vectors(self, users=None, *, histories: sp.csr_matrix | None = None) -> np.ndarray:
+        """User factors of known ``users``, or the fold-in of binary ``histories``."""
+        self._check_fitted()
+        if histories is not None:
+            return self._fold_in(sp.csr_matrix(histories, dtype=np.float32))
+        return self.user_factors_[np.asarray(users, dtype=np.int64)]
+
     def _state(self) -> dict[str, np.ndarray]:
         return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
 

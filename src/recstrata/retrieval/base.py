@@ -137,31 +137,8 @@ class Recommender(ABC):
         items to hide; ``candidates`` restricts the ranking to these items. Rows with fewer than
         ``k`` eligible items are padded with id -1 and score -inf.
         """
-        self._check_fitted()
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-            raise ConfigError(f"k must be a positive integer, got {k!r}")
-        if k > self.n_items_:
-            raise ConfigError(f"k={k} is larger than the catalog ({self.n_items_} items); ask for at most that")
-        if (users is None) == (histories is None):
-            raise ConfigError("pass exactly one of users= or histories=")
-        seqs = None
-        if histories is not None:
-            if not sp.issparse(histories):  # ordered item lists: sequential models use the order
-                seqs = [np.asarray(h, dtype=np.int64).ravel() for h in histories]
-            hist = histories_to_csr(histories if seqs is None else seqs, self.n_items_)
-            n = hist.shape[0]
-        else:
-            users = np.atleast_1d(np.asarray(users, dtype=np.int64))
-            if users.size and (users.min() < 0 or users.max() >= self.n_users_):
-                bad = users[(users < 0) | (users >= self.n_users_)][0]
-                raise DataError(f"user index {bad} is outside 0..{self.n_users_ - 1}; pass histories= for new users")
-            n = len(users)
-        if exclude is not None and exclude.shape != (n, self.n_items_):
-            raise ConfigError(f"exclude must be ({n}, {self.n_items_}), got {exclude.shape}")
-        cand = None if candidates is None else np.unique(np.asarray(candidates, dtype=np.int64))
-        if cand is not None and cand.size and (cand[0] < 0 or cand[-1] >= self.n_items_):
-            raise DataError(f"candidate item indices must be within 0..{self.n_items_ - 1}")
-
+        users, hist, seqs, cand = self._check_request(users, k, histories, exclude, candidates)
+        n = hist.shape[0] if hist is not None else len(users)
         batch = max(1, self.score_budget // max(self.n_items_, 1))
         ids_out, scores_out = [], []
         for s in range(0, n, batch):
@@ -186,9 +163,63 @@ class Recommender(ABC):
             return np.zeros((0, k), np.int64), np.zeros((0, k), np.float32)
         return np.concatenate(ids_out), np.concatenate(scores_out)
 
+    def _check_request(
+        self,
+        users: Sequence[int] | np.ndarray | int | None,
+        k: int,
+        histories: HistoryLike | None,
+        exclude: sp.spmatrix | None,
+        candidates: Sequence[int] | np.ndarray | None,
+    ) -> tuple[np.ndarray | None, sp.csr_matrix | None, list[np.ndarray] | None, np.ndarray | None]:
+        """Validate a :meth:`recommend` request: ``(users, histories CSR, ordered sequences, candidates)``.
+
+        Exactly one of ``users`` / the histories CSR is not None; sequences are kept only when the
+        histories came as ordered lists; candidates are sorted and unique.
+        """
+        self._check_fitted()
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+            raise ConfigError(f"k must be a positive integer, got {k!r}")
+        if k > self.n_items_:
+            raise ConfigError(f"k={k} is larger than the catalog ({self.n_items_} items); ask for at most that")
+        if (users is None) == (histories is None):
+            raise ConfigError("pass exactly one of users= or histories=")
+        seqs = hist = None
+        if histories is not None:
+            if not sp.issparse(histories):  # ordered item lists: sequential models use the order
+                seqs = [np.asarray(h, dtype=np.int64).ravel() for h in histories]
+            hist = histories_to_csr(histories if seqs is None else seqs, self.n_items_)
+            n = hist.shape[0]
+        else:
+            users = np.atleast_1d(np.asarray(users, dtype=np.int64))
+            if users.size and (users.min() < 0 or users.max() >= self.n_users_):
+                bad = users[(users < 0) | (users >= self.n_users_)][0]
+                raise DataError(f"user index {bad} is outside 0..{self.n_users_ - 1}; pass histories= for new users")
+            n = len(users)
+        if exclude is not None and exclude.shape != (n, self.n_items_):
+            raise ConfigError(f"exclude must be ({n}, {self.n_items_}), got {exclude.shape}")
+        cand = None if candidates is None else np.asarray(candidates, dtype=np.int64).ravel()
+        if cand is not None and not np.all(cand[1:] > cand[:-1]):  # already sorted and unique: skip the sort
+            cand = np.unique(cand)
+        if cand is not None and cand.size and (cand[0] < 0 or cand[-1] >= self.n_items_):
+            raise DataError(f"candidate item indices must be within 0..{self.n_items_ - 1}")
+        return users, hist, seqs, cand
+
     def item_vectors(self) -> np.ndarray | None:
         """Dense item embeddings (n_items, d) for ANN export and similarity, if the model has them."""
         return None
+
+    def query_vectors(
+        self, users: Sequence[int] | np.ndarray | None = None, *, histories: sp.csr_matrix | None = None
+    ) -> np.ndarray:
+        """(n, d) query vectors whose inner products with :meth:`item_vectors` are this model's scores.
+
+        For known ``users`` (internal indices) or binary ``histories`` (fold-in / history tower).
+        Models whose scores are such an inner product implement this, and can then be served by
+        ANN search (:class:`recstrata.retrieval.vector.VectorRetriever`).
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} has no query vectors; wrap a vector model (als, bpr, two_tower, lightgcn) instead"
+        )
 
     def similar_items(self, items: Sequence[int] | np.ndarray | int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Most similar items to each given item (cosine of item vectors by default); the item itself excluded."""
@@ -241,7 +272,12 @@ class Recommender(ABC):
         klass = model_class(manifest["model"])
         if cls is not Recommender and not issubclass(klass, cls):
             raise ArtifactError(f"{root} holds a {manifest['model']!r} model, not a {cls.__name__}")
-        model = klass(**manifest["params"])
+        return klass._from_artifact(root, manifest)
+
+    @classmethod
+    def _from_artifact(cls, root: Path, manifest: dict[str, Any]) -> Recommender:
+        """Rebuild a model from its checked ``manifest`` and the files :meth:`save` wrote to ``root``."""
+        model = cls(**manifest["params"])
         seen = load_arrays(root / "seen.npz")
         n_users, n_items = (int(x) for x in seen["shape"])
         model.n_users_, model.n_items_ = n_users, n_items

@@ -139,6 +139,13 @@ class LightGCN(Recommender):
     def user_vectors(self, users: np.ndarray | None = None) -> np.ndarray:
         return self.user_vectors_ if users is None else self.user_vectors_[np.asarray(users, dtype=np.int64)]
 
+    def query_vectors(self, users=None, *, histories: sp.csr_matrix | None = None) -> np.ndarray:
+        """Final-layer vectors of known ``users``, or the fold-in of binary ``histories``."""
+        self._check_fitted()
+        if histories is not None:
+            return self._fold_in(sp.csr_matrix(histories, dtype=np.float32))
+        return self.user_vectors_[np.asarray(users, dtype=np.int64)]
+
     def _state(self) -> dict[str, np.ndarray]:
         return {"user_vectors": self.user_vectors_, "item_vectors": self.item_vectors_,
                 "item_layers": self.item_layers_, "item_degree": self.item_degree_}

@@ -16,6 +16,8 @@ MODELS: dict[str, str] = {
     "two_tower": "recstrata.retrieval.two_tower:TwoTower",
     "lightgcn": "recstrata.retrieval.lightgcn:LightGCN",
     "sasrec": "recstrata.retrieval.sasrec:SASRec",
+    # a vector model (base=, base_params=) served by ANN search (index=, index_params=)
+    "ann": "recstrata.retrieval.vector:VectorRetriever",
 }
 
 #: hyper-parameter grids searched on the validation split (never on test)

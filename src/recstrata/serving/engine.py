@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from recstrata.data.dataset import Dataset
@@ -53,24 +54,51 @@ class LiveModel:
 
 
 class Engine:
-    def __init__(self, dataset: Dataset, live: LiveModel) -> None:
+    """Serves one live model. ``index`` (an ANN index kind, e.g. ``"sq8"``) wraps every live model in a
+    :class:`~recstrata.retrieval.vector.VectorRetriever`, so a request is one index search instead of
+    scoring the catalog; None scores densely with the model itself.
+
+    Start-up is vectorised over the catalog (a 1M-item catalog must not be walked row by row with
+    pandas), and per-request work does not grow with the catalog except inside the model's search.
+    """
+
+    def __init__(self, dataset: Dataset, live: LiveModel, *, index: str | None = None) -> None:
         self.dataset = dataset
-        self.live = live
+        self.index = index
+        self.live = self._prepare(live)
         self.popularity = Popularity().fit(dataset)
+        # items by descending popularity, ties to the lower index (as a dense top-k would break them)
+        self._pop_order = np.argsort(-self.popularity.counts_, kind="stable")
+        self._pop_rank = np.empty_like(self._pop_order)
+        self._pop_rank[self._pop_order] = np.arange(len(self._pop_order))
         self._overlay: dict[str, list[int]] = {}
         self._erased: set[str] = set()
         self._lock = threading.Lock()
         self._train_history = dataset.histories()
         self._allow = lru_cache(maxsize=256)(self._allow_list)
         # hot-path lookups as plain dicts/lists: pandas indexing costs ~50 us a call
-        self._item_idx = {str(x): i for i, x in enumerate(dataset.item_ids.external)}
-        self._user_idx = {str(x): i for i, x in enumerate(dataset.user_ids.external)}
         self._item_ext = [str(x) for x in dataset.item_ids.external]
-        self._info = [self._describe(i) for i in range(dataset.n_items)]
+        self._item_idx = dict(zip(self._item_ext, range(len(self._item_ext)), strict=True))
+        self._user_idx = dict(zip((str(x) for x in dataset.user_ids.external), range(dataset.n_users)))
+        # item metadata as column lists; item_info builds the small dict on demand
+        items = dataset.items
+        self._titles = items["title"].tolist()
+        self._genres = items["genres"].tolist()
+        self._years = items["year"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        self._genre_index: tuple[np.ndarray, np.ndarray, list[str]] | None = None
 
     # ---- live state -----------------------------------------------------------------------------
+    def _prepare(self, live: LiveModel) -> LiveModel:
+        if self.index is None:
+            return live
+        from recstrata.retrieval.vector import VectorRetriever
+
+        if isinstance(live.model, VectorRetriever):
+            return live
+        return LiveModel(VectorRetriever.wrap(live.model, index=self.index), live.version, live.name)
+
     def swap(self, live: LiveModel) -> None:
-        self.live = live
+        self.live = self._prepare(live)
 
     def add_event(self, user_id: str, item_id: str) -> None:
         idx = int(self.item_index(item_id))
@@ -106,16 +134,37 @@ class Engine:
     def _allow_list(self, genre: str | None, year_min: int | None, year_max: int | None) -> np.ndarray | None:
         if genre is None and year_min is None and year_max is None:
             return None
-        items = self.dataset.items
-        keep = np.ones(len(items), bool)
+        keep = np.ones(self.dataset.n_items, bool)
         if genre is not None:
-            keep &= np.array([genre.lower() in (g.lower() for g in gs) for gs in items["genres"]])
-        years = items["year"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+            item_of, code, names = self._genres_flat()
+            wanted = [j for j, name in enumerate(names) if name == genre.lower()]
+            has = np.zeros_like(keep)
+            has[item_of[np.isin(code, wanted)]] = True
+            keep &= has
+        years = self._years
         if year_min is not None:
             keep &= years >= year_min
         if year_max is not None:
             keep &= years <= year_max
         return np.flatnonzero(keep)
+
+    def _genres_flat(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """(item index, lower-cased genre code) per (item, genre) pair, and the genre names; built once."""
+        if self._genre_index is None:
+            lengths = np.fromiter((len(gs) for gs in self._genres), np.int64, len(self._genres))
+            flat = [g.lower() for gs in self._genres for g in gs]
+            code, names = pd.factorize(pd.Series(flat, dtype=object)) if flat else (np.zeros(0, np.int64), [])
+            self._genre_index = (np.repeat(np.arange(len(lengths)), lengths), np.asarray(code), list(names))
+        return self._genre_index
+
+    def _popular(self, k: int, allow: np.ndarray | None, hidden: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Popularity top-k over allowed, not hidden items: O(k + len(hidden)) without an allow-list."""
+        order = self._pop_order if allow is None else allow[np.argsort(self._pop_rank[allow], kind="stable")]
+        head = order[: k + len(hidden)]
+        if hidden:
+            head = head[~np.isin(head, hidden)]
+        ids = head[:k].astype(np.int64)
+        return ids[None, :], self.popularity.counts_[ids][None, :]
 
     # ---- recommend -------------------------------------------------------------------------------
     def recommend(self, *, user_id: str | None = None, history: list[str] | None = None, k: int = 10,
@@ -149,8 +198,11 @@ class Engine:
             ids, scores = np.zeros((1, 0), np.int64), np.zeros((1, 0), np.float32)
         else:
             kk = k if allow is None else min(k, len(allow))
-            who = {"users": [known]} if known is not None else {"histories": [hist or []]}
-            ids, scores = model.recommend(k=kk, exclude_seen=True, exclude=excl, candidates=allow, **who)
+            if cold:  # nothing seen: only the explicit exclusions hide items
+                ids, scores = self._popular(kk, allow, exclude_idx)
+            else:
+                who = {"users": [known]} if known is not None else {"histories": [hist]}
+                ids, scores = model.recommend(k=kk, exclude_seen=True, exclude=excl, candidates=allow, **who)
         keep = ids[0] >= 0
         ids, scores = ids[0][keep], scores[0][keep]
         return RecResult(
@@ -181,10 +233,6 @@ class Engine:
                 [float(s) for s in scores[0][keep]])
 
     def item_info(self, idx: int) -> dict:
-        return self._info[idx]
-
-    def _describe(self, idx: int) -> dict:
-        row = self.dataset.items.iloc[idx]
-        year = row["year"]
-        return {"id": str(row["item_id"]), "title": row["title"], "genres": list(row["genres"]),
-                "year": None if str(year) == "<NA>" else int(year)}
+        year = self._years[idx]
+        return {"id": self._item_ext[idx], "title": self._titles[idx], "genres": list(self._genres[idx]),
+                "year": None if np.isnan(year) else int(year)}

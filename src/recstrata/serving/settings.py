@@ -17,6 +17,10 @@ class ServingSettings(BaseModel):
     dataset: str = Field("ml-latest-small", description="dataset name or path the catalog comes from")
     model: str = Field("als", description="model fitted at start-up when runs_dir has no published artefact")
     model_params: dict = Field(default_factory=dict)
+    index: str | None = Field(
+        None, description="ANN index kind (exact, hnsw, ivf, ivfpq, sq8, fp16) the live model is served through; "
+        "None = dense scoring of the whole catalog (fine up to ~100k items)",
+    )
     runs_dir: Path = Field(Path("runs"), description="artefacts: <runs_dir>/<model>/<version>/ and a CURRENT pointer")
     state_dir: Path = Field(Path("state"), description="SQLite event store and explanation cache")
     api_keys: dict[str, list[str]] = Field(

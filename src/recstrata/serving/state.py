@@ -56,7 +56,7 @@ def build_state(settings: ServingSettings, *, dataset: Dataset | None = None,
         log.info("no published %s model in %s: fitting one", settings.model, store.root)
         store.publish(make_model(settings.model, **settings.model_params).fit(dataset))
     model, version = store.load()
-    engine = Engine(dataset, LiveModel(model, version, settings.model))
+    engine = Engine(dataset, LiveModel(model, version, settings.model), index=settings.index)
     events = EventStore(settings.state_dir / "events.sqlite")
     for user in events.erased_users():
         engine.erase(user)

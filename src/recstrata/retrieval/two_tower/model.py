@@ -232,6 +232,12 @@ class TwoTower(Recommender):
                                     torch.from_numpy(self.history_logits_))
         return vecs.numpy()
 
+    def query_vectors(self, users=None, *, histories: sp.csr_matrix | None = None) -> np.ndarray:
+        """The user tower's output for known ``users`` (their training history) or ``histories``."""
+        if histories is None:
+            return self.user_vectors(np.asarray(users, dtype=np.int64))
+        return self.user_vectors(histories=histories)
+
     def _score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
         return self.user_vectors(histories=histories) @ self.item_vectors_.T
 
