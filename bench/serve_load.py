@@ -1,10 +1,20 @@
 """Load test of GET /v1/users/{id}/recommendations (k=10, no LLM), only against 127.0.0.1.
 
     python bench/serve_load.py --dataset ../shared/datasets/ml-100k [--duration 10]
+    python bench/serve_load.py --synthetic 1000000 [--index sq8] [--duration 10]
 
 Starts the recstrata server (uvicorn, one process) and the bare anchor (FastAPI + one faiss HNSW
 top-100 search, ef 128) and drives each with wrk at concurrency 1, 8 and 32 for a bounded time,
 over a fixed list of user ids. The load generator shares the machine's 2 cores with the server.
+
+``--synthetic N`` serves a generated catalog of N items (titles, genres, years) with interactions
+that have real structure: users belong to latent taste clusters (popularity-skewed), each cluster
+owns a slice of the catalog and a couple of genres, and items within a cluster and overall follow
+power-law popularity. ALS (64 factors) is fitted and published in this process (times printed);
+the real app (``create_app`` + ``build_state``) then loads it in a uvicorn worker started with
+``--factory serve_load:synthetic_app``, which regenerates the same catalog from the seed and serves
+it through the ANN index (``RECSTRATA_SERVING__INDEX``). The anchor indexes as many random vectors
+as the catalog has items unless ``--anchor-items`` says otherwise.
 """
 
 from __future__ import annotations
@@ -68,10 +78,14 @@ def wrk(url_base: str, users: list[str], concurrency: int, duration: int) -> dic
     return {"rps": rps, "p50_ms": pct("50"), "p99_ms": pct("99"), "non_2xx": int(errors.group(1)) if errors else 0}
 
 
-def run_server(cmd: list[str], env: dict, port: int, ready_path: str) -> subprocess.Popen:
+def run_server(cmd: list[str], env: dict, port: int, ready_path: str, timeout: float = 180) -> subprocess.Popen:
     proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    wait_ready(f"http://127.0.0.1:{port}{ready_path}")
+    try:
+        wait_ready(f"http://127.0.0.1:{port}{ready_path}", timeout)
+    except BaseException:
+        stop(proc)
+        raise
     return proc
 
 
@@ -80,44 +94,181 @@ def stop(proc: subprocess.Popen) -> None:
     proc.wait(30)
 
 
+# ---- synthetic catalog ------------------------------------------------------------------------------
+SYNTH_GENRES = ("Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary", "Drama",
+                "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War",
+                "Western")
+SYNTH_CLUSTERS = 200  # latent taste clusters: each owns ~N/200 items and two genres
+SYNTH_USERS_PER_ITEM = 0.2  # 1M items -> 200k users
+SYNTH_MEAN_HISTORY = 15  # events per user (lognormal, 3..300): ~3M interactions at 1M items
+SYNTH_IN_CLUSTER = 0.8  # share of a user's events inside their own cluster; the rest follow global popularity
+
+
+def synthetic_dataset(n_items: int, seed: int = 0):
+    """A deterministic catalog of ``n_items`` with clustered, popularity-skewed interactions."""
+    import numpy as np
+    import pandas as pd
+
+    from recstrata.data.dataset import Dataset, IdMap, Interactions
+
+    rng = np.random.default_rng(seed)
+    n_users = max(100, int(n_items * SYNTH_USERS_PER_ITEM))
+    clusters = min(SYNTH_CLUSTERS, max(1, n_items // 50))
+    item_cluster = rng.integers(0, clusters, n_items)  # (N,)
+    by_cluster = np.argsort(item_cluster, kind="stable")  # items grouped by cluster, in random order within
+    starts = np.searchsorted(item_cluster[by_cluster], np.arange(clusters + 1))
+    global_order = rng.permutation(n_items)  # global popularity rank -> item
+
+    # users: cluster sizes are skewed too (some tastes are common); history lengths are lognormal
+    cluster_weight = 1.0 / np.arange(1, clusters + 1) ** 0.7
+    user_cluster = rng.choice(clusters, n_users, p=cluster_weight / cluster_weight.sum())
+    lengths = np.clip(rng.lognormal(np.log(SYNTH_MEAN_HISTORY) - 0.5, 1.0, n_users), 3, 300).astype(np.int64)
+    user = np.repeat(np.arange(n_users), lengths)  # (M,)
+    m = len(user)
+    inside = rng.random(m) < SYNTH_IN_CLUSTER
+    c = user_cluster[user]
+    size = starts[c + 1] - starts[c]
+    # power-law ranks: floor(size * u^3) puts most mass on the head of each ranking
+    local = by_cluster[starts[c] + np.minimum((size * rng.random(m) ** 3).astype(np.int64), size - 1)]
+    glob = global_order[np.minimum((n_items * rng.random(m) ** 4).astype(np.int64), n_items - 1)]
+    item = np.where(inside, local, glob)
+    timestamp = 1_600_000_000 + np.sort(rng.integers(0, 86_400 * 365, m))
+
+    # catalog: each cluster has two genres (items carry the first, half also the second) and an era
+    g1, g2 = np.arange(clusters) % len(SYNTH_GENRES), (np.arange(clusters) * 7 + 3) % len(SYNTH_GENRES)
+    variants = np.empty(2 * clusters, dtype=object)
+    for k in range(clusters):
+        variants[2 * k] = (SYNTH_GENRES[g1[k]],)
+        variants[2 * k + 1] = tuple(dict.fromkeys((SYNTH_GENRES[g1[k]], SYNTH_GENRES[g2[k]])))
+    genres = variants[2 * item_cluster + (rng.random(n_items) < 0.5)]
+    era = 1950 + (np.arange(clusters) * 13) % 70
+    year = np.clip(era[item_cluster] + rng.normal(0, 4, n_items).round(), 1920, 2025).astype(np.int64)
+    ids = [str(i) for i in range(n_items)]
+    items = pd.DataFrame({
+        "item_id": ids,
+        "title": [f"Item {i}" for i in range(n_items)],
+        "genres": genres,
+        "year": pd.array(year, dtype="Int64"),
+        "text": "",
+    })
+    users = pd.DataFrame({"user_id": [str(u) for u in range(n_users)]})
+    return Dataset(
+        name=f"synthetic-{n_items}",
+        interactions=Interactions.from_arrays(user, item, None, timestamp),
+        user_ids=IdMap(users["user_id"], kind="user"),
+        item_ids=IdMap(ids, kind="item"),
+        items=items,
+        users=users,
+    )
+
+
+def synthetic_app():
+    """uvicorn ``--factory`` entry: the real app over the synthetic catalog (bench-only env inputs)."""
+    from recstrata.config import get_settings
+    from recstrata.serving.app import create_app
+    from recstrata.serving.state import build_state
+
+    settings = get_settings().serving
+    dataset = synthetic_dataset(int(os.environ["BENCH_SYNTHETIC_ITEMS"]), int(os.environ["BENCH_SYNTHETIC_SEED"]))
+    return create_app(settings, state=build_state(settings, dataset=dataset, backend=None))
+
+
+def prepare_synthetic(n_items: int, seed: int, runs: Path, iterations: int) -> tuple[list[str], dict[str, float]]:
+    """Generate the catalog, fit ALS (64 factors) and publish it; return user ids to query and timings."""
+    import numpy as np
+
+    from recstrata.retrieval.als import ALS
+    from recstrata.serving.modelstore import ModelStore
+
+    times = {}
+    t = time.perf_counter()
+    ds = synthetic_dataset(n_items, seed)
+    times["generate_s"] = time.perf_counter() - t
+    print(f"synthetic catalog: {ds!r}, {ds.user_items.nnz:,} distinct user-item pairs "
+          f"({times['generate_s']:.1f} s)", file=sys.stderr)
+    t = time.perf_counter()
+    model = ALS(factors=64, iterations=iterations).fit(ds)
+    times["fit_s"] = time.perf_counter() - t
+    print(f"ALS 64 factors, {iterations} iterations: {times['fit_s']:.1f} s", file=sys.stderr)
+    t = time.perf_counter()
+    ModelStore(runs, "als").publish(model)
+    times["publish_s"] = time.perf_counter() - t
+    users = np.random.default_rng(seed + 1).choice(ds.n_users, 1000, replace=False)
+    return [str(u) for u in users], times
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default=str(ROOT.parent / "shared/datasets/ml-100k"))
     ap.add_argument("--model", default="als")
+    ap.add_argument("--synthetic", type=int, default=None, metavar="N_ITEMS",
+                    help="serve a generated catalog of N items (ALS, 64 factors) instead of --dataset")
+    ap.add_argument("--index", default=None,
+                    help="ANN index kind the server uses (default: sq8 with --synthetic, dense scoring otherwise)")
+    ap.add_argument("--als-iterations", type=int, default=15, help="ALS iterations (--synthetic)")
+    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--duration", type=int, default=10, help="seconds per concurrency level")
     ap.add_argument("--concurrency", default="1,8,32")
-    ap.add_argument("--anchor-items", type=int, default=100_000)
+    ap.add_argument("--anchor-items", type=int, default=None,
+                    help="random vectors in the anchor's HNSW index (default: 100,000, or N with --synthetic)")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
+    if args.synthetic is not None and not 1_000 <= args.synthetic <= 5_000_000:
+        sys.exit("--synthetic takes 1,000 to 5,000,000 items")
     levels = [int(c) for c in args.concurrency.split(",")]
     work = Path(tempfile.mkdtemp(prefix="recstrata-load-"))
     results: dict[str, dict[int, dict]] = {}
+    synthetic = args.synthetic is not None
+    index = args.index or ("sq8" if synthetic else None)
+    anchor_items = args.anchor_items or (args.synthetic if synthetic else 100_000)
+    timings: dict[str, float] = {}
 
     port = free_port()
     env = {"RECSTRATA_SERVING__RUNS_DIR": str(work / "runs"), "RECSTRATA_SERVING__STATE_DIR": str(work / "state"),
            "RECSTRATA_SERVING__API_KEYS": '{"bench": ["admin"]}', "RECSTRATA_SERVING__LLM_BACKEND": "null"}
-    server = run_server([sys.executable, "-m", "recstrata.cli", "serve", "--dataset", args.dataset, "--model",
-                         args.model, "--port", str(port), "--llm", "none"], env, port, "/readyz")
+    if index:
+        env["RECSTRATA_SERVING__INDEX"] = index
     try:
-        users = [str(u) for u in range(1, 944)]
-        httpx.get(f"http://127.0.0.1:{port}/v1/users/1/recommendations")
-        results["recstrata"] = {c: wrk(f"http://127.0.0.1:{port}", users, c, args.duration) for c in levels}
-    finally:
-        stop(server)
+        if synthetic:
+            users, timings = prepare_synthetic(args.synthetic, args.seed, work / "runs", args.als_iterations)
+            env |= {"RECSTRATA_SERVING__MODEL": "als", "BENCH_SYNTHETIC_ITEMS": str(args.synthetic),
+                    "BENCH_SYNTHETIC_SEED": str(args.seed)}
+            cmd = [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "bench"), "--factory",
+                   "serve_load:synthetic_app", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+        else:
+            users = [str(u) for u in range(1, 944)]
+            cmd = [sys.executable, "-m", "recstrata.cli", "serve", "--dataset", args.dataset, "--model", args.model,
+                   "--port", str(port), "--llm", "none"]
+        t = time.perf_counter()
+        server = run_server(cmd, env, port, "/readyz", timeout=1800 if synthetic else 180)
+        timings["server_start_s"] = time.perf_counter() - t
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/v1/users/{users[0]}/recommendations", timeout=60).raise_for_status()
+            results["recstrata"] = {c: wrk(f"http://127.0.0.1:{port}", users, c, args.duration) for c in levels}
+        finally:
+            stop(server)
 
-    port = free_port()
-    anchor = run_server([sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "bench"), "_anchor_app:app",
-                         "--port", str(port), "--log-level", "warning"],
-                        {"N_ITEMS": str(args.anchor_items)}, port, "/v1/users/1/recommendations")
-    try:
-        results["anchor"] = {c: wrk(f"http://127.0.0.1:{port}", [str(u) for u in range(1000)], c, args.duration)
-                             for c in levels}
+        port = free_port()
+        t = time.perf_counter()
+        anchor = run_server([sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "bench"), "_anchor_app:app",
+                             "--port", str(port), "--log-level", "warning"],
+                            {"N_ITEMS": str(anchor_items)}, port, "/v1/users/1/recommendations", timeout=1800)
+        timings["anchor_start_s"] = time.perf_counter() - t
+        try:
+            results["anchor"] = {c: wrk(f"http://127.0.0.1:{port}", [str(u) for u in range(1000)], c, args.duration)
+                                 for c in levels}
+        finally:
+            stop(anchor)
     finally:
-        stop(anchor)
+        shutil.rmtree(work, ignore_errors=True)
 
-    print(f"## Load test: {args.dataset}, model {args.model}, wrk {args.duration}s per level, "
-          f"{time.strftime('%Y-%m-%d')}\n")
+    what = (f"synthetic catalog of {args.synthetic:,} items, ALS 64 factors" if synthetic
+            else f"{args.dataset}, model {args.model}")
+    print(f"## Load test: {what}, index {index or 'none (dense)'}, anchor HNSW over {anchor_items:,} items, "
+          f"wrk {args.duration}s per level, {time.strftime('%Y-%m-%d')}\n")
+    if timings:
+        print("set-up: " + ", ".join(f"{k.removesuffix('_s')} {v:.1f} s" for k, v in timings.items()) + "\n")
     print("| server | concurrency | requests/s | p50 ms | p99 ms | non-2xx |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, rows in results.items():
