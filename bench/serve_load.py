@@ -10,11 +10,12 @@ over a fixed list of user ids. The load generator shares the machine's 2 cores w
 ``--synthetic N`` serves a generated catalog of N items (titles, genres, years) with interactions
 that have real structure: users belong to latent taste clusters (popularity-skewed), each cluster
 owns a slice of the catalog and a couple of genres, and items within a cluster and overall follow
-power-law popularity. ALS (64 factors) is fitted and published in this process (times printed);
-the real app (``create_app`` + ``build_state``) then loads it in a uvicorn worker started with
-``--factory serve_load:synthetic_app``, which regenerates the same catalog from the seed and serves
-it through the ANN index (``RECSTRATA_SERVING__INDEX``). The anchor indexes as many random vectors
-as the catalog has items unless ``--anchor-items`` says otherwise.
+power-law popularity. ALS (64 factors) is fitted, indexed (``VectorRetriever``, kind ``--index``)
+and published as one ``ann`` artefact in this process (times printed); the real app
+(``create_app`` + ``build_state``) then loads it, index memory-mapped, in a uvicorn worker started
+with ``--factory serve_load:synthetic_app``, which regenerates the same catalog from the seed. The
+anchor indexes as many random vectors as the catalog has items unless ``--anchor-items`` says
+otherwise (its HNSW build takes minutes at 1M items; it is timed and printed, not measured).
 """
 
 from __future__ import annotations
@@ -173,11 +174,14 @@ def synthetic_app():
     return create_app(settings, state=build_state(settings, dataset=dataset, backend=None))
 
 
-def prepare_synthetic(n_items: int, seed: int, runs: Path, iterations: int) -> tuple[list[str], dict[str, float]]:
-    """Generate the catalog, fit ALS (64 factors) and publish it; return user ids to query and timings."""
+def prepare_synthetic(n_items: int, seed: int, runs: Path, iterations: int, index: str
+                      ) -> tuple[list[str], dict[str, float]]:
+    """Generate the catalog, fit ALS (64 factors), index it and publish both as one ``ann`` artefact
+    (the server memory-maps the saved index instead of rebuilding it); return user ids and timings."""
     import numpy as np
 
     from recstrata.retrieval.als import ALS
+    from recstrata.retrieval.vector import VectorRetriever
     from recstrata.serving.modelstore import ModelStore
 
     times = {}
@@ -191,7 +195,11 @@ def prepare_synthetic(n_items: int, seed: int, runs: Path, iterations: int) -> t
     times["fit_s"] = time.perf_counter() - t
     print(f"ALS 64 factors, {iterations} iterations: {times['fit_s']:.1f} s", file=sys.stderr)
     t = time.perf_counter()
-    ModelStore(runs, "als").publish(model)
+    served = VectorRetriever.wrap(model, index=index)
+    times["index_s"] = time.perf_counter() - t
+    print(f"{index} index over {n_items:,} items: {times['index_s']:.1f} s", file=sys.stderr)
+    t = time.perf_counter()
+    ModelStore(runs, "ann").publish(served)
     times["publish_s"] = time.perf_counter() - t
     users = np.random.default_rng(seed + 1).choice(ds.n_users, 1000, replace=False)
     return [str(u) for u in users], times
@@ -231,8 +239,8 @@ def main() -> None:
         env["RECSTRATA_SERVING__INDEX"] = index
     try:
         if synthetic:
-            users, timings = prepare_synthetic(args.synthetic, args.seed, work / "runs", args.als_iterations)
-            env |= {"RECSTRATA_SERVING__MODEL": "als", "BENCH_SYNTHETIC_ITEMS": str(args.synthetic),
+            users, timings = prepare_synthetic(args.synthetic, args.seed, work / "runs", args.als_iterations, index)
+            env |= {"RECSTRATA_SERVING__MODEL": "ann", "BENCH_SYNTHETIC_ITEMS": str(args.synthetic),
                     "BENCH_SYNTHETIC_SEED": str(args.seed)}
             cmd = [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "bench"), "--factory",
                    "serve_load:synthetic_app", "--port", str(port), "--log-level", "warning", "--no-access-log"]
