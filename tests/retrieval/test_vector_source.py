@@ -170,3 +170,13 @@ def test_swapped_part_is_detected(als_pair, clustered, tmp_path):
     shutil.copytree(b / "index", a / "index")
     with pytest.raises(ArtifactError, match="index"):
         Recommender.load(a)
+
+
+def test_als_fold_in_gram_cache_follows_the_item_factors(clustered):
+    model = ALS(factors=8, iterations=3).fit(clustered)
+    hist = sp.csr_matrix(clustered.user_items[:3])
+    first = model._fold_in(hist)
+    model.item_factors_ = model.item_factors_ * 2  # a new array (as fit / load would set): cache must not apply
+    y = model.item_factors_.astype(np.float64)
+    np.testing.assert_allclose(model._gram(), y.T @ y, rtol=1e-10)
+    assert not np.allclose(model._fold_in(hist), first)
