@@ -194,8 +194,11 @@ def prepare_synthetic(n_items: int, seed: int, runs: Path, iterations: int, inde
     model = ALS(factors=64, iterations=iterations).fit(ds)
     times["fit_s"] = time.perf_counter() - t
     print(f"ALS 64 factors, {iterations} iterations: {times['fit_s']:.1f} s", file=sys.stderr)
+    from ann_speed import parse_kind  # same "kind[:param=value,...]" spelling as the ANN benchmark
+
+    kind, params = parse_kind(index)
     t = time.perf_counter()
-    served = VectorRetriever.wrap(model, index=index)
+    served = VectorRetriever.wrap(model, index=kind, index_params=params or None)
     times["index_s"] = time.perf_counter() - t
     print(f"{index} index over {n_items:,} items: {times['index_s']:.1f} s", file=sys.stderr)
     t = time.perf_counter()
@@ -212,7 +215,8 @@ def main() -> None:
     ap.add_argument("--synthetic", type=int, default=None, metavar="N_ITEMS",
                     help="serve a generated catalog of N items (ALS, 64 factors) instead of --dataset")
     ap.add_argument("--index", default=None,
-                    help="ANN index kind the server uses (default: sq8 with --synthetic, dense scoring otherwise)")
+                    help="ANN index the server uses, kind[:param=value,...] as in ann_speed.py, e.g. "
+                         "ivf:nprobe=256 (default: sq8 with --synthetic; dense scoring otherwise)")
     ap.add_argument("--als-iterations", type=int, default=15, help="ALS iterations (--synthetic)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--duration", type=int, default=10, help="seconds per concurrency level")
@@ -235,7 +239,9 @@ def main() -> None:
     port = free_port()
     env = {"RECSTRATA_SERVING__RUNS_DIR": str(work / "runs"), "RECSTRATA_SERVING__STATE_DIR": str(work / "state"),
            "RECSTRATA_SERVING__API_KEYS": '{"bench": ["admin"]}', "RECSTRATA_SERVING__LLM_BACKEND": "null"}
-    if index:
+    if index and not synthetic:  # the server wraps the model it fits (ServingSettings.index: a kind only)
+        if ":" in index:
+            sys.exit("index parameters (kind:param=value) need --synthetic; the server setting takes a kind only")
         env["RECSTRATA_SERVING__INDEX"] = index
     try:
         if synthetic:
