@@ -30,6 +30,13 @@ def test_index_setting_wraps_every_live_model(blocks, als):
     assert not isinstance(Engine(blocks[0], LiveModel(als, "1", "als")).live.model, VectorRetriever)
 
 
+def test_only_small_dense_requests_run_on_the_event_loop(blocks, als, monkeypatch):
+    assert Engine(blocks[0], LiveModel(als, "1", "als")).runs_inline
+    assert not Engine(blocks[0], LiveModel(als, "1", "als"), index="exact").runs_inline
+    monkeypatch.setattr(Engine, "INLINE_MAX_ITEMS", blocks[0].n_items - 1)  # a catalog too big to score inline
+    assert not Engine(blocks[0], LiveModel(als, "1", "als")).runs_inline
+
+
 @pytest.mark.parametrize("filters", [Filters(), Filters(genre="GENRE1"), Filters(year_min=1992, year_max=1993),
                                      Filters(exclude=("3", "5"))])
 def test_indexed_engine_answers_like_the_dense_one(blocks, als, filters):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from starlette.concurrency import run_in_threadpool
 
 from recstrata.errors import DataError
 from recstrata.serving.deps import get_state
@@ -26,8 +27,9 @@ def _respond(state: AppState, result: RecResult, user_id: str | None, k: int) ->
 
 
 # Scoring a user is ~0.3 ms of numpy for catalogs scored densely: cheaper inline on the event loop
-# than a thread-pool hop (which also fights over the GIL). Endpoints with slower work (ANN over
-# millions of items, explanations) stay sync so FastAPI runs them in its thread pool.
+# than a thread-pool hop (which also fights over the GIL). Slower work (an ANN search over millions
+# of items: Engine.runs_inline is False) goes to the thread pool so it never blocks the loop;
+# endpoints that are always slow (explanations) are plain sync functions.
 @router.get("/users/{user_id}/recommendations", response_model=RecResponse, responses=NOT_FOUND)
 async def user_recommendations(
     user_id: str = Path(min_length=1, max_length=128, pattern=ID_PATTERN),
@@ -38,9 +40,10 @@ async def user_recommendations(
     exclude: list[ItemId] = Query([], max_length=200),
     state: AppState = Depends(get_state),
 ) -> RecResponse:
+    engine = state.engine
+    call = dict(user_id=user_id, k=min(k, state.settings.max_k), filters=Filters(genre, year_min, year_max, tuple(exclude)))
     try:
-        result = state.engine.recommend(user_id=user_id, k=min(k, state.settings.max_k),
-                                        filters=Filters(genre, year_min, year_max, tuple(exclude)))
+        result = engine.recommend(**call) if engine.runs_inline else await run_in_threadpool(engine.recommend, **call)
     except DataError as exc:
         raise HTTPException(404, str(exc)) from exc
     return _respond(state, result, user_id, k)
