@@ -50,3 +50,14 @@ def item_reply(user_prompt: str) -> dict:
     word = inner.split()[0].lower().strip(";,.()") or "x"
     tag = {"alien": "alien", "copper": "heist", "dune": "space"}.get(word, "drama")
     return {"tags": [tag, "drama"], "mood": "light", "audience": "adults", "summary": f"About {word} things."}
+
+
+def scripted_items() -> ScriptedBackend:
+    """A picklable backend factory (for worker processes): valid item answers for every item."""
+    return ScriptedBackend(item_reply)
+
+
+def unavailable_backend() -> ScriptedBackend:
+    from recstrata.errors import LLMUnavailableError
+
+    raise LLMUnavailableError("model server is down (simulated)")

@@ -34,3 +34,12 @@ def test_unknown_backend_is_a_clean_error(tmp_path):
     result = _invoke("enrich", "users", "--dataset", "ml-latest-small", "--backend", "nope",
                      "--store", str(tmp_path / "e.db"))
     assert result.exit_code == 2 and "unknown LLM backend" in result.output
+
+
+def test_enrich_with_two_workers_counts_every_task_once(tmp_path):
+    db = tmp_path / "e.db"
+    result = _invoke("enrich", "items", "--dataset", "ml-latest-small", "--backend", "mock",
+                     "--limit", "5", "--store", str(db), "--workers", "2")
+    assert result.exit_code == 0, result.output
+    with EnrichmentStore(db) as store:
+        assert sorted(r for _, r, _ in store.failures("items")) == ["schema"] * 5

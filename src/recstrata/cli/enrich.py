@@ -22,20 +22,26 @@ LIMIT = typer.Option(None, help="only the first N items / users (done ones inclu
 STORE = typer.Option(Path("runs/enrichment.db"), help="SQLite result store (created if missing)")
 CONSTRAINED = typer.Option(True, help="schema-constrained decoding (--no-constrained: validate after)")
 THREADS = typer.Option(None, help="llama.cpp threads (default: settings; 1 is faster on a busy machine)")
+WORKERS = typer.Option(1, min=1, help="worker processes sharing the store, each with its own model "
+                                      "(e.g. --workers 2 --threads 1 on 2 cores)")
 
 
 def _run(job_name: str, dataset: str, backend: str, limit: int | None, store: Path, constrained: bool,
-         threads: int | None) -> None:
+         threads: int | None, workers: int = 1) -> None:
+    from functools import partial
+
     from recstrata.data.registry import load_dataset
-    from recstrata.enrichment import JOBS, EnrichmentStore, run_job
+    from recstrata.enrichment import JOBS
+    from recstrata.enrichment.parallel import run_job_parallel
     from recstrata.llm.registry import get_backend
     from recstrata.llm.settings import LLMSettings
 
     try:
         ds = load_dataset(dataset)
-        llm = get_backend(backend, LLMSettings(n_threads=threads) if threads else None)
-        with EnrichmentStore(store) as st:
-            report = run_job(JOBS[job_name](), ds, llm, st, limit=limit, constrained=constrained)
+        factory = partial(get_backend, backend, LLMSettings(n_threads=threads) if threads else None)
+        factory()  # an unknown backend or a missing model package fails here, before any worker starts
+        report = run_job_parallel(JOBS[job_name](), ds, factory, store, workers=workers, limit=limit,
+                                  constrained=constrained)
     except RecstrataError as exc:
         raise fail(exc) from exc
     table = Table(title=f"enrich {job_name}: {ds.name} with {report.model}")
@@ -59,23 +65,25 @@ def _run(job_name: str, dataset: str, backend: str, limit: int | None, store: Pa
 
 @enrich_app.command("items")
 def enrich_items(dataset: str = DATASET, backend: str = BACKEND, limit: int | None = LIMIT,
-                 store: Path = STORE, constrained: bool = CONSTRAINED, threads: int | None = THREADS) -> None:
+                 store: Path = STORE, constrained: bool = CONSTRAINED, threads: int | None = THREADS,
+                 workers: int = WORKERS) -> None:
     """Tags, mood, audience and a one-line summary for each catalog item."""
-    _run("items", dataset, backend, limit, store, constrained, threads)
+    _run("items", dataset, backend, limit, store, constrained, threads, workers)
 
 
 @enrich_app.command("users")
 def enrich_users(dataset: str = DATASET, backend: str = BACKEND, limit: int | None = LIMIT,
-                 store: Path = STORE, constrained: bool = CONSTRAINED, threads: int | None = THREADS) -> None:
+                 store: Path = STORE, constrained: bool = CONSTRAINED, threads: int | None = THREADS,
+                 workers: int = WORKERS) -> None:
     """PII-free taste profiles (genres, eras, themes) summarised from each user's history."""
-    _run("users", dataset, backend, limit, store, constrained, threads)
+    _run("users", dataset, backend, limit, store, constrained, threads, workers)
 
 
 @enrich_app.command("negatives")
 def enrich_negatives(dataset: str = DATASET, backend: str = BACKEND, limit: int | None = LIMIT,
                      store: Path = STORE, constrained: bool = CONSTRAINED, threads: int | None = THREADS) -> None:
     """LLM-picked hard negatives per user from a shortlist of popular items in their genres."""
-    _run("negatives", dataset, backend, limit, store, constrained, threads)
+    _run("negatives", dataset, backend, limit, store, constrained, threads, workers)
 
 
 @llm_app.command("ls")

@@ -19,7 +19,7 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -150,11 +150,14 @@ def run_job(
     temperature: float = 0.0,
     progress: bool = True,
     tasks: Iterable[Task] | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_task: Callable[[JobReport], None] | None = None,
 ) -> JobReport:
     """Run ``job`` over ``dataset`` (or the given ``tasks``), storing each validated answer.
 
     ``limit`` caps the number of tasks considered (done ones included). ``constrained=False``
     sends no schema to the backend (for measuring what constrained decoding buys).
+    ``on_start(n_todo)`` and ``on_task(report)`` (after every task) let a caller follow the run.
     ``LLMUnavailableError`` stops the run (nothing else would succeed); every other failure is
     logged, counted and left for the next run.
     """
@@ -168,10 +171,14 @@ def run_job(
     done = store.done_keys(k for k, _ in keyed)
     todo = [(k, t) for k, t in keyed if k not in done]
     report.total, report.already_done = len(keyed), len(keyed) - len(todo)
+    if on_start is not None:
+        on_start(len(todo))
     with _Progress(progress, f"{job.name} [{model}]", len(todo)) as bar:
         for key, task in todo:
             _run_one(job, backend, store, report, key, task, model, constrained, temperature)
             bar.advance(report)
+            if on_task is not None:
+                on_task(report)
     report.wall_seconds = time.perf_counter() - started
     if report.failed:
         log.warning("%s: %d of %d tasks failed (%s); re-run to retry them", job.name, report.failed,

@@ -1,0 +1,40 @@
+"""Several worker processes on one store: same results as one process, nothing done twice."""
+
+from __future__ import annotations
+
+import pytest
+from fakes import scripted_items, unavailable_backend
+
+from recstrata.enrichment import EnrichmentStore, ItemAttributesJob, iter_outputs, run_job
+from recstrata.enrichment.parallel import run_job_parallel
+from recstrata.errors import ConfigError, LLMUnavailableError
+
+
+def test_two_workers_store_what_one_process_stores_and_a_rerun_is_a_noop(movies, tmp_path):
+    par = run_job_parallel(ItemAttributesJob(), movies, scripted_items, tmp_path / "par.db", workers=2,
+                           progress=False)
+    assert (par.total, par.stored, par.failed, par.already_done) == (movies.n_items, movies.n_items, 0, 0)
+    assert par.model == "scripted-1" and par.tokens_out > 0
+    with EnrichmentStore(tmp_path / "one.db") as store:
+        run_job(ItemAttributesJob(), movies, scripted_items(), store, progress=False)
+        serial = dict(iter_outputs(store, "items"))
+    with EnrichmentStore(tmp_path / "par.db") as store:
+        assert dict(iter_outputs(store, "items")) == serial
+        assert store.count("items") == movies.n_items  # every item exactly once
+    again = run_job_parallel(ItemAttributesJob(), movies, scripted_items, tmp_path / "par.db", workers=2,
+                             progress=False)
+    assert (again.already_done, again.stored) == (movies.n_items, 0)
+
+
+def test_a_worker_whose_backend_is_down_stops_the_run_with_that_error(movies, tmp_path):
+    with pytest.raises(LLMUnavailableError, match="simulated"):
+        run_job_parallel(ItemAttributesJob(), movies, unavailable_backend, tmp_path / "e.db", workers=2,
+                         progress=False)
+    with EnrichmentStore(tmp_path / "e.db") as store:
+        assert store.count("items") == 0
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True])
+def test_workers_must_be_a_positive_integer(movies, tmp_path, workers):
+    with pytest.raises(ConfigError, match="workers"):
+        run_job_parallel(ItemAttributesJob(), movies, scripted_items, tmp_path / "e.db", workers=workers)
