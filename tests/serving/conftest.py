@@ -21,12 +21,12 @@ def make_client(blocks, tmp_path):
     clients = []
 
     def make(backend=None, **overrides):
-        settings = ServingSettings(
-            dataset="unused", model="ease", model_params={"reg": 1.0}, runs_dir=tmp_path / "runs",
-            state_dir=tmp_path / "state",
-            api_keys={"writer": ["events:write"], "admin": ["admin", "users:erase", "events:write"]},
-            llm_backend=None, **overrides,
-        )
+        settings = ServingSettings(**{
+            "dataset": "unused", "model": "ease", "model_params": {"reg": 1.0}, "runs_dir": tmp_path / "runs",
+            "state_dir": tmp_path / "state",
+            "api_keys": {"writer": ["events:write"], "admin": ["admin", "users:erase", "events:write"]},
+            "llm_backend": None, **overrides,
+        })
         state = build_state(settings, dataset=blocks[0], backend=backend)
         client = TestClient(create_app(settings, state=state))
         client.__enter__()

@@ -314,6 +314,19 @@ class Pipeline:
                                        exclude=exclude, candidates=candidates)
         return out.ids, out.scores
 
+    def similar_items(self, items, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Items like the given ones, from the ``vector_source`` (else the first source that can answer)."""
+        self._check_fitted()
+        order = ([self.vector_source] if self.vector_source else []) + [n for n in self.sources if n != self.vector_source]
+        for name in order:
+            similar = getattr(self.sources[name], "similar_items", None)
+            if similar is not None:
+                try:
+                    return similar(items, k=k)
+                except NotImplementedError:
+                    continue
+        raise ConfigError(f"no source of this pipeline ({list(self.sources)}) answers similar_items")
+
     # ---- persistence -----------------------------------------------------------------------------------------
     def save(self, directory: str | os.PathLike[str]) -> Path:
         """Every source in ``sources/<name>/`` (its own save), ``ranker/``, features.npz, manifest."""

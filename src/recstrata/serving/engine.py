@@ -206,6 +206,7 @@ class Engine:
         excl = None
         if exclude_idx:
             excl = sp.csr_matrix((np.ones(len(exclude_idx)), ([0] * len(exclude_idx), exclude_idx)), shape=(1, n_items))
+        sources = None
         if allow is not None and len(allow) == 0:
             ids, scores = np.zeros((1, 0), np.int64), np.zeros((1, 0), np.float32)
         else:
@@ -214,15 +215,24 @@ class Engine:
                 ids, scores = self._popular(kk, allow, exclude_idx)
             else:
                 who = {"users": [known]} if known is not None else {"histories": [hist]}
-                ids, scores = model.recommend(k=kk, exclude_seen=True, exclude=excl, candidates=allow, **who)
+                explained = getattr(model, "recommend_explained", None)  # a blended pipeline
+                if explained is not None:
+                    out = explained(k=kk, exclude_seen=True, exclude=excl, candidates=allow, **who)
+                    ids, scores = out.ids, out.scores
+                    sources = [out.sources_of(0, j) for j in range(ids.shape[1])]
+                else:
+                    ids, scores = model.recommend(k=kk, exclude_seen=True, exclude=excl, candidates=allow, **who)
         keep = ids[0] >= 0
+        if sources is None:
+            sources = [["pop" if cold else live.name]] * len(keep)
+        sources = [src for src, ok in zip(sources, keep.tolist()) if ok]
         ids, scores = ids[0][keep], scores[0][keep]
         return RecResult(
             item_ids=[self._item_ext[i] for i in ids.tolist()],
             indices=ids.tolist(),
             known_user=known,
             scores=[float(s) for s in scores],
-            sources=[["pop" if cold else live.name]] * len(ids),
+            sources=sources,
             cold_start=cold,
             model_version="pop" if cold else f"{live.name}/{live.version}",
             latency_ms=(time.perf_counter() - start) * 1000,

@@ -39,4 +39,15 @@ class ModelStore:
         version = version or self.current()
         if version is None:
             raise ArtifactError(f"{self.pointer} is missing: publish a model first (ModelStore.publish)")
-        return Recommender.load(self.root / version), version
+        return load_model(self.root / version), version
+
+
+def load_model(directory: Path) -> Recommender:
+    """A single model or a blended :class:`~recstrata.ranking.pipeline.Pipeline`, by its manifest's kind."""
+    from recstrata.artifacts import read_manifest
+
+    if read_manifest(directory, verify=False).get("kind") == "pipeline":
+        from recstrata.ranking.pipeline import Pipeline
+
+        return Pipeline.load(directory)  # type: ignore[return-value]
+    return Recommender.load(directory)
