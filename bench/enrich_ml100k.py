@@ -1,7 +1,8 @@
 """Enrichment benchmark on ML-100K: throughput, the full run, and whether the outputs help models.
 
     PYTHONPATH=src python bench/enrich_ml100k.py throughput --n 40       # (a) per backend, +/- constrained
-    PYTHONPATH=src python bench/enrich_ml100k.py full --store runs/enrich-ml100k.db   # (b) 1,682 items, re-run
+    PYTHONPATH=src python bench/enrich_ml100k.py full --store runs/enrich-ml100k.db   # (b) 1,682 items (2 workers x
+                                                                                      # 1 thread), then the no-op re-run
     PYTHONPATH=src python bench/enrich_ml100k.py negatives --store runs/enrich-ml100k.db  # hard negatives (train)
     PYTHONPATH=src python bench/enrich_ml100k.py payoff --store runs/enrich-ml100k.db     # (c) simple consumers
     PYTHONPATH=src python bench/enrich_ml100k.py two-tower --store runs/enrich-ml100k.db  # (c) two-tower
@@ -77,7 +78,8 @@ def _cli(*argv: str) -> float:
 
 
 def full(args: argparse.Namespace) -> None:
-    base = ("enrich", "items", "--dataset", ML100K, "--backend", args.backend, "--store", args.store)
+    base = ("enrich", "items", "--dataset", ML100K, "--backend", args.backend, "--store", args.store,
+            "--workers", str(args.workers), "--threads", str(args.threads))
     first = _cli(*base)
     second = _cli(*base)
     from recstrata.enrichment import EnrichmentStore
@@ -93,15 +95,18 @@ def full(args: argparse.Namespace) -> None:
 def negatives(args: argparse.Namespace) -> None:
     from recstrata.data.registry import load_dataset
     from recstrata.data.split import split_from_files
-    from recstrata.enrichment import EnrichmentStore, HardNegativeJob, run_job
+    from recstrata.enrichment import HardNegativeJob
     from recstrata.llm.registry import get_backend
 
     from recstrata.llm.settings import LLMSettings
 
+    from functools import partial
+
+    from recstrata.enrichment.parallel import run_job_parallel
+
     split = split_from_files(load_dataset(ML100K), GENERAL)
-    backend = get_backend(args.backend, LLMSettings(n_threads=args.threads))
-    with EnrichmentStore(args.store) as store:
-        r = run_job(HardNegativeJob(), split.train, backend, store, limit=args.limit)
+    factory = partial(get_backend, args.backend, LLMSettings(n_threads=args.threads))
+    r = run_job_parallel(HardNegativeJob(), split.train, factory, args.store, workers=args.workers, limit=args.limit)
     _save("negatives", r.as_dict())
 
 
@@ -245,7 +250,8 @@ def main() -> None:
         s.add_argument("--hard-share", type=float, default=0.2)
         s.add_argument("--seeds", type=int, default=2)
         s.add_argument("--epochs", type=int, default=40)
-        s.add_argument("--threads", type=int, default=1, help="llama.cpp threads (1 is faster on a busy box)")
+        s.add_argument("--threads", type=int, default=1, help="llama.cpp threads per worker")
+        s.add_argument("--workers", type=int, default=2, help="worker processes (full part)")
         s.add_argument("--splits", default="cold-items,general")
         s.add_argument("--variants", default="base,+llm-tags,+llm-negatives,+both")
     args = p.parse_args()
