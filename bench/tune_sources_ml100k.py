@@ -22,6 +22,7 @@ GRIDS = {
     "als": {"factors": [32, 64, 128], "regularization": [1.0, 5.0, 20.0, 50.0], "alpha": [1.0, 2.0, 5.0]},
     "bpr": {"factors": [64, 128], "learning_rate": [0.005, 0.01, 0.05], "regularization": [0.01, 0.05],
             "iterations": [100, 200]},
+    "two_tower": {"epochs": [5, 8], "temperature": [0.1, 0.2], "embedding_cache": ["runs/emb"]},
 }
 
 
@@ -29,7 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default=str(ROOT.parent / "shared/datasets/ml-100k"))
     parser.add_argument("--split-dir", default=str(ROOT.parent / "shared/protocol/ml-100k/general"))
-    parser.add_argument("--models", default="pop,ease,itemknn,als,bpr")
+    parser.add_argument("--models", default="pop,ease,itemknn,als,bpr,two_tower")
     parser.add_argument("--out", default=str(ROOT / "bench/results/ranker_sources.json"))
     args = parser.parse_args()
 
@@ -39,7 +40,7 @@ def main() -> None:
     from recstrata.retrieval.registry import make_model
 
     split = split_from_files(load_dataset(args.dataset), args.split_dir)
-    out = {}
+    out = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else {}  # other models kept
     for name in args.models.split(","):
         grid = GRIDS[name]
         trials = []
