@@ -10,6 +10,7 @@ from the same facts. The batch never takes much longer than the deadline.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from recstrata.llm.base import LLMBackend, Message
 from recstrata.llm.breaker import CircuitBreaker
 from recstrata.personalization.cache import ExplanationCache
 from recstrata.personalization.contract import TitleIndex, check
+from recstrata.personalization.fill import BackgroundFill
 from recstrata.personalization.grounding import Grounding, ground, template_sentence
 from recstrata.retrieval.base import Recommender
 
@@ -52,7 +54,8 @@ class Explanation:
 
 class Explainer:
     def __init__(self, dataset: Dataset, backend: LLMBackend | None, *, cache: ExplanationCache | None = None,
-                 breaker: CircuitBreaker | None = None, max_tokens: int = 40) -> None:
+                 breaker: CircuitBreaker | None = None, max_tokens: int = 40, background: bool = True,
+                 background_budget_s: float = 10.0) -> None:
         self.dataset = dataset
         self.backend = backend
         self.cache = cache or ExplanationCache()
@@ -60,6 +63,11 @@ class Explainer:
         self.titles = TitleIndex(dataset.items["title"])
         self.max_tokens = max_tokens
         self._typical_s: float | None = None  # running mean of successful LLM call latency
+        self._active = 0  # request-path LLM calls in flight (background fill waits for 0)
+        self._active_lock = threading.Lock()
+        self.background_budget_s = background_budget_s
+        self.fill = BackgroundFill(self._background_sentence, self.cache.put, busy=lambda: self._active > 0) \
+            if background and backend is not None else None
 
     def _cache_key(self, g: Grounding) -> str:
         model = self.backend.name if self.backend else "template"
@@ -84,6 +92,8 @@ class Explainer:
             if self.backend is None or remaining <= expected:
                 why = None if self.backend is None else "deadline"
                 out.append(Explanation(g.item_id, template_sentence(g), "template", g, rejected=why))
+                if self.fill is not None:  # explained off the request path: the next request hits the cache
+                    self.fill.offer(key, user_id, g)
                 continue
             if not self.breaker.allow():  # backend failing: don't wait on it
                 degraded = True
@@ -91,7 +101,13 @@ class Explainer:
                 continue
             try:
                 started = time.monotonic()
-                sentence = self._generate(g, remaining)
+                with self._active_lock:
+                    self._active += 1
+                try:
+                    sentence = self._generate(g, remaining)
+                finally:
+                    with self._active_lock:
+                        self._active -= 1
                 took = time.monotonic() - started
                 self._typical_s = took if self._typical_s is None else 0.8 * self._typical_s + 0.2 * took
             except LLMError as exc:
@@ -109,6 +125,30 @@ class Explainer:
             self.cache.put(key, user_id, sentence)
             out.append(Explanation(g.item_id, sentence, "llm", g))
         return out, degraded
+
+    def _background_sentence(self, g: Grounding) -> str | None:
+        """An accepted LLM sentence for ``g`` or None (off the request path, generous budget)."""
+        if not self.breaker.allow():
+            return None
+        try:
+            sentence = self._generate(g, self.background_budget_s)
+        except LLMError:
+            self.breaker.failure()
+            return None
+        if not check(sentence, g, self.titles).ok:
+            return None
+        self.breaker.success()
+        return sentence
+
+    def erase_user(self, user_id: str) -> int:
+        """Drop the user's cached and queued explanations (right to erasure)."""
+        if self.fill is not None:
+            self.fill.erase_user(user_id)
+        return self.cache.erase_user(user_id)
+
+    def close(self) -> None:
+        if self.fill is not None:
+            self.fill.close()
 
     def _generate(self, g: Grounding, budget: float) -> str:
         facts = json.dumps({"movie": g.title, "because": list(g.because), "genres": list(g.genres)},

@@ -37,6 +37,7 @@ class AppState:
         if self.shadow:
             self.shadow.close()
         self.events.close()
+        self.explainer.close()
         if self.explainer.backend is not None:
             self.explainer.backend.close()
 

@@ -66,5 +66,5 @@ def erase_user(user_id: str = Path(min_length=1, max_length=128, pattern=ID_PATT
     """Erase the user's events, live history, cached explanations and derived vectors."""
     state.events.erase(user_id)
     state.engine.erase(user_id)
-    state.explainer.cache.erase_user(user_id)
+    state.explainer.erase_user(user_id)
     return Response(status_code=204)
