@@ -55,7 +55,7 @@ class Explanation:
 class Explainer:
     def __init__(self, dataset: Dataset, backend: LLMBackend | None, *, cache: ExplanationCache | None = None,
                  breaker: CircuitBreaker | None = None, max_tokens: int = 40, background: bool = True,
-                 background_budget_s: float = 10.0) -> None:
+                 background_budget_s: float = 10.0, background_quiet_s: float = 0.25) -> None:
         self.dataset = dataset
         self.backend = backend
         self.cache = cache or ExplanationCache()
@@ -66,8 +66,14 @@ class Explainer:
         self._active = 0  # request-path LLM calls in flight (background fill waits for 0)
         self._active_lock = threading.Lock()
         self.background_budget_s = background_budget_s
-        self.fill = BackgroundFill(self._background_sentence, self.cache.put, busy=lambda: self._active > 0) \
+        self.background_quiet_s = background_quiet_s
+        self._last_seen = 0.0  # when a request last started or finished an LLM call
+        self.fill = BackgroundFill(self._background_sentence, self.cache.put, busy=self._busy) \
             if background and backend is not None else None
+
+    def _busy(self) -> bool:
+        """Requests come first: background work starts only after ``background_quiet_s`` without one."""
+        return self._active > 0 or time.monotonic() - self._last_seen < self.background_quiet_s
 
     def _cache_key(self, g: Grounding) -> str:
         model = self.backend.name if self.backend else "template"
@@ -76,7 +82,8 @@ class Explainer:
     def explain(self, model: Recommender, user_id: str, history: list[int], items: list[int],
                 deadline_s: float) -> tuple[list[Explanation], bool]:
         """Explanations for ``items`` and whether the response is degraded (an LLM failure)."""
-        end = time.monotonic() + deadline_s
+        end = self._last_seen = time.monotonic()
+        end += deadline_s
         out: list[Explanation] = []
         degraded = False
         for item in items:
@@ -108,6 +115,7 @@ class Explainer:
                 finally:
                     with self._active_lock:
                         self._active -= 1
+                    self._last_seen = time.monotonic()
                 took = time.monotonic() - started
                 self._typical_s = took if self._typical_s is None else 0.8 * self._typical_s + 0.2 * took
             except LLMError as exc:
