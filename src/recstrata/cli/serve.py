@@ -18,6 +18,8 @@ def serve(
     dataset: str | None = typer.Option(None, help="catalog dataset name or path"),
     model: str | None = typer.Option(None, help="model to serve (fitted at start-up if runs/ has none)"),
     llm: str | None = typer.Option(None, help="LLM backend for explanations, or 'none' for templates only"),
+    index: str | None = typer.Option(None, help="serve the model through an ANN index (sq8, hnsw, ivf:nprobe=128, ...)"
+                                                " for large catalogs; default: dense scoring"),
     access_log: bool = typer.Option(False, help="log every request (Prometheus /metrics has the aggregates)"),
 ) -> None:
     """Start the recommendation API."""
@@ -27,7 +29,8 @@ def serve(
     from recstrata.serving.app import create_app
 
     settings = get_settings().serving
-    updates = {k: v for k, v in {"host": host, "port": port, "dataset": dataset, "model": model}.items() if v}
+    updates = {k: v for k, v in {"host": host, "port": port, "dataset": dataset, "model": model,
+                                 "index": index}.items() if v}
     if llm is not None:
         updates["llm_backend"] = None if llm == "none" else llm
     if not settings.api_keys:
