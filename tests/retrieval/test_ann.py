@@ -150,6 +150,21 @@ def test_filtered_exact_search_equals_brute_force_over_allowed(shards, clustered
         np.testing.assert_allclose(got_scores[i], want_scores[0], rtol=1e-5)
 
 
+def test_dense_bitmap_path_gives_the_same_filtered_results(clustered, monkeypatch):
+    from recstrata.retrieval.ann import filters
+
+    x, ids, queries = clustered
+    index = make_index("exact", filter_exact_below=0).build(x, ids)
+    rng = np.random.default_rng(2)
+    allow = [rng.choice(ids, 300, replace=False) for _ in queries]
+    exclude = [a[:50] for a in allow]
+    sparse = index.search(queries, 15, allow=allow, exclude=exclude)
+    monkeypatch.setattr(filters, "DENSE_SET_ABOVE", 0)  # every bitmap built from a dense mask
+    dense = index.search(queries, 15, allow=allow, exclude=exclude)
+    np.testing.assert_array_equal(dense[0], sparse[0])
+    np.testing.assert_allclose(dense[1], sparse[1])
+
+
 def test_csr_exclude_and_padding_when_fewer_allowed_than_k(clustered):
     x, ids, queries = clustered
     index = make_index("hnsw").build(x, ids)

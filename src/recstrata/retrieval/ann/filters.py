@@ -96,7 +96,20 @@ def _parse(value: Any, n_queries: int, what: str) -> tuple[bool, list[np.ndarray
     )
 
 
+#: above this many positions a dense bool mask + packbits (~1 ms per 1M rows) beats ufunc.at (~20 ms per 300k)
+DENSE_SET_ABOVE = 4096
+
+
 def _set_bits(bitmap: np.ndarray, pos: np.ndarray, value: bool) -> None:
+    if len(pos) > DENSE_SET_ABOVE:
+        mask = np.zeros(len(bitmap) * 8, dtype=bool)
+        mask[pos] = True
+        packed = np.packbits(mask, bitorder="little")
+        if value:
+            bitmap |= packed
+        else:
+            bitmap &= ~packed
+        return
     masks = np.left_shift(1, pos & 7).astype(np.uint8)
     if value:
         np.bitwise_or.at(bitmap, pos >> 3, masks)
