@@ -180,3 +180,42 @@ def test_als_fold_in_gram_cache_follows_the_item_factors(clustered):
     y = model.item_factors_.astype(np.float64)
     np.testing.assert_allclose(model._gram(), y.T @ y, rtol=1e-10)
     assert not np.allclose(model._fold_in(hist), first)
+
+
+def test_equal_norm_keeps_inner_products_and_equalises_norms():
+    from recstrata.retrieval.vector import equal_norm
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 8)).astype(np.float32) * rng.uniform(0.1, 5, size=(50, 1)).astype(np.float32)
+    q = rng.normal(size=(4, 8)).astype(np.float32)
+    aug = equal_norm(x)
+    norms = np.linalg.norm(aug, axis=1)
+    np.testing.assert_allclose(norms, norms.max(), rtol=1e-5)
+    np.testing.assert_allclose(np.hstack([q, np.zeros((4, 1), np.float32)]) @ aug.T, q @ x.T, rtol=1e-4, atol=1e-4)
+
+
+def test_partition_indexes_search_unequal_norm_vectors_after_augmentation():
+    from recstrata.retrieval.ann import make_index
+    from recstrata.retrieval.vector import equal_norm
+
+    rng = np.random.default_rng(1)
+    n, d = 20_000, 16
+    x = (rng.normal(size=(n, d)) * rng.lognormal(0, 0.8, size=(n, 1))).astype(np.float32)  # long and short
+    q = rng.normal(size=(200, d)).astype(np.float32)
+    want = np.argsort(-(q @ x.T), axis=1)[:, :10]
+    recall = {}
+    for name, vectors, queries in (("plain", x, q), ("augmented", equal_norm(x),
+                                                      np.hstack([q, np.zeros((200, 1), np.float32)]))):
+        got, _ = make_index("ivf:nprobe=32").build(vectors).search(queries, 10)
+        recall[name] = np.mean([len(set(g) & set(w)) / 10 for g, w in zip(got.tolist(), want.tolist())])
+    assert recall["augmented"] >= recall["plain"] + 0.2, recall
+
+
+def test_index_spec_strings_carry_parameters():
+    from recstrata.errors import ConfigError
+    from recstrata.retrieval.ann import make_index, parse_index_spec
+
+    assert parse_index_spec("ivf:nprobe=128,shards=2") == ("ivf", {"nprobe": 128, "shards": 2})
+    assert make_index("ivf:nprobe=16").nprobe == 16
+    with pytest.raises(ConfigError, match="kind:param=value"):
+        parse_index_spec("ivf:nprobe")

@@ -37,6 +37,18 @@ from recstrata.retrieval.base import HistoryLike, Recommender
 #: index kind used when none is given: exact re-rank keeps recall@k >= 0.95, fast at 1M items
 DEFAULT_INDEX = "sq8"
 PARTS = ("base", "index")
+#: index kinds that search by partition or graph neighbourhood: they work for inner products only
+#: when all item vectors have the same norm, so item vectors of unequal norm (ALS: popular items are
+#: long) are augmented first (Bachrach et al., RecSys 2014): x -> [x, sqrt(M^2 - |x|^2)], q -> [q, 0].
+#: Scores are unchanged; flat scans (exact, sq8, fp16) need no augmentation.
+AUGMENT_KINDS = ("ivf", "ivfpq", "hnsw")
+
+
+def equal_norm(vectors: np.ndarray) -> np.ndarray:
+    """Append one column so every row has the largest row norm; inner products with [q, 0] are kept."""
+    sq = np.einsum("ij,ij->i", vectors, vectors, dtype=np.float64)
+    extra = np.sqrt(np.maximum(sq.max(initial=0.0) - sq, 0.0)).astype(np.float32)
+    return np.hstack([vectors, extra[:, None]])
 
 
 class VectorRetriever(Recommender):
@@ -102,7 +114,17 @@ class VectorRetriever(Recommender):
                 "(als, bpr, two_tower, lightgcn)"
             )
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)  # (n_items, d)
-        self.index_ = make_index(self.index, **(self.index_params or {})).build(vectors)
+        index = make_index(self.index, **(self.index_params or {}))
+        self.augmented_ = index.kind in AUGMENT_KINDS
+        if self.augmented_:
+            vectors = equal_norm(vectors)
+        self.index_ = index.build(vectors)
+
+    def _queries(self, queries: np.ndarray) -> np.ndarray:
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        if getattr(self, "augmented_", False):
+            q = np.hstack([q, np.zeros((len(q), 1), np.float32)])  # inner products unchanged
+        return q
 
     # ---- scoring ----------------------------------------------------------------------------------
     def recommend(
@@ -130,7 +152,7 @@ class VectorRetriever(Recommender):
         hidden = [m for m, on in ((seen, exclude_seen), (exclude, exclude is not None)) if on]
         block = _union_rows(hidden, n, self.n_items_) if hidden else None
         ids, scores = self.index_.search(
-            np.ascontiguousarray(queries, dtype=np.float32), k,
+            self._queries(queries), k,
             exclude=None if block is None else (block.indptr, block.indices),
             allow=cand,
         )
@@ -162,7 +184,7 @@ class VectorRetriever(Recommender):
             self.index_.save(tmp / "index")
             parts = {p: sha256_file(tmp / p / MANIFEST) for p in PARTS}
             write_manifest(tmp, kind="recommender", params=self.get_params(),
-                           extra={"model": self.name, "parts": parts})
+                           extra={"model": self.name, "parts": parts, "augmented": self.augmented_})
         return Path(directory)
 
     @classmethod
@@ -176,6 +198,7 @@ class VectorRetriever(Recommender):
         model = cls(**manifest["params"])
         model.base_ = Recommender.load(root / "base")
         model.index_ = VectorIndex.load(root / "index", mmap=True)
+        model.augmented_ = bool(manifest.get("augmented", False))
         base = model.base_
         if len(model.index_) != base.n_items_:
             raise ArtifactError(

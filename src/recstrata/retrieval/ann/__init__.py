@@ -17,6 +17,7 @@ from recstrata.retrieval.ann.kinds import (
     IVFPQIndex,
     ScalarQuantizedIndex,
     make_index,
+    parse_index_spec,
 )
 from recstrata.retrieval.ann.persist import load_index
 from recstrata.retrieval.ann.recall import measure_recall, recall_of
@@ -24,6 +25,7 @@ from recstrata.retrieval.ann.recall import measure_recall, recall_of
 __all__ = [
     "VectorIndex",
     "make_index",
+    "parse_index_spec",
     "load_index",
     "measure_recall",
     "recall_of",

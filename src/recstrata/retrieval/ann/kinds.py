@@ -265,8 +265,27 @@ INDEX_KINDS: dict[str, type[VectorIndex]] = {
 }
 
 
+def parse_index_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"ivf:nprobe=128,shards=2"`` -> ``("ivf", {"nprobe": 128, "shards": 2})`` (ints, floats, None)."""
+    kind, _, rest = spec.partition(":")
+    params: dict[str, Any] = {}
+    for item in filter(None, rest.split(",")):
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"bad index spec {spec!r}: write kind:param=value,param=value (e.g. ivf:nprobe=128)")
+        try:
+            params[key] = None if raw == "None" else int(raw) if raw.lstrip("-").isdigit() else float(raw)
+        except ValueError:
+            raise ConfigError(f"bad value {raw!r} for {key!r} in index spec {spec!r}: a number or None") from None
+    return kind, params
+
+
 def make_index(kind: str, **params: Any) -> VectorIndex:
-    """Create an empty index of ``kind`` (one of :data:`INDEX_KINDS`) with its parameters."""
+    """Create an empty index of ``kind`` (one of :data:`INDEX_KINDS`, or a spec such as
+    ``"ivf:nprobe=128"``) with its parameters."""
+    if ":" in kind:
+        kind, spec_params = parse_index_spec(kind)
+        params = {**spec_params, **params}
     try:
         cls = INDEX_KINDS[kind]
     except KeyError:
