@@ -39,9 +39,9 @@ def _run(job_name: str, dataset: str, backend: str, limit: int | None, store: Pa
     try:
         ds = load_dataset(dataset)
         factory = partial(get_backend, backend, LLMSettings(n_threads=threads) if threads else None)
-        factory()  # an unknown backend or a missing model package fails here, before any worker starts
-        report = run_job_parallel(JOBS[job_name](), ds, factory, store, workers=workers, limit=limit,
-                                  constrained=constrained)
+        first = factory()  # an unknown backend or a missing model package fails here, before any worker starts
+        report = run_job_parallel(JOBS[job_name](), ds, (lambda: first) if workers == 1 else factory, store,
+                                  workers=workers, limit=limit, constrained=constrained)
     except RecstrataError as exc:
         raise fail(exc) from exc
     table = Table(title=f"enrich {job_name}: {ds.name} with {report.model}")
