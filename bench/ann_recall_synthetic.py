@@ -21,12 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from serve_load import synthetic_dataset  # noqa: E402
 
 from recstrata.retrieval.als import ALS  # noqa: E402
-from recstrata.retrieval.ann import make_index  # noqa: E402
+from recstrata.retrieval.ann import make_index, recall_of  # noqa: E402
 from recstrata.retrieval.vector import VectorRetriever  # noqa: E402
-
-
-def recall(got: np.ndarray, want: np.ndarray) -> float:
-    return float(np.mean([len(set(g) & set(w)) / len(w) for g, w in zip(got.tolist(), want.tolist())]))
 
 
 def main() -> None:
@@ -50,7 +46,7 @@ def main() -> None:
         t = time.perf_counter()
         got = np.concatenate([served.recommend([u], k=10)[0] for u in users])
         ms = (time.perf_counter() - t) * 1000 / len(users)
-        print(f"| {spec} | {recall(raw, want):.4f} | {recall(got, want):.4f} | {ms:.2f} |", flush=True)
+        print(f"| {spec} | {recall_of(raw, want).mean():.4f} | {recall_of(got, want).mean():.4f} | {ms:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

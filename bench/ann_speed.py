@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import faiss  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from recstrata.retrieval.ann import VectorIndex, make_index, recall_of  # noqa: E402
+from recstrata.retrieval.ann import VectorIndex, make_index, parse_index_spec, recall_of  # noqa: E402
 
 FULL_KINDS = "numpy,exact,exact:shards=2,ivf,ivf:nprobe=256,ivfpq,sq8,sq8:shards=1,fp16"
 # HNSW is not in the full default: building it over 1M items takes 10+ minutes on 2 cores; run it
@@ -76,15 +76,6 @@ def make_data(kind: str, n: int, dim: int, n_queries: int, seed: int = 0) -> tup
         return unit(z @ w + 0.05 * rng.standard_normal((m, dim), dtype=np.float32))
 
     return sample(n), sample(n_queries)
-
-
-def parse_kind(spec: str) -> tuple[str, dict]:
-    name, _, rest = spec.partition(":")
-    params = {}
-    for item in filter(None, rest.split(",")):
-        key, _, raw = item.partition("=")
-        params[key] = None if raw == "None" else int(raw) if raw.lstrip("-").isdigit() else float(raw)
-    return name, params
 
 
 def read_floor_ms(x: np.ndarray, threads: int, reps: int = 7) -> float:
@@ -150,7 +141,7 @@ def bench_dataset(args, data: str, dim: int, kinds: list[str], results: dict, do
     del exact
     results["floors"].append({"data": data, "dim": dim, "n": args.n, "floor_ms": floors})
     for spec in kinds:
-        name, params = parse_kind(spec)
+        name, params = parse_index_spec(spec)
         gc.collect()
         rss0, t0 = rss_mb(), time.perf_counter()
         with threadpool_limits(max(args.threads)):

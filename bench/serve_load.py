@@ -181,6 +181,7 @@ def prepare_synthetic(n_items: int, seed: int, runs: Path, iterations: int, inde
     import numpy as np
 
     from recstrata.retrieval.als import ALS
+    from recstrata.retrieval.ann import parse_index_spec
     from recstrata.retrieval.vector import VectorRetriever
     from recstrata.serving.modelstore import ModelStore
 
@@ -194,9 +195,8 @@ def prepare_synthetic(n_items: int, seed: int, runs: Path, iterations: int, inde
     model = ALS(factors=64, iterations=iterations).fit(ds)
     times["fit_s"] = time.perf_counter() - t
     print(f"ALS 64 factors, {iterations} iterations: {times['fit_s']:.1f} s", file=sys.stderr)
-    from ann_speed import parse_kind  # same "kind[:param=value,...]" spelling as the ANN benchmark
 
-    kind, params = parse_kind(index)
+    kind, params = parse_index_spec(index)
     t = time.perf_counter()
     served = VectorRetriever.wrap(model, index=kind, index_params=params or None)
     times["index_s"] = time.perf_counter() - t
@@ -239,9 +239,7 @@ def main() -> None:
     port = free_port()
     env = {"RECSTRATA_SERVING__RUNS_DIR": str(work / "runs"), "RECSTRATA_SERVING__STATE_DIR": str(work / "state"),
            "RECSTRATA_SERVING__API_KEYS": '{"bench": ["admin"]}', "RECSTRATA_SERVING__LLM_BACKEND": "null"}
-    if index and not synthetic:  # the server wraps the model it fits (ServingSettings.index: a kind only)
-        if ":" in index:
-            sys.exit("index parameters (kind:param=value) need --synthetic; the server setting takes a kind only")
+    if index and not synthetic:  # the server wraps the model it fits (ServingSettings.index, kind[:params])
         env["RECSTRATA_SERVING__INDEX"] = index
     try:
         if synthetic:

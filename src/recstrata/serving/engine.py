@@ -90,24 +90,19 @@ class Engine:
     #: catalogs up to this size are scored densely in well under a millisecond
     INLINE_MAX_ITEMS = 100_000
 
-    @property
-    def runs_inline(self) -> bool:
-        """Whether a request is cheap enough to run on the event loop: dense scoring of a small
-        catalog (~0.3 ms of numpy). ANN searches and large catalogs go to the thread pool instead,
-        where faiss/numpy release the GIL and other requests keep being served."""
-        from recstrata.retrieval.vector import VectorRetriever
-
-        return self.dataset.n_items <= self.INLINE_MAX_ITEMS and not isinstance(self.live.model, VectorRetriever)
+    #: whether a request is cheap enough to run on the event loop: dense scoring of a small catalog
+    #: (~0.3 ms of numpy). ANN searches and large catalogs go to the thread pool instead, where
+    #: faiss/numpy release the GIL and other requests keep being served. Set with the live model.
+    runs_inline: bool
 
     # ---- live state -----------------------------------------------------------------------------
     def _prepare(self, live: LiveModel) -> LiveModel:
-        if self.index is None:
-            return live
         from recstrata.retrieval.vector import VectorRetriever
 
-        if isinstance(live.model, VectorRetriever):
-            return live
-        return LiveModel(VectorRetriever.wrap(live.model, index=self.index), live.version, live.name)
+        if self.index is not None and not isinstance(live.model, VectorRetriever):
+            live = LiveModel(VectorRetriever.wrap(live.model, index=self.index), live.version, live.name)
+        self.runs_inline = self.dataset.n_items <= self.INLINE_MAX_ITEMS and not isinstance(live.model, VectorRetriever)
+        return live
 
     def swap(self, live: LiveModel) -> None:
         self.live = self._prepare(live)
