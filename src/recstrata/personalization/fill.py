@@ -31,7 +31,6 @@ class BackgroundFill:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._erased: set[str] = set()
         self.filled = self.dropped = self.failed = 0
 
     def offer(self, key: str, user_id: str, grounding: Any) -> bool:
@@ -45,7 +44,6 @@ class BackgroundFill:
                 self.dropped += 1
                 return False
             self._pending[key] = user_id
-            self._erased.discard(user_id)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="explain-fill", daemon=True)
                 self._thread.start()
@@ -53,10 +51,9 @@ class BackgroundFill:
 
     def erase_user(self, user_id: str) -> None:
         """Forget the user's queued items; an in-flight one is not written back."""
-        with self._lock:
-            self._erased.add(user_id)
+        with self._lock:  # an emptied owner means: skip when taken, do not write back when in flight
             for key in [k for k, u in self._pending.items() if u == user_id]:
-                self._pending[key] = ""  # stays queued for dedup, skipped when taken
+                self._pending[key] = ""
 
     def pending(self) -> int:
         with self._lock:
@@ -94,7 +91,7 @@ class BackgroundFill:
                     with self._lock:
                         if sentence is None:
                             self.failed += 1
-                        elif user_id not in self._erased and self._pending.get(key):
+                        elif self._pending.get(key):
                             self._store(key, user_id, sentence)
                             self.filled += 1
             finally:
