@@ -295,3 +295,12 @@ def test_unbuilt_index_raises_not_fitted():
 def test_import_does_not_load_faiss():
     code = "import sys, recstrata.retrieval.ann; assert 'faiss' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": "src"})
+
+
+def test_nprobe_above_nlist_searches_every_list(clustered):
+    """faiss's fast-scan IVF returns garbage when nprobe > nlist; the index clamps it."""
+    x, ids, queries = clustered
+    want = make_index("exact").build(x, ids).search(queries, 10)[0]
+    for kind in ("ivf", "ivfpq4fs"):
+        got = make_index(kind, nlist=8, nprobe=64).build(x, ids).search(queries, 10)[0]
+        assert recall_of(got, want).mean() >= 0.99, kind

@@ -41,7 +41,7 @@ PARTS = ("base", "index")
 #: when all item vectors have the same norm, so item vectors of unequal norm (ALS: popular items are
 #: long) are augmented first (Bachrach et al., RecSys 2014): x -> [x, sqrt(M^2 - |x|^2)], q -> [q, 0].
 #: Scores are unchanged; flat scans (exact, sq8, fp16) need no augmentation.
-AUGMENT_KINDS = ("ivf", "ivfpq", "hnsw")
+AUGMENT_KINDS = ("ivf", "ivfpq", "ivfpq4fs", "hnsw")
 
 
 def equal_norm(vectors: np.ndarray) -> np.ndarray:

@@ -75,6 +75,9 @@ class VectorIndex:
     kind: ClassVar[str] = ""
     #: original float32 vectors are kept in vectors.npy (exact re-rank, exact search of small allowed sets)
     keeps_vectors: ClassVar[bool] = True
+    #: the faiss index applies filter bitmaps inside its scan; if not, a filtered search fetches
+    #: enough extra candidates to cover the disallowed rows and drops them (``_over_fetch``)
+    selector_filters: ClassVar[bool] = True
 
     def __init__(
         self, *, shards: int = 1, threads: int | None = None, filter_exact_below: int = 10_000
@@ -221,15 +224,35 @@ class VectorIndex:
     def _search_one_shard(self, s: int, q: np.ndarray, kk: int, bitmap: np.ndarray | None, omp: int | None):
         faiss = faiss_module()
         lo, hi = int(self.bounds_[s]), int(self.bounds_[s + 1])
-        sel = None
+        sel, part = None, None
         if bitmap is not None:
             part = bitmap[lo // 8 : (hi + 7) // 8]  # lo is a multiple of 8
-            sel = faiss.IDSelectorBitmap(hi - lo, faiss.swig_ptr(part))
+            if self.selector_filters:
+                sel = faiss.IDSelectorBitmap(hi - lo, faiss.swig_ptr(part))
+        if part is not None and not self.selector_filters:
+            return self._over_fetch(s, q, kk, part, omp)
         params = self._search_params(faiss, kk, sel)
         with omp_threads(omp):
             scores, labels = self.shards_[s].search(q, min(kk, hi - lo), params=params)
         labels = np.where(labels >= 0, labels + lo, -1)
         return labels, scores
+
+    def _over_fetch(self, s: int, q: np.ndarray, kk: int, part: np.ndarray, omp: int | None):
+        """Filtered search of shard ``s`` for an index without selectors: fetch enough candidates
+        that at least ``kk`` are allowed (all of the disallowed rows, or ~1.25 x kk / allowed share
+        when that is fewer), then drop the disallowed ones. Rows left short are redone exactly by
+        ``_exact_fill``."""
+        lo, hi = int(self.bounds_[s]), int(self.bounds_[s + 1])
+        size = hi - lo
+        allowed = int(np.bitwise_count(part).sum())
+        fetch = min(size, kk + (size - allowed), math.ceil(1.25 * kk * size / max(allowed, 1)))
+        with omp_threads(omp):
+            scores, labels = self.shards_[s].search(q, fetch, params=self._search_params(faiss_module(), fetch, None))
+        safe = np.maximum(labels, 0)
+        ok = (labels >= 0) & ((part[safe >> 3] >> (safe & 7).astype(np.uint8)) & 1).astype(bool)
+        order = np.argsort(~ok, axis=1, kind="stable")[:, :kk]  # allowed first, in score order
+        labels = np.where(np.take_along_axis(ok, order, 1), np.take_along_axis(labels, order, 1) + lo, -1)
+        return labels, np.take_along_axis(scores, order, 1)
 
     def _search_shards(
         self, q: np.ndarray, kk: int, bitmap: np.ndarray | None
@@ -278,8 +301,18 @@ class VectorIndex:
 
     def _rerank(self, q: np.ndarray, pos: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Exact inner products of the shortlist ``pos`` (nq, kk); keep the best k per row."""
-        vecs = self._gather(np.maximum(pos, 0))  # (nq, kk, d)
-        scores = np.einsum("nkd,nd->nk", vecs, q)
+        safe = np.ascontiguousarray(np.maximum(pos, 0), dtype=np.int64)  # (nq, kk)
+        vectors = self.vectors_
+        if isinstance(vectors, np.ndarray) and vectors.flags.c_contiguous and vectors.dtype == np.float32:
+            # gather + dot in one C pass (no (nq, kk, d) temporary): ~2x faster than numpy here
+            faiss = faiss_module()
+            scores = np.empty(safe.shape, dtype=np.float32)
+            faiss.fvec_inner_products_by_idx(
+                faiss.swig_ptr(scores), faiss.swig_ptr(q), faiss.swig_ptr(vectors), faiss.swig_ptr(safe),
+                self.dim_, safe.shape[0], safe.shape[1],
+            )
+        else:
+            scores = np.einsum("nkd,nd->nk", self._gather(safe), q)  # (nq, kk)
         scores[pos < 0] = -np.inf
         best = top_k(scores, k)
         return np.take_along_axis(pos, best, 1), np.take_along_axis(scores, best, 1).astype(np.float32)

@@ -8,6 +8,14 @@
 | ivfpq   | IndexIVFPQ + exact re-rank        | after re-rank| pq_m B = d/2 (+ vectors.npy) |
 | sq8     | IndexScalarQuantizer 8 bit + re-rank | after re-rank | 64 B (+ vectors.npy) |
 | fp16    | IndexScalarQuantizer fp16 + re-rank  | after re-rank | 128 B (+ vectors.npy) |
+| pq4fs   | IndexPQFastScan 4 bit + re-rank   | after re-rank| d/2 B (+ vectors.npy)  |
+| ivfpq4fs| IVF + 4-bit PQ fast scan + re-rank   | after re-rank | d/2 B (+ vectors.npy) |
+
+The fast-scan kinds (André et al., "Quicker ADC", 2019; faiss ``PQ{m}x4fs``) keep 4-bit codes whose
+distance tables fit in SIMD registers, so a scan is compute-cheap *and* reads 8x fewer bytes than
+float32; with one code per dimension the re-ranked shortlist catches nearly all of the true top-k
+even on random vectors (bench/ann_speed.py). ``pq4fs`` is the flat scan; as faiss's flat
+fast-scan index takes no selector, its filtered searches over-fetch and drop disallowed rows.
 
 ``vectors.npy`` (the float32 originals) is memory-mapped on load; only the re-ranked shortlist and
 small filtered sets touch it. HNSW and flat keep originals inside faiss and need no copy.
@@ -27,6 +35,8 @@ from recstrata.retrieval.ann.base import VectorIndex, faiss_module
 
 _TRAIN_POINTS_PER_LIST = 64  # k-means sample size per IVF list; faiss itself caps at 256
 _SQ_TRAIN_SAMPLE = 100_000  # the per-dimension min/max of sq8 is stable well before this
+_FASTSCAN_MIN_EXTRA = 100  # fast-scan shortlists hold at least k + this many candidates
+_FASTSCAN_MIN_TRAIN = 16 * 39  # 16 centroids per 4-bit sub-quantizer, faiss's 39 points each
 
 
 def _sample(vectors: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
@@ -36,9 +46,9 @@ def _sample(vectors: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
     return vectors[rows]
 
 
-def auto_nlist(n: int) -> int:
-    """~2*sqrt(n) lists, and at least 39 training points per list (faiss's k-means minimum)."""
-    return max(1, min(int(round(2 * math.sqrt(n))), n // 39))
+def auto_nlist(n: int, scale: float = 2.0) -> int:
+    """~scale*sqrt(n) lists, and at least 39 training points per list (faiss's k-means minimum)."""
+    return max(1, min(int(round(scale * math.sqrt(n))), n // 39))
 
 
 class ExactIndex(VectorIndex):
@@ -126,7 +136,8 @@ class _IVFBase(VectorIndex):
 
     def _search_params(self, faiss: Any, k: int, selector: Any) -> Any:
         params = faiss.SearchParametersIVF()
-        params.nprobe = self.nprobe
+        # nprobe > nlist must mean "every list": faiss's fast-scan IVF returns garbage otherwise
+        params.nprobe = min(self.nprobe, int(self.shards_[0].nlist))
         params.sel = selector
         return params
 
@@ -252,6 +263,121 @@ class FP16Index(ScalarQuantizedIndex):
                          filter_exact_below=filter_exact_below)
 
 
+class _FastScanCodes:
+    """What the 4-bit fast-scan kinds share: code size, checks, a shortlist re-ranked exactly."""
+
+    pq_m: int | None
+    refine_factor: float
+    kind: str
+
+    def _pq_m(self, dim: int) -> int:
+        return self.pq_m if self.pq_m is not None else dim
+
+    def _check_codes(self, n: int, dim: int) -> None:
+        m = self._pq_m(dim)
+        V.positive_int(m, "pq_m")
+        if dim % m:
+            raise ConfigError(f"pq_m={m} must divide dim={dim}; pick a divisor of {dim} (e.g. {dim}).")
+        if n < _FASTSCAN_MIN_TRAIN:
+            raise ConfigError(
+                f"{self.kind} needs at least {_FASTSCAN_MIN_TRAIN} vectors to train its 4-bit codebooks, "
+                f"got {n}; use kind='exact' for a catalogue this small."
+            )
+        _check_refine(self.refine_factor)
+
+    def _shortlist(self, k: int) -> int:
+        # 4-bit codes rank coarsely: a small k still gets a shortlist worth re-ranking
+        return max(math.ceil(k * self.refine_factor), k + _FASTSCAN_MIN_EXTRA)
+
+    def _refines(self) -> bool:
+        return True
+
+
+class IVFPQFastScanIndex(_FastScanCodes, _IVFBase):
+    """IVF whose lists hold 4-bit PQ codes scanned with SIMD lookup tables, then an exact re-rank
+    of ``ceil(k * refine_factor)`` candidates from the float32 originals.
+
+    Defaults: ``pq_m = dim`` (one 4-bit code per dimension: d/2 bytes a vector), ``nlist`` about
+    sqrt(n) — fewer, larger lists than ``ivf`` because a top-1000 spreads over many partitions —
+    and ``nprobe`` 64. One shard: an IVF probe is too short to gain from a thread hop.
+    """
+
+    kind = "ivfpq4fs"
+
+    def __init__(
+        self,
+        *,
+        nlist: int | None = None,
+        nprobe: int = 64,
+        pq_m: int | None = None,
+        refine_factor: float = 2.0,
+        shards: int = 1,
+        threads: int | None = None,
+        filter_exact_below: int = 10_000,
+    ) -> None:
+        super().__init__(nlist=nlist, nprobe=nprobe, shards=shards, threads=threads,
+                         filter_exact_below=filter_exact_below)
+        self.pq_m, self.refine_factor = pq_m, refine_factor
+
+    def _nlist(self, n: int) -> int:
+        return auto_nlist(n, scale=1.0) if self.nlist is None else self.nlist
+
+    def _check_params(self, n: int, dim: int) -> None:
+        super()._check_params(n, dim)
+        self._check_codes(n, dim)
+
+    def _new_faiss_index(self, faiss: Any, n: int, dim: int) -> Any:
+        quantizer = faiss.IndexFlatIP(dim)
+        return faiss.IndexIVFPQFastScan(
+            quantizer, dim, self._nlist(n), self._pq_m(dim), 4, faiss.METRIC_INNER_PRODUCT
+        )
+
+    def _train(self, index: Any, vectors: np.ndarray) -> None:
+        size = max(self._nlist(vectors.shape[0]) * _TRAIN_POINTS_PER_LIST, _SQ_TRAIN_SAMPLE)
+        index.train(_sample(vectors, size))
+
+
+class PQFastScanIndex(_FastScanCodes, VectorIndex):
+    """Flat scan of 4-bit PQ codes (every vector scored by SIMD table lookups), then an exact
+    re-rank of ``ceil(k * refine_factor)`` candidates. Needs no structure in the data, so it is the
+    kind for vectors an IVF cannot partition well; two shards are searched in parallel.
+
+    faiss's flat fast-scan index takes no selector: filtered searches over-fetch and drop the
+    disallowed rows (see ``VectorIndex.selector_filters``).
+    """
+
+    kind = "pq4fs"
+    selector_filters = False
+    _IMPLEM = 13  # faiss's fast-scan result handler measured fastest for one query and a long shortlist
+
+    def __init__(
+        self,
+        *,
+        pq_m: int | None = None,
+        refine_factor: float = 3.0,
+        shards: int = 2,
+        threads: int | None = None,
+        filter_exact_below: int = 10_000,
+    ) -> None:
+        super().__init__(shards=shards, threads=threads, filter_exact_below=filter_exact_below)
+        self.pq_m, self.refine_factor = pq_m, refine_factor
+
+    def _check_params(self, n: int, dim: int) -> None:
+        super()._check_params(n, dim)
+        self._check_codes(n, dim)
+
+    def _new_faiss_index(self, faiss: Any, n: int, dim: int) -> Any:
+        return faiss.IndexPQFastScan(dim, self._pq_m(dim), 4, faiss.METRIC_INNER_PRODUCT)
+
+    def _train(self, index: Any, vectors: np.ndarray) -> None:
+        index.train(_sample(vectors, _SQ_TRAIN_SAMPLE))
+
+    def _set_state(self, shards: list, bounds: np.ndarray, ids: np.ndarray, vectors: Any, dim: int) -> None:
+        for shard in shards:  # a search-time choice, not stored by faiss.write_index
+            shard.implem = self._IMPLEM
+        super()._set_state(shards, bounds, ids, vectors, dim)
+
+
 def _check_refine(refine_factor: Any) -> None:
     if isinstance(refine_factor, bool) or not isinstance(refine_factor, (int, float)) or refine_factor < 1:
         raise ConfigError(
@@ -261,7 +387,9 @@ def _check_refine(refine_factor: Any) -> None:
 
 
 INDEX_KINDS: dict[str, type[VectorIndex]] = {
-    cls.kind: cls for cls in (ExactIndex, HNSWIndex, IVFIndex, IVFPQIndex, ScalarQuantizedIndex, FP16Index)
+    cls.kind: cls
+    for cls in (ExactIndex, HNSWIndex, IVFIndex, IVFPQIndex, ScalarQuantizedIndex, FP16Index,
+                IVFPQFastScanIndex, PQFastScanIndex)
 }
 
 
