@@ -38,10 +38,10 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 from recstrata.retrieval.ann import VectorIndex, make_index, parse_index_spec, recall_of  # noqa: E402
 
-FULL_KINDS = "numpy,exact,exact:shards=2,ivf,ivf:nprobe=256,ivfpq,sq8,sq8:shards=1,fp16"
+FULL_KINDS = "numpy,exact,exact:shards=2,ivf,ivf:nprobe=256,ivfpq,sq8,fp16,pq4fs,pq4fs:refine_factor=2,ivfpq4fs,ivfpq4fs:nprobe=128"
 # HNSW is not in the full default: building it over 1M items takes 10+ minutes on 2 cores; run it
 # on its own, e.g. --kinds hnsw:M=16 --dim 64 --data structured
-QUICK_KINDS = "numpy,exact,hnsw,ivf,ivfpq,sq8,fp16"
+QUICK_KINDS = "numpy,exact,hnsw,ivf,ivfpq,sq8,fp16,pq4fs,ivfpq4fs"
 LATENT_DIM = 12  # intrinsic dimension of the "structured" catalogue
 BATCH = 64
 
