@@ -30,9 +30,10 @@ def test_index_setting_wraps_every_live_model(blocks, als):
     assert not isinstance(Engine(blocks[0], LiveModel(als, "1", "als")).live.model, VectorRetriever)
 
 
-def test_only_small_dense_requests_run_on_the_event_loop(blocks, als, monkeypatch):
+def test_only_cheap_requests_run_on_the_event_loop(blocks, als, monkeypatch):
     assert Engine(blocks[0], LiveModel(als, "1", "als")).runs_inline
-    assert not Engine(blocks[0], LiveModel(als, "1", "als"), index="exact").runs_inline
+    assert not Engine(blocks[0], LiveModel(als, "1", "als"), index="exact").runs_inline  # a flat scan
+    assert Engine(blocks[0], LiveModel(als, "1", "als"), index="hnsw").runs_inline  # sub-millisecond search
     monkeypatch.setattr(Engine, "INLINE_MAX_ITEMS", blocks[0].n_items - 1)  # a catalog too big to score inline
     assert not Engine(blocks[0], LiveModel(als, "1", "als")).runs_inline
 

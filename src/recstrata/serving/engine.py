@@ -89,6 +89,10 @@ class Engine:
 
     #: catalogs up to this size are scored densely in well under a millisecond
     INLINE_MAX_ITEMS = 100_000
+    #: index kinds whose top-k search stays well under a millisecond at millions of items (graph and
+    #: partition searches, ~0.3-0.7 ms measured at 1M): run on the event loop too - a thread-pool hop
+    #: and the GIL hand-off cost as much. Flat scans (exact, sq8, fp16, pq4fs: 2-10 ms) do not.
+    INLINE_INDEX_KINDS = frozenset({"hnsw", "ivf", "ivfpq", "ivfpq4fs"})
 
     #: whether a request is cheap enough to run on the event loop: dense scoring of a small catalog
     #: (~0.3 ms of numpy). ANN searches and large catalogs go to the thread pool instead, where
@@ -101,7 +105,10 @@ class Engine:
 
         if self.index is not None and not isinstance(live.model, VectorRetriever):
             live = LiveModel(VectorRetriever.wrap(live.model, index=self.index), live.version, live.name)
-        self.runs_inline = self.dataset.n_items <= self.INLINE_MAX_ITEMS and not isinstance(live.model, VectorRetriever)
+        if isinstance(live.model, VectorRetriever):
+            self.runs_inline = getattr(live.model.index_, "kind", None) in self.INLINE_INDEX_KINDS
+        else:
+            self.runs_inline = self.dataset.n_items <= self.INLINE_MAX_ITEMS
         return live
 
     def swap(self, live: LiveModel) -> None:
