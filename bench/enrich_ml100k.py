@@ -4,6 +4,7 @@
     PYTHONPATH=src python bench/enrich_ml100k.py full --store runs/enrich-ml100k.db   # (b) 1,682 items (2 workers x
                                                                                       # 1 thread), then the no-op re-run
     PYTHONPATH=src python bench/enrich_ml100k.py negatives --store runs/enrich-ml100k.db  # hard negatives (train)
+    PYTHONPATH=src python bench/enrich_ml100k.py profiles --store runs/profiles-train.db   # taste profiles (train)
     PYTHONPATH=src python bench/enrich_ml100k.py payoff --store runs/enrich-ml100k.db     # (c) simple consumers
     PYTHONPATH=src python bench/enrich_ml100k.py two-tower --store runs/enrich-ml100k.db  # (c) two-tower
 
@@ -108,6 +109,28 @@ def negatives(args: argparse.Namespace) -> None:
     factory = partial(get_backend, args.backend, LLMSettings(n_threads=args.threads))
     r = run_job_parallel(HardNegativeJob(), split.train, factory, args.store, workers=args.workers, limit=args.limit)
     _save("negatives", r.as_dict())
+
+
+def profiles(args: argparse.Namespace) -> None:
+    """Taste profiles of every user from the general split's TRAIN interactions only (a profile
+    written from all of ML-100K would describe the validation and test items the ranker is judged on)."""
+    from functools import partial
+
+    from recstrata.data.registry import load_dataset
+    from recstrata.data.split import split_from_files
+    from recstrata.enrichment import EnrichmentStore, UserProfileJob, user_genre_matrix
+    from recstrata.enrichment.parallel import run_job_parallel
+    from recstrata.llm.registry import get_backend
+    from recstrata.llm.settings import LLMSettings
+
+    split = split_from_files(load_dataset(ML100K), GENERAL)
+    factory = partial(get_backend, args.backend, LLMSettings(n_threads=args.threads))
+    start = time.perf_counter()
+    r = run_job_parallel(UserProfileJob(), split.train, factory, args.store, workers=args.workers, limit=args.limit)
+    with EnrichmentStore(args.store) as store:
+        m, stats = user_genre_matrix(store, split.train)
+    _save("profiles", r.as_dict() | {"seconds": time.perf_counter() - start, "genre_matrix": stats,
+                                     "users_with_genres": int((np.diff(m.indptr) > 0).sum())})
 
 
 def _evaluate(model, split, part: str) -> dict:
@@ -241,7 +264,7 @@ def main() -> None:
     t.add_argument("--n", type=int, default=40)
     t.add_argument("--backends", default="smollm2,gemma3-270m")
     t.add_argument("--threads", type=int, default=1)
-    for name in ("full", "negatives", "payoff", "two-tower"):
+    for name in ("full", "negatives", "profiles", "payoff", "two-tower"):
         s = sub.add_parser(name)
         s.add_argument("--store", default=str(ROOT / "runs" / "enrich-ml100k.db"))
         s.add_argument("--backend", default="smollm2")
@@ -255,7 +278,8 @@ def main() -> None:
         s.add_argument("--splits", default="cold-items,general")
         s.add_argument("--variants", default="base,+llm-tags,+llm-negatives,+both")
     args = p.parse_args()
-    parts = {"throughput": throughput, "full": full, "negatives": negatives, "payoff": payoff, "two-tower": two_tower}
+    parts = {"throughput": throughput, "full": full, "negatives": negatives, "profiles": profiles, "payoff": payoff,
+             "two-tower": two_tower}
     parts[args.part](args)
 
 

@@ -1,6 +1,8 @@
 """Blended retrieve -> merge -> rank pipeline on RecBole's ML-100K general split, and ranking latency.
 
     PYTHONPATH=src python bench/ranker_ml100k.py [--sources-json bench/results/ranker_sources.json]
+    PYTHONPATH=src python bench/ranker_ml100k.py --configs 6 --tags-store runs/enrich-ml100k.db \
+        --profiles-store runs/profiles-train.db      # the LLM-feature switches, chosen on validation
 
 1. Every source with its validation-tuned hyper-parameters (bench/tune_sources_ml100k.py), fitted
    on train: valid and test metrics @10.
@@ -59,6 +61,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--save", default=None, help="save the selected pipeline (train-fitted) here")
     parser.add_argument("--configs", default=None, help="comma-separated indices into CONFIGS (default: all)")
+    parser.add_argument("--tags-store", default=None,
+                        help="enrichment store with LLM item tags: every configuration also runs with the "
+                             "ranker's tag feature (cosine of the user's tag profile with the item's tags)")
+    parser.add_argument("--min-tag-count", type=int, default=3, help="tags used by fewer items are dropped")
+    parser.add_argument("--profiles-store", default=None,
+                        help="enrichment store with LLM taste profiles written from the TRAIN split "
+                             "(bench/enrich_ml100k.py profiles): every configuration also runs with the "
+                             "stated-genre feature")
     args = parser.parse_args()
 
     from recstrata.data.dataset import Interactions
@@ -83,28 +93,45 @@ def main() -> None:
                   metrics_of(ev(fitted[name], "test")), "fit on train"), flush=True)
 
     chosen = [CONFIGS[int(i)] for i in args.configs.split(",")] if args.configs else CONFIGS
+    options: list = [(None, None)]  # (item tags, user stated genres)
+    if args.tags_store or args.profiles_store:
+        from recstrata.enrichment import EnrichmentStore, item_tag_matrix, user_genre_matrix
+    if args.tags_store:
+        with EnrichmentStore(args.tags_store) as store:
+            tag_matrix, tag_names = item_tag_matrix(store, split.train, min_count=args.min_tag_count)
+        print(f"LLM tags: {len(tag_names)} tags, {tag_matrix.nnz} item-tag pairs\n")
+        options.append((tag_matrix, None))
+    if args.profiles_store:
+        with EnrichmentStore(args.profiles_store) as store:
+            stated, stats = user_genre_matrix(store, split.train)
+        print(f"LLM taste profiles: {stats}\n")
+        options.append((None, stated))
+        if args.tags_store:
+            options.append((tag_matrix, stated))
     best = None
-    for sources, n, params in chosen:
+    for (sources, n, params), (tags, stated_genres) in ((c, o) for c in chosen for o in options):
         start = time.perf_counter()
         for s in sources:
             if s not in fitted:
                 fitted[s] = make_model(VARIANTS[s][0], **VARIANTS[s][1]).fit(split.train)
         pipe = Pipeline({s: fitted[s] for s in sources}, n_per_source=n, ranker=LambdaRanker(**params),
                         vector_source="als" if "als" in sources else None)
-        pipe.fit(split.train, fit_sources=False)
+        pipe.fit(split.train, fit_sources=False, item_tags=tags, user_genres=stated_genres)
         rrf_valid = metrics_of(ev(pipe, "valid"))  # no ranker yet: reciprocal rank fusion
         print(row(f"RRF fusion {'+'.join(sources)}, N={n}", rrf_valid, None, "no ranker"), flush=True)
         pipe.fit_ranker(split.valid, folds=args.folds)
         truth = split.valid.user_items[pipe.ranker_valid_users_]
         oof, _ = accuracy(pipe.ranker_valid_ranked_, truth, [10], ["ndcg", "recall", "mrr", "hit", "precision"])
         oof = {m: float(v.mean()) for m, v in oof.items()}
-        label = f"ranker {'+'.join(sources)}, N={n}, {params}"
+        extras = "".join([", + LLM tag feature" if tags is not None else "",
+                          ", + LLM profile genres" if stated_genres is not None else ""])
+        label = f"ranker {'+'.join(sources)}, N={n}, {params}{extras}"
         print(row(label, oof, None, f"out-of-fold valid; fold iterations {pipe.ranker_fold_iterations_}; "
                   f"{time.perf_counter() - start:.0f} s"), flush=True)
         if best is None or oof["ndcg@10"] > best[1]["ndcg@10"]:
-            best = (pipe, oof, label)
+            best = (pipe, oof, label, tags, stated_genres)
 
-    pipe, oof, label = best
+    pipe, oof, label, best_tags, best_stated = best
     strict = metrics_of(ev(pipe, "test"))
     print(row(f"**selected** {label}", oof, strict, "sources fit on train only: comparable to RecBole"))
     importance = list(pipe.ranker_.feature_importance().items())[:10]
@@ -116,7 +143,7 @@ def main() -> None:
     alone_refit = {name: metrics_of(ev(make_model(name, **tuned[name]).fit(both), "test")) for name in ("ease", "als")}
     if args.save:
         pipe.save(args.save)  # the selected pipeline, sources fitted on train
-    pipe.refit_sources(both)
+    pipe.refit_sources(both, item_tags=best_tags, user_genres=best_stated)
     refit = metrics_of(ev(pipe, "test"))
     print(row(f"selected, sources refit on train+valid", None, refit, "NOT comparable: more training data"))
     for name, m in alone_refit.items():

@@ -59,3 +59,20 @@ def test_enriched_texts_append_summary_and_tags(movies, store):
     texts = enriched_texts(movies, store)
     assert texts[0].startswith(movies.item_text(0)) and "About alien things." in texts[0] and "alien" in texts[0]
     assert texts[5] == movies.item_text(5)
+
+
+def test_user_genre_matrix_maps_profile_words_to_catalog_genres(movies, store):
+    from recstrata.enrichment import user_genre_matrix
+
+    _, names = movies.genre_matrix
+    users = [str(u) for u in movies.user_ids.external[:3]]
+    said = {users[0]: [names[0].upper(), "no such genre"], users[1]: [names[-1], names[-1].lower() + "!"],
+            "not-a-user": [names[0]]}
+    for subject, genres in said.items():
+        store.put(key=f"k{subject}", job="users", model="m", version="v", input_text=subject, subject=subject,
+                  output={"genres": genres, "eras": [], "themes": [], "summary": "likes films"})
+    m, stats = user_genre_matrix(store, movies)
+    assert m.shape == (movies.n_users, len(names))
+    assert m[0].indices.tolist() == [0] and m[1].indices.tolist() == [len(names) - 1]  # duplicates merged
+    assert m[1].data.tolist() == [1.0] and m[2].nnz == 0
+    assert stats == {"profiles": 2, "matched": 3, "unmatched": 1}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recstrata.errors import ArtifactError, ConfigError, NotFittedError
+from recstrata.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from recstrata.ranking.candidates import merge_candidates
 from recstrata.ranking.features import FeatureBuilder
 from recstrata.ranking.ranker import LambdaRanker
@@ -91,6 +91,25 @@ def test_vector_and_tag_hooks(blocks):
     assert x[col[15], names.index("vec_last_mean")] == pytest.approx(0.5)
 
 
+def test_stated_genre_hook_scores_known_users_with_a_profile(blocks):
+    ds, _ = blocks
+    n_genres = ds.genre_matrix[0].shape[1]
+    stated = np.zeros((ds.n_users, n_genres), np.float32)
+    stated[0, 0] = 1.0  # user 0's taste profile names genre 0 only; user 1 has no profile
+    fb = FeatureBuilder().fit(ds, user_genres=stated)
+    names = fb.feature_names(("s",))
+    assert names[-1] == "stated_genre_share"
+    cands = _block_candidates(ds, [0, 1], [[0, 15], [0, 15]])
+    x = fb.transform(cands, fb.user_side(users=[0, 1])).reshape(2, 2, -1)[..., -1]
+    g = fb.genres_[[0, 15]]  # (2, G)
+    np.testing.assert_allclose(x[0], g[:, 0] / g.sum(1))
+    assert np.isnan(x[1]).all()  # no profile: unknown, not "no match"
+    anonymous = fb.transform(_block_candidates(ds, [0], [[0]]), fb.user_side(sequences=[np.array([1, 2])]))
+    assert np.isnan(anonymous[0, -1])
+    with pytest.raises(DataError, match="user_genres"):
+        FeatureBuilder().fit(ds, user_genres=stated[:, :1])
+
+
 def test_empty_history_gives_nan_not_errors(blocks):
     ds, _ = blocks
     fb = FeatureBuilder().fit(ds, item_vectors=np.ones((ds.n_items, 3), np.float32))
@@ -103,8 +122,9 @@ def test_empty_history_gives_nan_not_errors(blocks):
 
 def test_feature_builder_save_load(blocks, tmp_path):
     ds, _ = blocks
+    stated = (np.random.default_rng(1).random((ds.n_users, ds.genre_matrix[0].shape[1])) > 0.7).astype(np.float32)
     fb = FeatureBuilder(last_n=2).fit(ds, item_vectors=np.random.default_rng(0).random((ds.n_items, 4)),
-                                      item_tags=sp.eye(ds.n_items, 3, format="csr"))
+                                      item_tags=sp.eye(ds.n_items, 3, format="csr"), user_genres=stated)
     fb.save(tmp_path / "f.npz")
     fb2 = FeatureBuilder.load(tmp_path / "f.npz")
     cands = _block_candidates(ds, [0, 5], [[0, 15, 3], [1, 2, 39]])

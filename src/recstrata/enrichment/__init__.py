@@ -5,7 +5,7 @@ SQLite store (:class:`EnrichmentStore`); :func:`run_job` runs any job over a dat
 what is already stored; :mod:`recstrata.enrichment.features` turns results into model inputs.
 """
 
-from recstrata.enrichment.features import item_tag_matrix, negative_pairs
+from recstrata.enrichment.features import item_tag_matrix, negative_pairs, user_genre_matrix
 from recstrata.enrichment.items import ItemAttributes, ItemAttributesJob
 from recstrata.enrichment.jobs import Job, JobReport, Rejected, Task, iter_outputs, run_job
 from recstrata.enrichment.negatives import HardNegativeJob, NegativePicks
@@ -18,5 +18,5 @@ JOBS = {"items": ItemAttributesJob, "users": UserProfileJob, "negatives": HardNe
 __all__ = [
     "EnrichmentStore", "result_key", "Job", "JobReport", "Rejected", "Task", "run_job", "iter_outputs",
     "ItemAttributes", "ItemAttributesJob", "TasteProfile", "UserProfileJob", "HardNegativeJob",
-    "NegativePicks", "TagVocabulary", "normalise_tag", "item_tag_matrix", "negative_pairs", "JOBS",
+    "NegativePicks", "TagVocabulary", "normalise_tag", "item_tag_matrix", "negative_pairs", "user_genre_matrix", "JOBS",
 ]

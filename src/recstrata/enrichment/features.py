@@ -3,7 +3,9 @@
 - ``item_tag_matrix``: item x tag sparse matrix from the ``items`` job (for the two-tower's and
   the ranker's item-feature hooks, or a content model for cold items);
 - ``negative_pairs``: (user, item) index pairs from the ``negatives`` job (hard negatives for
-  two-tower / BPR training).
+  two-tower / BPR training);
+- ``user_genre_matrix``: user x catalog-genre matrix of the genres the ``users`` job's taste
+  profiles name (for the ranker's profile feature).
 
 Both return empty results when nothing is stored, so a run can switch enrichment on and off
 with one flag and the same code path.
@@ -11,6 +13,7 @@ with one flag and the same code path.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
@@ -87,3 +90,51 @@ def negative_pairs(
             users.append(u)
             items.append(int(i))
     return np.asarray(users, np.int32), np.asarray(items, np.int32)
+
+
+#: words taste profiles use for catalog genres, after normalisation (lower case, letters only)
+GENRE_SYNONYMS = {
+    "sciencefiction": "scifi", "kids": "childrens", "family": "childrens",
+    "children": "childrens", "animated": "animation", "cartoon": "animation", "romantic": "romance",
+    "noir": "filmnoir", "musicals": "musical", "music": "musical", "suspense": "thriller",
+    "documentaries": "documentary", "comedies": "comedy", "dramas": "drama", "westerns": "western",
+}
+
+
+def _genre_key(text: str) -> str:
+    return re.sub(r"[^a-z]", "", text.lower())
+
+
+def user_genre_matrix(
+    store: EnrichmentStore, dataset: Dataset, *, job: str = "users", model: str | None = None,
+) -> tuple[sp.csr_matrix, dict[str, int]]:
+    """Binary user x genre CSR (float32, columns = ``dataset.genre_matrix`` genres) of the genres
+    each stored taste profile names, and counts of matched / unmatched genre words.
+
+    Profile words are matched to the catalog's genre names case- and punctuation-insensitively
+    ("sci-fi" -> "Sci-Fi"), with a few synonyms (:data:`GENRE_SYNONYMS`); words naming no catalog
+    genre are counted, not guessed. Profiles must come from the data the model is trained on (a
+    profile written from held-out interactions would leak them).
+    """
+    _, names = dataset.genre_matrix
+    col = {_genre_key(g): j for j, g in enumerate(names)}
+    rows, cols = [], []
+    stats = {"profiles": 0, "matched": 0, "unmatched": 0}
+    for subject, out in iter_outputs(store, job, model=model):
+        u = dataset.user_ids.to_index([subject], missing="mask")[0]
+        if u < 0:
+            continue
+        stats["profiles"] += 1
+        for word in out.get("genres", []) or []:
+            key = _genre_key(str(word))
+            j = col.get(GENRE_SYNONYMS.get(key, key))
+            if j is None:
+                stats["unmatched"] += 1
+                continue
+            stats["matched"] += 1
+            rows.append(int(u))
+            cols.append(j)
+    m = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(dataset.n_users, len(names)))
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    return m, stats

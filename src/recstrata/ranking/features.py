@@ -16,6 +16,8 @@ Families (all vectorised over the (n, C) candidate block; no per-pair Python):
   and cosine of genre profiles;
 - optional item tags (a hook for layer-2 LLM enrichment): cosine of the user's tag profile with the
   item's tags;
+- optional user genres stated by an LLM taste profile (known users only): share of the item's
+  genres among them;
 - optional item vectors: cosine to each of the user's last ``last_n`` items (mean, max) and to the
   mean vector of the whole history.
 """
@@ -45,6 +47,7 @@ class UserSide:
     genre_share: np.ndarray  # (n, G) fraction of the history in each genre
     genre_unit: np.ndarray  # (n, G) L2-normalised genre counts
     tag_unit: np.ndarray | None  # (n, T) L2-normalised tag profile
+    stated_genres: np.ndarray | None  # (n, G) genres a taste profile names (NaN rows: no profile)
     last: np.ndarray  # (n, L) most recent items first, -1 padded
     profile: np.ndarray | None  # (n, d) unit mean item vector of the history
 
@@ -67,8 +70,13 @@ class FeatureBuilder:
         *,
         item_vectors: np.ndarray | None = None,
         item_tags: sp.spmatrix | np.ndarray | None = None,
+        user_genres: sp.spmatrix | np.ndarray | None = None,
     ) -> FeatureBuilder:
-        """Learn item statistics and known users' ordered histories from ``dataset``."""
+        """Learn item statistics and known users' ordered histories from ``dataset``.
+
+        ``user_genres``: (n_users, G) genres each user's taste profile names, columns as
+        ``dataset.genre_matrix`` (see ``recstrata.enrichment.user_genre_matrix``); users without a
+        profile have an all-zero row."""
         if self.last_n < 1:
             raise ConfigError(f"last_n must be >= 1, got {self.last_n}")
         n_items = dataset.n_items
@@ -96,6 +104,12 @@ class FeatureBuilder:
             if tags.shape[0] != n_items:
                 raise DataError(f"item_tags has {tags.shape[0]} rows; the dataset has {n_items} items")
             self.tags_ = tags
+        self.user_genres_ = None
+        if user_genres is not None:
+            ug = np.asarray(sp.csr_matrix(user_genres, dtype=np.float32).todense(), np.float32)
+            if ug.shape != (dataset.n_users, self.genres_.shape[1]):
+                raise DataError(f"user_genres must be ({dataset.n_users}, {self.genres_.shape[1]}), got {ug.shape}")
+            self.user_genres_ = ug
         self.vectors_ = None
         if item_vectors is not None:
             vec = np.asarray(item_vectors, np.float32)
@@ -121,6 +135,8 @@ class FeatureBuilder:
                   "genre_share_mean", "genre_share_max", "genre_cos"]
         if self.tags_ is not None:
             names.append("tag_cos")
+        if self.user_genres_ is not None:
+            names.append("stated_genre_share")
         if self.vectors_ is not None:
             names += ["vec_last_mean", "vec_last_max", "vec_profile"]
         return names
@@ -165,6 +181,7 @@ class FeatureBuilder:
             genre_share=counts / np.maximum(activity, 1.0)[:, None],
             genre_unit=_unit_rows(counts),
             tag_unit=None if self.tags_ is None else _unit_rows(np.asarray((h @ self.tags_).todense())),
+            stated_genres=self._stated_genres(users, n),
             last=last,
             profile=None if self.vectors_ is None else _unit_rows(np.asarray(h @ self.vectors_)),
         )
@@ -199,12 +216,26 @@ class FeatureBuilder:
         cols.append(np.einsum("ncg,ng->nc", g_unit, user.genre_unit))
         if self.tags_ is not None:
             cols.append(self._tag_cos(items, user))
+        if self.user_genres_ is not None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cols.append(np.where(n_genres > 0, np.einsum("ncg,ng->nc", g, user.stated_genres) / n_genres, np.nan))
         if self.vectors_ is not None:
             cols += self._vector_sims(items, user)
         out = np.empty((n, c, len(cols)), np.float32)
         for j, col in enumerate(cols):
             out[:, :, j] = col
         return out.reshape(n * c, len(cols))
+
+    def _stated_genres(self, users: np.ndarray | None, n: int) -> np.ndarray | None:
+        """Rows of ``user_genres_`` for known users; NaN for histories and users without a profile."""
+        if self.user_genres_ is None:
+            return None
+        out = np.full((n, self.user_genres_.shape[1]), np.nan, np.float32)
+        if users is not None:
+            rows = self.user_genres_[users]  # (n, G)
+            has = rows.any(1)
+            out[has] = rows[has]
+        return out
 
     def _tag_cos(self, items: np.ndarray, user: UserSide) -> np.ndarray:
         n, c = items.shape
@@ -236,6 +267,8 @@ class FeatureBuilder:
                       seq_items=self.seq_items_, sizes=np.array([self.n_items_, self.n_users_, self.last_n]))
         if self.vectors_ is not None:
             arrays["vectors"] = self.vectors_
+        if self.user_genres_ is not None:
+            arrays["user_genres"] = self.user_genres_
         if self.tags_ is not None:
             t = self.tags_
             arrays |= dict(tags_data=t.data, tags_indices=t.indices, tags_indptr=t.indptr,
@@ -252,6 +285,7 @@ class FeatureBuilder:
         fb.seq_indptr_, fb.seq_items_ = a["seq_indptr"], a["seq_items"]
         fb.n_items_, fb.n_users_ = n_items, n_users
         fb.vectors_ = a.get("vectors")
+        fb.user_genres_ = a.get("user_genres")
         fb.tags_ = None
         if "tags_data" in a:
             fb.tags_ = sp.csr_matrix((a["tags_data"], a["tags_indices"], a["tags_indptr"]),

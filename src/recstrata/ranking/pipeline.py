@@ -81,19 +81,23 @@ class Pipeline:
                 f"ranker={'trained' if getattr(self, 'ranker_', None) else self.ranker!r})")
 
     # ---- fitting ---------------------------------------------------------------------------------------
-    def fit(self, dataset: Dataset, *, item_tags: sp.spmatrix | None = None, fit_sources: bool = True) -> Pipeline:
+    def fit(self, dataset: Dataset, *, item_tags: sp.spmatrix | None = None,
+            user_genres: sp.spmatrix | None = None, fit_sources: bool = True) -> Pipeline:
         """Fit every source on ``dataset`` (skip with ``fit_sources=False`` for pre-fitted sources)
-        and learn the feature statistics. Any trained ranker is dropped: train it with :meth:`fit_ranker`."""
-        self._fit_sources(dataset, item_tags, fit_sources)
+        and learn the feature statistics (``item_tags`` / ``user_genres``: optional LLM-enrichment
+        features, see :class:`FeatureBuilder`). Any trained ranker is dropped: train it with
+        :meth:`fit_ranker`."""
+        self._fit_sources(dataset, item_tags, user_genres, fit_sources)
         self.ranker_ = None
         return self
 
-    def refit_sources(self, dataset: Dataset, *, item_tags: sp.spmatrix | None = None) -> Pipeline:
+    def refit_sources(self, dataset: Dataset, *, item_tags: sp.spmatrix | None = None,
+                      user_genres: sp.spmatrix | None = None) -> Pipeline:
         """Refit sources and feature statistics on new data (e.g. train + valid) and KEEP the ranker."""
-        self._fit_sources(dataset, item_tags, True)
+        self._fit_sources(dataset, item_tags, user_genres, True)
         return self
 
-    def _fit_sources(self, dataset: Dataset, item_tags, fit_sources: bool) -> None:
+    def _fit_sources(self, dataset: Dataset, item_tags, user_genres, fit_sources: bool) -> None:
         if not self.sources:
             raise ConfigError("a Pipeline needs at least one source")
         self._check_params()
@@ -107,7 +111,9 @@ class Pipeline:
             vectors = self.sources[self.vector_source].item_vectors()
             if vectors is None:
                 raise ConfigError(f"vector_source {self.vector_source!r} has no item vectors")
-        self.features_ = FeatureBuilder(last_n=self.last_n).fit(dataset, item_vectors=vectors, item_tags=item_tags)
+        self.features_ = FeatureBuilder(last_n=self.last_n).fit(
+            dataset, item_vectors=vectors, item_tags=item_tags, user_genres=user_genres
+        )
         self.n_items_, self.n_users_ = dataset.n_items, dataset.n_users
 
     def _check_params(self) -> None:
