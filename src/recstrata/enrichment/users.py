@@ -54,7 +54,7 @@ class UserProfileJob:
     name: str = "users"
     version: str = "users-v1"
     schema: type[BaseModel] = TasteProfile
-    max_tokens: int = 80
+    max_tokens: int = 224  # a full profile is 110-170 tokens (years and digits tokenise one by one)
 
     def tasks(self, dataset: Dataset) -> Iterator[Task]:
         inter = dataset.interactions
