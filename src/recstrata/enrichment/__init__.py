@@ -18,5 +18,6 @@ JOBS = {"items": ItemAttributesJob, "users": UserProfileJob, "negatives": HardNe
 __all__ = [
     "EnrichmentStore", "result_key", "Job", "JobReport", "Rejected", "Task", "run_job", "iter_outputs",
     "ItemAttributes", "ItemAttributesJob", "TasteProfile", "UserProfileJob", "HardNegativeJob",
-    "NegativePicks", "TagVocabulary", "normalise_tag", "item_tag_matrix", "negative_pairs", "user_genre_matrix", "JOBS",
+    "NegativePicks", "TagVocabulary", "normalise_tag", "item_tag_matrix", "negative_pairs", "user_genre_matrix",
+    "JOBS",
 ]

@@ -295,7 +295,8 @@ class LlamaCppBackend(LLMBackend):
             G.prime(self._llm, tokens)
             self._note_prefill(uncached, time.monotonic() - started)
             room = self.n_ctx - len(tokens)
-            result = G.greedy_with_grammar(self._llm, sampler, min(request.max_tokens, room), stops, request.expired)
+            budget = min(request.max_tokens, room)
+            result = G.greedy_with_grammar(self._llm, sampler, budget, stops, request.expired)
         except (ValueError, RuntimeError) as exc:
             raise LLMError(f"llama.cpp generation failed: {exc}") from exc
         return RawReply(

@@ -108,7 +108,8 @@ class FeatureBuilder:
         if user_genres is not None:
             ug = np.asarray(sp.csr_matrix(user_genres, dtype=np.float32).todense(), np.float32)
             if ug.shape != (dataset.n_users, self.genres_.shape[1]):
-                raise DataError(f"user_genres must be ({dataset.n_users}, {self.genres_.shape[1]}), got {ug.shape}")
+                want = (dataset.n_users, self.genres_.shape[1])
+                raise DataError(f"user_genres must be {want} (users x catalog genres), got {ug.shape}")
             self.user_genres_ = ug
         self.vectors_ = None
         if item_vectors is not None:
@@ -218,7 +219,8 @@ class FeatureBuilder:
             cols.append(self._tag_cos(items, user))
         if self.user_genres_ is not None:
             with np.errstate(invalid="ignore", divide="ignore"):
-                cols.append(np.where(n_genres > 0, np.einsum("ncg,ng->nc", g, user.stated_genres) / n_genres, np.nan))
+                stated = np.einsum("ncg,ng->nc", g, user.stated_genres)  # (n, C) stated genres of the item
+                cols.append(np.where(n_genres > 0, stated / n_genres, np.nan))
         if self.vectors_ is not None:
             cols += self._vector_sims(items, user)
         out = np.empty((n, c, len(cols)), np.float32)

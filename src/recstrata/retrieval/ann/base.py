@@ -247,7 +247,8 @@ class VectorIndex:
         allowed = int(np.bitwise_count(part).sum())
         fetch = min(size, kk + (size - allowed), math.ceil(1.25 * kk * size / max(allowed, 1)))
         with omp_threads(omp):
-            scores, labels = self.shards_[s].search(q, fetch, params=self._search_params(faiss_module(), fetch, None))
+            params = self._search_params(faiss_module(), fetch, None)
+            scores, labels = self.shards_[s].search(q, fetch, params=params)
         safe = np.maximum(labels, 0)
         ok = (labels >= 0) & ((part[safe >> 3] >> (safe & 7).astype(np.uint8)) & 1).astype(bool)
         order = np.argsort(~ok, axis=1, kind="stable")[:, :kk]  # allowed first, in score order
