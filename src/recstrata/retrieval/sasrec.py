@@ -2,10 +2,14 @@
 
 A user is represented by a causal Transformer run over their latest ``max_len`` items, so the
 recommendation follows the history's order and changes with every new click. Training is the
-paper's causal objective (every position of a sequence predicts the next item) with a full
+paper's causal objective (a window's positions each predict their next item) with a full
 softmax cross-entropy over the catalog, as RecBole does with ``train_neg_sample_args: None``.
-Long histories are cut into ``max_len`` windows; the newest window always ends at the last
-item, the older ones are shifted by a random offset each epoch so contexts vary.
+Histories are cut into overlapping ``max_len`` windows that end every ``stride`` items (the
+newest at the last item, the older ones shifted by a random offset each epoch); a window trains
+only its last ``stride`` targets, so every target is trained once an epoch and sees at least
+``max_len - stride + 1`` items of context (all of its history when that is shorter).
+``stride=1`` is RecBole's prefix augmentation (one sample per target, full context); the
+default ``stride=max_len`` is the paper's non-overlapping windows, the cheapest.
 
     model = SASRec().fit(split.train, valid=split)   # early stopping on split's validation NDCG@10
     ids, _ = model.recommend(histories=[[12, 7, 99]], k=10)
@@ -45,6 +49,8 @@ class SASRec(Recommender):
         inner: int = 256,
         dropout: float = 0.2,
         attn_dropout: float = 0.2,
+        norm: str = "pre",
+        stride: int | None = None,
         learning_rate: float = 1e-3,
         weight_decay: float = 0.0,
         batch_size: int = 128,
@@ -61,6 +67,8 @@ class SASRec(Recommender):
         self.inner = inner
         self.dropout = dropout
         self.attn_dropout = attn_dropout
+        self.norm = norm
+        self.stride = stride
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.batch_size = batch_size
@@ -82,11 +90,14 @@ class SASRec(Recommender):
             del self._valid
 
     def _check_params(self) -> None:
-        if self.max_len < 2 or self.dim % self.heads or self.batch_size < 1 or self.epochs < 1:
+        stride = self.max_len if self.stride is None else self.stride
+        if (self.max_len < 2 or self.dim % self.heads or self.batch_size < 1 or self.epochs < 1
+                or not 1 <= stride <= self.max_len or self.norm not in ("pre", "post")):
             raise ConfigError(
-                f"SASRec needs max_len >= 2, dim divisible by heads, batch_size >= 1, epochs >= 1; got "
-                f"max_len={self.max_len}, dim={self.dim}, heads={self.heads}, batch_size={self.batch_size}, "
-                f"epochs={self.epochs}"
+                f"SASRec needs max_len >= 2, dim divisible by heads, batch_size >= 1, epochs >= 1, "
+                f"1 <= stride <= max_len (or None) and norm 'pre' or 'post'; got max_len={self.max_len}, "
+                f"dim={self.dim}, heads={self.heads}, batch_size={self.batch_size}, epochs={self.epochs}, "
+                f"stride={self.stride}, norm={self.norm!r}"
             )
 
     def _fit(self, dataset: Dataset) -> None:
@@ -157,30 +168,29 @@ class SASRec(Recommender):
         return [batches[i] for i in rng.permutation(len(batches))]
 
     def _windows(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Cut every history into left-padded (input, next-item target) windows of ``max_len``.
+        """Left-padded (input, next-item target) windows (W, max_len) x 2; target 0 = not trained.
 
-        Each target is covered at least once; the newest window ends at the last item and the
-        older windows are shifted back by a random 1..max_len each epoch (a little overlap).
+        The window ending at ``end`` holds inputs ``seq[end - 1 - max_len : end - 1]`` and trains the
+        targets ``seq[start : end]``, from where the next older window stops; window ends step back by
+        ``stride``, the second newest by a random 1..stride so contexts vary across epochs. The oldest
+        window, whose inputs reach the start of the history, trains every target left in it.
         """
         length = self.max_len
-        spans = []  # (user, end): targets are seq[max(1, end - length) : end]
+        stride = self.stride or length
+        spans = []  # (user, start, end)
         for u, seq in enumerate(self.sequences_):
-            n = len(seq)
-            if n < 2:
-                continue
-            spans.append((u, n))
-            end = n - int(rng.integers(1, length + 1))
+            end, start = len(seq), len(seq) - int(rng.integers(1, stride + 1))
             while end > 1:
-                spans.append((u, end))
-                end -= length
+                start = 1 if end - 1 <= length else max(start, 1)  # the oldest window takes all that is left
+                spans.append((u, start, end))
+                end, start = start, start - stride
         inputs = np.zeros((len(spans), length), np.int64)
         targets = np.zeros((len(spans), length), np.int64)
-        for row, (u, end) in enumerate(spans):
+        for row, (u, start, end) in enumerate(spans):
             seq = self.sequences_[u] + 1  # item rows: 0 is padding
-            tgt = seq[max(1, end - length) : end]
-            inp = seq[max(0, end - length - 1) : end - 1]
+            inp = seq[max(0, end - 1 - length) : end - 1]
             inputs[row, length - len(inp) :] = inp
-            targets[row, length - len(tgt) :] = tgt
+            targets[row, length - (end - start) :] = seq[start:end]  # seq[j] sits under its input seq[j - 1]
         return inputs, targets
 
     # ---- scoring ----------------------------------------------------------------------------------
@@ -239,7 +249,7 @@ class SASRec(Recommender):
         from recstrata.retrieval._sasrec_net import SASRecNet
 
         return SASRecNet(self.n_items_, self.max_len, self.dim, self.layers, self.heads, self.inner,
-                         self.dropout, self.attn_dropout)
+                         self.dropout, self.attn_dropout, self.norm)
 
     @contextlib.contextmanager
     def _threads(self):
