@@ -161,3 +161,17 @@ def test_post_norm_learns_the_successor():
 def test_bad_stride_or_norm_is_refused(bad):
     with pytest.raises(ConfigError, match="stride"):
         SASRec(epochs=1, **{**SMALL, **bad}).fit(successor_dataset(n_users=5))
+
+
+def test_average_keeps_the_mean_of_the_best_epochs_weights():
+    from recstrata.data.split import loo_split
+
+    ds = successor_dataset(n_users=20)
+    one, two = (SASRec(epochs=n, **SMALL).fit(ds) for n in (1, 2))  # epoch 1 of `two` is `one`
+    mean = SASRec(epochs=2, average=2, **SMALL).fit(ds)  # without valid: the last `average` epochs
+    np.testing.assert_allclose(mean.item_vectors(), (one.item_vectors() + two.item_vectors()) / 2, atol=1e-6)
+
+    split = loo_split(successor_dataset(n_users=40, length=10))
+    three = SASRec(epochs=6, patience=6, average=3, **SMALL).fit(split.train, valid=split)
+    best3 = np.argsort(-np.array(three.valid_ndcg_), kind="stable")[:3] + 1
+    assert three.averaged_epochs_ == sorted(best3.tolist())

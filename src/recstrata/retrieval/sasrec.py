@@ -17,7 +17,9 @@ default ``stride=max_len`` is the paper's non-overlapping windows, the cheapest.
 With ``valid`` (a :class:`~recstrata.data.split.Split` whose ``train`` is the fitted dataset),
 validation NDCG@10 is computed after every epoch with the project's evaluator and the best
 epoch's weights are kept (stop after ``patience`` epochs without improvement). Without it the
-model trains for ``epochs`` epochs.
+model trains for ``epochs`` epochs. Validation on a few thousand users is noisy, so with
+``average=k`` the kept weights are the mean of the ``k`` best epochs' weights (without
+``valid``: of the last ``k`` epochs), a cheap form of snapshot averaging.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class SASRec(Recommender):
         batch_size: int = 128,
         epochs: int = 200,
         patience: int = 10,
+        average: int = 1,
         threads: int | None = None,
         seed: int = 2020,
         verbose: bool = False,
@@ -74,6 +77,7 @@ class SASRec(Recommender):
         self.batch_size = batch_size
         self.epochs = epochs
         self.patience = patience
+        self.average = average
         self.threads = threads
         self.seed = seed
         self.verbose = verbose
@@ -92,12 +96,12 @@ class SASRec(Recommender):
     def _check_params(self) -> None:
         stride = self.max_len if self.stride is None else self.stride
         if (self.max_len < 2 or self.dim % self.heads or self.batch_size < 1 or self.epochs < 1
-                or not 1 <= stride <= self.max_len or self.norm not in ("pre", "post")):
+                or not 1 <= stride <= self.max_len or self.norm not in ("pre", "post") or self.average < 1):
             raise ConfigError(
                 f"SASRec needs max_len >= 2, dim divisible by heads, batch_size >= 1, epochs >= 1, "
-                f"1 <= stride <= max_len (or None) and norm 'pre' or 'post'; got max_len={self.max_len}, "
-                f"dim={self.dim}, heads={self.heads}, batch_size={self.batch_size}, epochs={self.epochs}, "
-                f"stride={self.stride}, norm={self.norm!r}"
+                f"1 <= stride <= max_len (or None), norm 'pre' or 'post' and average >= 1; got "
+                f"max_len={self.max_len}, dim={self.dim}, heads={self.heads}, batch_size={self.batch_size}, "
+                f"epochs={self.epochs}, stride={self.stride}, norm={self.norm!r}, average={self.average}"
             )
 
     def _fit(self, dataset: Dataset) -> None:
@@ -117,7 +121,8 @@ class SASRec(Recommender):
         fn = torch.nn.functional
         net = self.net_
         opt = torch.optim.AdamW(net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
-        best, best_state, stale = -1.0, None, 0
+        best, stale = -1.0, 0
+        kept: list[tuple[float, int, dict]] = []  # (valid ndcg or epoch, epoch, weights): the `average` best
         # wall and CPU seconds per training epoch (CPU time is the fairer figure on a shared machine)
         self.valid_ndcg_, self.epoch_seconds_, self.epoch_cpu_seconds_ = [], [], []
         for epoch in range(self.epochs):
@@ -139,8 +144,10 @@ class SASRec(Recommender):
             self.epoch_seconds_.append(time.perf_counter() - start)
             self.epoch_cpu_seconds_.append(time.process_time() - cpu)
             self.epochs_run_ = epoch + 1
+            state = {k: v.detach().clone() for k, v in net.state_dict().items()}
             if self._valid is None:
                 self._log(f"epoch {epoch + 1}: loss {total / len(inputs):.4f} ({self.epoch_seconds_[-1]:.1f}s)")
+                kept = sorted(kept + [(epoch, epoch, state)], key=lambda k: -k[0])[: self.average]
                 continue
             net.eval()
             ndcg = evaluate(self, self._valid, "valid", ks=[10], beyond_accuracy=False, group_by=[]).metrics["ndcg@10"]
@@ -148,15 +155,15 @@ class SASRec(Recommender):
             self._log(f"epoch {epoch + 1}: loss {total / len(inputs):.4f} valid ndcg@10 {ndcg:.4f} "
                       f"({self.epoch_seconds_[-1]:.1f}s wall, "
                       f"{self.epoch_cpu_seconds_[-1]:.1f}s CPU)")
+            kept = sorted(kept + [(ndcg, epoch, state)], key=lambda k: -k[0])[: self.average]
             if ndcg > best:
                 best, stale, self.best_epoch_ = ndcg, 0, epoch + 1
-                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
             else:
                 stale += 1
                 if stale >= self.patience:
                     break
-        if best_state is not None:
-            net.load_state_dict(best_state)
+        self.averaged_epochs_ = sorted(e + 1 for _, e, _ in kept)
+        net.load_state_dict({k: torch.stack([w[k] for _, _, w in kept]).mean(0) for k in kept[0][2]})
         net.eval()
 
     def _batches(self, inputs: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
