@@ -36,7 +36,7 @@ def blocks(blocks):
 
 
 class TestSASRec(RecommenderConformance):
-    make = staticmethod(lambda: SASRec(epochs=30, **SMALL))
+    make = staticmethod(lambda: SASRec(epochs=20, **SMALL))  # more epochs memorise the toy orders
 
 
 def successor_dataset(n_items: int = 30, n_users: int = 60, length: int = 12, seed: int = 0):
@@ -150,9 +150,10 @@ def test_windows_train_every_target_once_with_at_least_max_len_minus_stride_cont
     np.testing.assert_array_equal(np.sort(seen), np.sort(expected))  # every target exactly once
 
 
-def test_post_norm_learns_the_successor():
+@pytest.mark.parametrize("norm", ["pre", "post"])
+def test_both_layouts_learn_the_successor_from_strided_windows(norm):
     ds = successor_dataset()
-    model = SASRec(epochs=40, norm="post", stride=4, **SMALL).fit(ds)
+    model = SASRec(epochs=40, norm=norm, stride=4, **SMALL).fit(ds)
     ids, _ = model.recommend(histories=[[3, 4, 5], [20, 21, 22, 23]], k=1, exclude_seen=False)
     assert list(ids[:, 0]) == [6, 24]
 

@@ -14,6 +14,9 @@ default ``stride=max_len`` is the paper's non-overlapping windows, the cheapest.
     model = SASRec().fit(split.train, valid=split)   # early stopping on split's validation NDCG@10
     ids, _ = model.recommend(histories=[[12, 7, 99]], k=10)
 
+The defaults (RecBole's post-LN layout with dropout 0.5) are the configuration chosen on ML-100K
+validation NDCG@10 (``bench/results/sasrec.md``).
+
 With ``valid`` (a :class:`~recstrata.data.split.Split` whose ``train`` is the fitted dataset),
 validation NDCG@10 is computed after every epoch with the project's evaluator and the best
 epoch's weights are kept (stop after ``patience`` epochs without improvement). Without it the
@@ -49,9 +52,9 @@ class SASRec(Recommender):
         layers: int = 2,
         heads: int = 2,
         inner: int = 256,
-        dropout: float = 0.2,
-        attn_dropout: float = 0.2,
-        norm: str = "pre",
+        dropout: float = 0.5,
+        attn_dropout: float = 0.5,
+        norm: str = "post",
         stride: int | None = None,
         learning_rate: float = 1e-3,
         weight_decay: float = 0.0,
