@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         f"torch threads = {model.threads or os.cpu_count()}",
         "",
         f"- model: {model!r}",
-        f"- epochs run {model.epochs_run_}, best (kept) epoch {model.best_epoch_}, fit {model.fit_seconds_:.0f} s wall",
+        f"- epochs run {model.epochs_run_}, best epoch {model.best_epoch_}, kept weights = mean of epochs "
+        f"{model.averaged_epochs_}, fit {model.fit_seconds_:.0f} s wall",
         f"- per epoch: {wall:.1f} s wall, {cpu:.1f} s process CPU; RecBole SASRec ~{RECBOLE_SASREC_EPOCH_SECONDS:.0f} s "
         f"wall -> speed-up x{RECBOLE_SASREC_EPOCH_SECONDS / wall:.1f} (wall), "
         f"x{RECBOLE_SASREC_EPOCH_SECONDS / cpu:.1f} (vs our CPU seconds)",

@@ -36,7 +36,7 @@ def blocks(blocks):
 
 
 class TestSASRec(RecommenderConformance):
-    make = staticmethod(lambda: SASRec(epochs=30, **SMALL))
+    make = staticmethod(lambda: SASRec(epochs=20, **SMALL))  # more epochs memorise the toy orders
 
 
 def successor_dataset(n_items: int = 30, n_users: int = 60, length: int = 12, seed: int = 0):
@@ -128,3 +128,51 @@ def test_training_is_reproducible_and_leaves_torch_threads_alone():
     b = SASRec(epochs=2, **SMALL).fit(ds)
     np.testing.assert_array_equal(a.item_vectors(), b.item_vectors())
     assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("stride", [1, 3, 8])
+def test_windows_train_every_target_once_with_at_least_max_len_minus_stride_context(stride):
+    """Each target is trained once an epoch; its context is its history's latest items, no fewer than
+    ``max_len - stride + 1`` of them (``stride=1``: the full ``max_len``, RecBole's prefix samples)."""
+    model = SASRec(max_len=8, stride=stride)
+    model.sequences_ = [np.arange(30) + 100, np.arange(5) + 200, np.array([300]), np.arange(9) + 400]
+    inputs, targets = model._windows(np.random.default_rng(0))  # (W, 8) x 2, item rows = index + 1
+    seen = []
+    for inp, tgt in zip(inputs, targets, strict=True):
+        for col in np.flatnonzero(tgt):
+            context = inp[: col + 1][inp[: col + 1] > 0] - 1  # what the target at `col` attends to
+            seq = next(s for s in model.sequences_ if tgt[col] - 1 in s)
+            j = int(np.flatnonzero(seq == tgt[col] - 1)[0])
+            assert min(j, 8 - stride + 1) <= len(context) <= min(j, 8)
+            np.testing.assert_array_equal(context, seq[j - len(context) : j])  # the latest items before it
+            seen.append(tgt[col] - 1)
+    expected = np.concatenate([s[1:] for s in model.sequences_])
+    np.testing.assert_array_equal(np.sort(seen), np.sort(expected))  # every target exactly once
+
+
+@pytest.mark.parametrize("norm", ["pre", "post"])
+def test_both_layouts_learn_the_successor_from_strided_windows(norm):
+    ds = successor_dataset()
+    model = SASRec(epochs=40, norm=norm, stride=4, **SMALL).fit(ds)
+    ids, _ = model.recommend(histories=[[3, 4, 5], [20, 21, 22, 23]], k=1, exclude_seen=False)
+    assert list(ids[:, 0]) == [6, 24]
+
+
+@pytest.mark.parametrize("bad", [dict(stride=0), dict(stride=13), dict(norm="mid")])
+def test_bad_stride_or_norm_is_refused(bad):
+    with pytest.raises(ConfigError, match="stride"):
+        SASRec(epochs=1, **{**SMALL, **bad}).fit(successor_dataset(n_users=5))
+
+
+def test_average_keeps_the_mean_of_the_best_epochs_weights():
+    from recstrata.data.split import loo_split
+
+    ds = successor_dataset(n_users=20)
+    one, two = (SASRec(epochs=n, **SMALL).fit(ds) for n in (1, 2))  # epoch 1 of `two` is `one`
+    mean = SASRec(epochs=2, average=2, **SMALL).fit(ds)  # without valid: the last `average` epochs
+    np.testing.assert_allclose(mean.item_vectors(), (one.item_vectors() + two.item_vectors()) / 2, atol=1e-6)
+
+    split = loo_split(successor_dataset(n_users=40, length=10))
+    three = SASRec(epochs=6, patience=6, average=3, **SMALL).fit(split.train, valid=split)
+    best3 = np.argsort(-np.array(three.valid_ndcg_), kind="stable")[:3] + 1
+    assert three.averaged_epochs_ == sorted(best3.tolist())

@@ -3,8 +3,10 @@
 Imports torch at module level: import this module only through ``recstrata.retrieval.sasrec``,
 which checks that torch is installed first.
 
-Differences from the paper, all of them common practice: pre-LayerNorm blocks with GELU, a
-final LayerNorm, one fused QKV projection and ``scaled_dot_product_attention``. Item index 0
+Two block layouts (``norm``): ``"pre"`` is close to the paper's code (item embeddings scaled by
+sqrt(dim), LayerNorm before each residual branch, a final LayerNorm); ``"post"`` is RecBole's
+(LayerNorm + dropout on the embedding sum, LayerNorm after each residual sum, no scaling). Both
+use GELU, one fused QKV projection and ``scaled_dot_product_attention``. Item index 0
 is padding; real item ``i`` is row ``i + 1`` of the embedding table, which is also the output
 layer (tied weights, as in the paper). Sequences are left-padded to ``max_len``, so the latest
 item always sits at the last position.
@@ -18,11 +20,12 @@ from torch import nn
 
 
 class Block(nn.Module):
-    """Causal self-attention + position-wise feed-forward, each in a pre-LN residual branch."""
+    """Causal self-attention + position-wise feed-forward, each in a residual branch (pre- or post-LN)."""
 
-    def __init__(self, dim: int, heads: int, inner: int, dropout: float, attn_dropout: float) -> None:
+    def __init__(self, dim: int, heads: int, inner: int, dropout: float, attn_dropout: float, post: bool) -> None:
         super().__init__()
         self.heads = heads
+        self.post = post
         self.attn_dropout = attn_dropout
         self.ln1 = nn.LayerNorm(dim)
         self.qkv = nn.Linear(dim, 3 * dim)
@@ -32,28 +35,37 @@ class Block(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, T, C) states and a (B, 1, T, T) boolean attention mask -> (B, T, C)."""
+        if self.post:
+            x = self.ln1(x + self.drop(self.attend(x, mask)))
+            return self.ln2(x + self.drop(self.ff(x)))
+        x = x + self.drop(self.attend(self.ln1(x), mask))
+        return x + self.drop(self.ff(self.ln2(x)))
+
+    def attend(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         b, t, c = x.shape  # (B, T, C)
-        q, k, v = self.qkv(self.ln1(x)).split(c, dim=2)  # 3 x (B, T, C)
+        q, k, v = self.qkv(x).split(c, dim=2)  # 3 x (B, T, C)
         q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in (q, k, v))  # (B, H, T, C/H)
         y = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=self.attn_dropout if self.training else 0.0
         )  # (B, H, T, C/H)
-        y = y.transpose(1, 2).reshape(b, t, c)  # (B, T, C)
-        x = x + self.drop(self.proj(y))
-        return x + self.drop(self.ff(self.ln2(x)))
+        return self.proj(y.transpose(1, 2).reshape(b, t, c))  # (B, T, C)
 
 
 class SASRecNet(nn.Module):
     def __init__(
         self, n_items: int, max_len: int, dim: int, layers: int, heads: int, inner: int,
-        dropout: float, attn_dropout: float,
+        dropout: float, attn_dropout: float, norm: str = "pre",
     ) -> None:
         super().__init__()
+        post = norm == "post"
         self.items = nn.Embedding(n_items + 1, dim, padding_idx=0)  # row 0 = padding
         self.positions = nn.Embedding(max_len, dim)
+        self.scale = 1.0 if post else dim**0.5
+        self.ln_in = nn.LayerNorm(dim) if post else nn.Identity()
         self.drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(Block(dim, heads, inner, dropout, attn_dropout) for _ in range(layers))
-        self.ln = nn.LayerNorm(dim)
+        self.blocks = nn.ModuleList(Block(dim, heads, inner, dropout, attn_dropout, post) for _ in range(layers))
+        self.ln = nn.Identity() if post else nn.LayerNorm(dim)
         self.apply(self._init)
 
     @staticmethod
@@ -81,7 +93,7 @@ class SASRecNet(nn.Module):
         mask = (causal & real[:, None, :]) | eye  # (B, T, T)
         max_len = self.positions.num_embeddings
         pos = torch.arange(max_len - t, max_len, device=seq.device)
-        x = self.items(seq) * self.items.embedding_dim**0.5 + self.positions(pos)  # (B, T, C)
+        x = self.ln_in(self.items(seq) * self.scale + self.positions(pos))  # (B, T, C)
         x = self.drop(x) * real[..., None]
         mask = mask[:, None]  # (B, 1, T, T): shared by all heads
         for block in self.blocks:

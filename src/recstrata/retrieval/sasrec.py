@@ -2,18 +2,27 @@
 
 A user is represented by a causal Transformer run over their latest ``max_len`` items, so the
 recommendation follows the history's order and changes with every new click. Training is the
-paper's causal objective (every position of a sequence predicts the next item) with a full
+paper's causal objective (a window's positions each predict their next item) with a full
 softmax cross-entropy over the catalog, as RecBole does with ``train_neg_sample_args: None``.
-Long histories are cut into ``max_len`` windows; the newest window always ends at the last
-item, the older ones are shifted by a random offset each epoch so contexts vary.
+Histories are cut into overlapping ``max_len`` windows that end every ``stride`` items (the
+newest at the last item, the older ones shifted by a random offset each epoch); a window trains
+only its last ``stride`` targets, so every target is trained once an epoch and sees at least
+``max_len - stride + 1`` items of context (all of its history when that is shorter).
+``stride=1`` is RecBole's prefix augmentation (one sample per target, full context); the
+default ``stride=max_len`` is the paper's non-overlapping windows, the cheapest.
 
     model = SASRec().fit(split.train, valid=split)   # early stopping on split's validation NDCG@10
     ids, _ = model.recommend(histories=[[12, 7, 99]], k=10)
 
+The defaults (RecBole's post-LN layout with dropout 0.5) are the configuration chosen on ML-100K
+validation NDCG@10 (``bench/results/sasrec.md``).
+
 With ``valid`` (a :class:`~recstrata.data.split.Split` whose ``train`` is the fitted dataset),
 validation NDCG@10 is computed after every epoch with the project's evaluator and the best
 epoch's weights are kept (stop after ``patience`` epochs without improvement). Without it the
-model trains for ``epochs`` epochs.
+model trains for ``epochs`` epochs. Validation on a few thousand users is noisy, so with
+``average=k`` the kept weights are the mean of the ``k`` best epochs' weights (without
+``valid``: of the last ``k`` epochs), a cheap form of snapshot averaging.
 """
 
 from __future__ import annotations
@@ -43,13 +52,16 @@ class SASRec(Recommender):
         layers: int = 2,
         heads: int = 2,
         inner: int = 256,
-        dropout: float = 0.2,
-        attn_dropout: float = 0.2,
+        dropout: float = 0.5,
+        attn_dropout: float = 0.5,
+        norm: str = "post",
+        stride: int | None = None,
         learning_rate: float = 1e-3,
         weight_decay: float = 0.0,
         batch_size: int = 128,
         epochs: int = 200,
         patience: int = 10,
+        average: int = 1,
         threads: int | None = None,
         seed: int = 2020,
         verbose: bool = False,
@@ -61,11 +73,14 @@ class SASRec(Recommender):
         self.inner = inner
         self.dropout = dropout
         self.attn_dropout = attn_dropout
+        self.norm = norm
+        self.stride = stride
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.batch_size = batch_size
         self.epochs = epochs
         self.patience = patience
+        self.average = average
         self.threads = threads
         self.seed = seed
         self.verbose = verbose
@@ -82,11 +97,14 @@ class SASRec(Recommender):
             del self._valid
 
     def _check_params(self) -> None:
-        if self.max_len < 2 or self.dim % self.heads or self.batch_size < 1 or self.epochs < 1:
+        stride = self.max_len if self.stride is None else self.stride
+        if (self.max_len < 2 or self.dim % self.heads or self.batch_size < 1 or self.epochs < 1
+                or not 1 <= stride <= self.max_len or self.norm not in ("pre", "post") or self.average < 1):
             raise ConfigError(
-                f"SASRec needs max_len >= 2, dim divisible by heads, batch_size >= 1, epochs >= 1; got "
+                f"SASRec needs max_len >= 2, dim divisible by heads, batch_size >= 1, epochs >= 1, "
+                f"1 <= stride <= max_len (or None), norm 'pre' or 'post' and average >= 1; got "
                 f"max_len={self.max_len}, dim={self.dim}, heads={self.heads}, batch_size={self.batch_size}, "
-                f"epochs={self.epochs}"
+                f"epochs={self.epochs}, stride={self.stride}, norm={self.norm!r}, average={self.average}"
             )
 
     def _fit(self, dataset: Dataset) -> None:
@@ -106,7 +124,8 @@ class SASRec(Recommender):
         fn = torch.nn.functional
         net = self.net_
         opt = torch.optim.AdamW(net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
-        best, best_state, stale = -1.0, None, 0
+        best, stale = -1.0, 0
+        kept: list[tuple[float, int, dict]] = []  # (valid ndcg or epoch, epoch, weights): the `average` best
         # wall and CPU seconds per training epoch (CPU time is the fairer figure on a shared machine)
         self.valid_ndcg_, self.epoch_seconds_, self.epoch_cpu_seconds_ = [], [], []
         for epoch in range(self.epochs):
@@ -128,8 +147,10 @@ class SASRec(Recommender):
             self.epoch_seconds_.append(time.perf_counter() - start)
             self.epoch_cpu_seconds_.append(time.process_time() - cpu)
             self.epochs_run_ = epoch + 1
+            state = {k: v.detach().clone() for k, v in net.state_dict().items()}
             if self._valid is None:
                 self._log(f"epoch {epoch + 1}: loss {total / len(inputs):.4f} ({self.epoch_seconds_[-1]:.1f}s)")
+                kept = sorted(kept + [(epoch, epoch, state)], key=lambda k: -k[0])[: self.average]
                 continue
             net.eval()
             ndcg = evaluate(self, self._valid, "valid", ks=[10], beyond_accuracy=False, group_by=[]).metrics["ndcg@10"]
@@ -137,15 +158,15 @@ class SASRec(Recommender):
             self._log(f"epoch {epoch + 1}: loss {total / len(inputs):.4f} valid ndcg@10 {ndcg:.4f} "
                       f"({self.epoch_seconds_[-1]:.1f}s wall, "
                       f"{self.epoch_cpu_seconds_[-1]:.1f}s CPU)")
+            kept = sorted(kept + [(ndcg, epoch, state)], key=lambda k: -k[0])[: self.average]
             if ndcg > best:
                 best, stale, self.best_epoch_ = ndcg, 0, epoch + 1
-                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
             else:
                 stale += 1
                 if stale >= self.patience:
                     break
-        if best_state is not None:
-            net.load_state_dict(best_state)
+        self.averaged_epochs_ = sorted(e + 1 for _, e, _ in kept)
+        net.load_state_dict({k: torch.stack([w[k] for _, _, w in kept]).mean(0) for k in kept[0][2]})
         net.eval()
 
     def _batches(self, inputs: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
@@ -157,30 +178,29 @@ class SASRec(Recommender):
         return [batches[i] for i in rng.permutation(len(batches))]
 
     def _windows(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Cut every history into left-padded (input, next-item target) windows of ``max_len``.
+        """Left-padded (input, next-item target) windows (W, max_len) x 2; target 0 = not trained.
 
-        Each target is covered at least once; the newest window ends at the last item and the
-        older windows are shifted back by a random 1..max_len each epoch (a little overlap).
+        The window ending at ``end`` holds inputs ``seq[end - 1 - max_len : end - 1]`` and trains the
+        targets ``seq[start : end]``, from where the next older window stops; window ends step back by
+        ``stride``, the second newest by a random 1..stride so contexts vary across epochs. The oldest
+        window, whose inputs reach the start of the history, trains every target left in it.
         """
         length = self.max_len
-        spans = []  # (user, end): targets are seq[max(1, end - length) : end]
+        stride = self.stride or length
+        spans = []  # (user, start, end)
         for u, seq in enumerate(self.sequences_):
-            n = len(seq)
-            if n < 2:
-                continue
-            spans.append((u, n))
-            end = n - int(rng.integers(1, length + 1))
+            end, start = len(seq), len(seq) - int(rng.integers(1, stride + 1))
             while end > 1:
-                spans.append((u, end))
-                end -= length
+                start = 1 if end - 1 <= length else max(start, 1)  # the oldest window takes all that is left
+                spans.append((u, start, end))
+                end, start = start, start - stride
         inputs = np.zeros((len(spans), length), np.int64)
         targets = np.zeros((len(spans), length), np.int64)
-        for row, (u, end) in enumerate(spans):
+        for row, (u, start, end) in enumerate(spans):
             seq = self.sequences_[u] + 1  # item rows: 0 is padding
-            tgt = seq[max(1, end - length) : end]
-            inp = seq[max(0, end - length - 1) : end - 1]
+            inp = seq[max(0, end - 1 - length) : end - 1]
             inputs[row, length - len(inp) :] = inp
-            targets[row, length - len(tgt) :] = tgt
+            targets[row, length - (end - start) :] = seq[start:end]  # seq[j] sits under its input seq[j - 1]
         return inputs, targets
 
     # ---- scoring ----------------------------------------------------------------------------------
@@ -239,7 +259,7 @@ class SASRec(Recommender):
         from recstrata.retrieval._sasrec_net import SASRecNet
 
         return SASRecNet(self.n_items_, self.max_len, self.dim, self.layers, self.heads, self.inner,
-                         self.dropout, self.attn_dropout)
+                         self.dropout, self.attn_dropout, self.norm)
 
     @contextlib.contextmanager
     def _threads(self):
