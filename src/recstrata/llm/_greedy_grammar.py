@@ -26,6 +26,13 @@ import numpy as np
 _TOKEN_DATA = np.dtype([("id", np.intc), ("logit", np.float32), ("p", np.float32)], align=True)
 
 
+def supported(llm: Any) -> bool:
+    """Whether this llama-cpp-python exposes what the lazy path drives (the vocab-era sampler API,
+    llama.cpp 2025+); older versions fall back to ``create_completion``."""
+    needed = ("llama_sampler_init_grammar", "llama_sampler_apply", "llama_vocab_is_eog", "llama_get_logits_ith")
+    return all(hasattr(llama_cpp, name) for name in needed) and hasattr(getattr(llm, "_model", None), "vocab")
+
+
 @dataclass
 class GreedyResult:
     tokens: list[int]

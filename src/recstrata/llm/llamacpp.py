@@ -246,7 +246,10 @@ class LlamaCppBackend(LLMBackend):
 
             grammar = self._grammar(request.contract.json_schema) if request.contract is not None else None
             if grammar is not None and request.temperature == 0 and self.lazy_grammar:
-                return self._greedy_structured(request, tokens, stops, grammar, uncached)
+                from recstrata.llm import _greedy_grammar
+
+                if _greedy_grammar.supported(self._llm):
+                    return self._greedy_structured(request, tokens, stops, grammar, uncached)
             from llama_cpp import StoppingCriteriaList
 
             try:
