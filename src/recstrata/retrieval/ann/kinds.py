@@ -343,7 +343,10 @@ class PQFastScanIndex(_FastScanCodes, VectorIndex):
     kind for vectors an IVF cannot partition well; two shards are searched in parallel.
 
     faiss's flat fast-scan index takes no selector: filtered searches over-fetch and drop the
-    disallowed rows (see ``VectorIndex.selector_filters``).
+    disallowed rows (see ``VectorIndex.selector_filters``). The fetch grows as 1 / (allowed share):
+    allowed sets up to ``filter_exact_below`` rows are searched exactly instead, but a large top-k
+    under a selective filter over millions of items is better served by ``ivfpq4fs`` (selectors
+    inside the scan).
     """
 
     kind = "pq4fs"
