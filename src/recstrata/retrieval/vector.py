@@ -37,14 +37,13 @@ from recstrata.retrieval.base import HistoryLike, Recommender
 #: index kind used when none is given: exact re-rank keeps recall@k >= 0.95, fast at 1M items
 DEFAULT_INDEX = "sq8"
 PARTS = ("base", "index")
-#: index kinds that search by partition or graph neighbourhood: they work for inner products only
-#: when all item vectors have the same norm, so item vectors of unequal norm (ALS: popular items are
-#: long) are augmented first (Bachrach et al., RecSys 2014): x -> [x, sqrt(M^2 - |x|^2)], q -> [q, 0].
-#: Scores are unchanged; flat scans (exact, sq8, fp16, pq4fs) need no augmentation. HNSW is left
-#: out on evidence: on the 1M synthetic ALS catalog its recall@10 is 0.960 over the raw vectors and
-#: 0.737 over augmented ones (bench/ann_recall_synthetic.py) - the graph's links, built by inner
-#: product, already lead towards long vectors, and the near-constant extra coordinate blurs them.
-AUGMENT_KINDS = ("ivf", "ivfpq", "ivfpq4fs")
+#: Index kinds that partition by direction (``VectorIndex.needs_equal_norm``: the IVF kinds) find
+#: inner-product neighbours only among vectors of equal norm, so item vectors of unequal norm (ALS:
+#: popular items are long) are augmented first (Bachrach et al., RecSys 2014): x -> [x, sqrt(M^2 -
+#: |x|^2)], q -> [q, 0]. Scores are unchanged; flat scans need no augmentation. HNSW is left out on
+#: evidence: on the 1M synthetic ALS catalog its recall@10 is 0.960 over the raw vectors and 0.737
+#: over augmented ones (bench/ann_recall_synthetic.py) - the graph's links, built by inner product,
+#: already lead towards long vectors, and the near-constant extra coordinate blurs them.
 
 
 def equal_norm(vectors: np.ndarray) -> np.ndarray:
@@ -118,7 +117,7 @@ class VectorRetriever(Recommender):
             )
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)  # (n_items, d)
         index = make_index(self.index, **(self.index_params or {}))
-        self.augmented_ = index.kind in AUGMENT_KINDS
+        self.augmented_ = index.needs_equal_norm
         if self.augmented_:
             vectors = equal_norm(vectors)
         self.index_ = index.build(vectors)

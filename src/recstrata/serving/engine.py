@@ -89,14 +89,11 @@ class Engine:
 
     #: catalogs up to this size are scored densely in well under a millisecond
     INLINE_MAX_ITEMS = 100_000
-    #: index kinds whose top-k search stays well under a millisecond at millions of items (graph and
-    #: partition searches, ~0.3-0.7 ms measured at 1M): run on the event loop too - a thread-pool hop
-    #: and the GIL hand-off cost as much. Flat scans (exact, sq8, fp16, pq4fs: 2-10 ms) do not.
-    INLINE_INDEX_KINDS = frozenset({"hnsw", "ivf", "ivfpq", "ivfpq4fs"})
 
     #: whether a request is cheap enough to run on the event loop: dense scoring of a small catalog
-    #: (~0.3 ms of numpy). ANN searches and large catalogs go to the thread pool instead, where
-    #: faiss/numpy release the GIL and other requests keep being served. Set with the live model.
+    #: (~0.3 ms of numpy) or a sublinear index search. Flat scans of large catalogs go to the thread
+    #: pool instead, where faiss/numpy release the GIL and other requests keep being served. Set with
+    #: the live model.
     runs_inline: bool
 
     # ---- live state -----------------------------------------------------------------------------
@@ -106,7 +103,9 @@ class Engine:
         if self.index is not None and not isinstance(live.model, VectorRetriever):
             live = LiveModel(VectorRetriever.wrap(live.model, index=self.index), live.version, live.name)
         if isinstance(live.model, VectorRetriever):
-            self.runs_inline = getattr(live.model.index_, "kind", None) in self.INLINE_INDEX_KINDS
+            # graph and partition searches (~0.3-0.7 ms at 1M) run on the event loop too: a thread-pool
+            # hop and the GIL hand-off cost as much; flat scans (2-10 ms at 1M) go to the pool
+            self.runs_inline = live.model.index_.sublinear
         else:
             self.runs_inline = self.dataset.n_items <= self.INLINE_MAX_ITEMS
         return live

@@ -75,6 +75,13 @@ class VectorIndex:
     kind: ClassVar[str] = ""
     #: original float32 vectors are kept in vectors.npy (exact re-rank, exact search of small allowed sets)
     keeps_vectors: ClassVar[bool] = True
+    #: a search visits a small part of the catalog (graph or partitions), well under a millisecond
+    #: at millions of items; flat scans (exact, sq8, fp16, pq4fs) read every vector: 2-10 ms at 1M
+    sublinear: ClassVar[bool] = False
+    #: the index finds inner-product neighbours only among vectors of equal norm (it partitions by
+    #: direction): callers with vectors of unequal norm (ALS) augment them first, see
+    #: ``recstrata.retrieval.vector.equal_norm``
+    needs_equal_norm: ClassVar[bool] = False
     #: the faiss index applies filter bitmaps inside its scan; if not, a filtered search fetches
     #: enough extra candidates to cover the disallowed rows and drops them (``_over_fetch``)
     selector_filters: ClassVar[bool] = True

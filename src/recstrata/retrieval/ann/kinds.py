@@ -69,6 +69,7 @@ class HNSWIndex(VectorIndex):
 
     kind = "hnsw"
     keeps_vectors = False
+    sublinear = True  # graph links built by inner product already lead to long vectors: no augmentation
 
     def __init__(
         self,
@@ -105,6 +106,8 @@ class HNSWIndex(VectorIndex):
 
 
 class _IVFBase(VectorIndex):
+    sublinear = True
+    needs_equal_norm = True
     def __init__(
         self,
         *,

@@ -26,9 +26,10 @@ def _respond(state: AppState, result: RecResult, user_id: str | None, k: int) ->
                        cold_start=result.cold_start, latency_ms=result.latency_ms)
 
 
-# Scoring a user is ~0.3 ms of numpy for catalogs scored densely: cheaper inline on the event loop
-# than a thread-pool hop (which also fights over the GIL). Slower work (an ANN search over millions
-# of items: Engine.runs_inline is False) goes to the thread pool so it never blocks the loop;
+# Scoring a user is ~0.3 ms of numpy for catalogs scored densely, and a graph/partition index search
+# about as much: cheaper inline on the event loop than a thread-pool hop (which also fights over the
+# GIL). Slower work (a flat scan of millions of items: Engine.runs_inline is False) goes to the
+# thread pool so it never blocks the loop;
 # endpoints that are always slow (explanations) are plain sync functions.
 @router.get("/users/{user_id}/recommendations", response_model=RecResponse, responses=NOT_FOUND)
 async def user_recommendations(
