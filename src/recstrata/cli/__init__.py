@@ -9,7 +9,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="recstrata: L
 
 def _register() -> None:
     # each module adds its commands to ``app``; imported here, not at package import, to keep start-up light
-    from recstrata.cli import datasets, enrich, evaluate, serve  # noqa: F401
+    from recstrata.cli import datasets, enrich, evaluate, serve, train  # noqa: F401
 
 
 def main() -> None:

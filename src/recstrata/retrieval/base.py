@@ -197,7 +197,10 @@ class Recommender(ABC):
             n = len(users)
         if exclude is not None and exclude.shape != (n, self.n_items_):
             raise ConfigError(f"exclude must be ({n}, {self.n_items_}), got {exclude.shape}")
-        cand = None if candidates is None else np.asarray(candidates, dtype=np.int64).ravel()
+        # a 1-D int64 array passes through as the same object (an index caches its filter bitmap by it)
+        cand = None if candidates is None else np.asarray(candidates, dtype=np.int64)
+        if cand is not None and cand.ndim != 1:
+            cand = cand.ravel()
         if cand is not None and not np.all(cand[1:] > cand[:-1]):  # already sorted and unique: skip the sort
             cand = np.unique(cand)
         if cand is not None and cand.size and (cand[0] < 0 or cand[-1] >= self.n_items_):

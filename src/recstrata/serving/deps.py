@@ -10,12 +10,13 @@ from recstrata.serving.state import AppState
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
-def get_state(request: Request) -> AppState:
+# async on purpose: FastAPI runs a plain ``def`` dependency in the thread pool, a thread hop per request
+async def get_state(request: Request) -> AppState:
     return request.app.state.recstrata
 
 
 def require_scope(scope: str):
-    def check(key: str | None = Security(api_key_header), state: AppState = Depends(get_state)) -> str:
+    async def check(key: str | None = Security(api_key_header), state: AppState = Depends(get_state)) -> str:
         scopes = state.settings.scopes_of(key)
         if scopes is None:
             raise HTTPException(401, "missing or unknown API key: send it in the X-API-Key header",

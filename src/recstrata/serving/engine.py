@@ -53,6 +53,16 @@ class LiveModel:
     name: str
 
 
+def through_index(model, index: str | None):
+    """``model`` served by an ANN index of kind ``index`` (a :class:`VectorRetriever` around it), or
+    itself when ``index`` is None or it already is one."""
+    from recstrata.retrieval.vector import VectorRetriever
+
+    if index is None or isinstance(model, VectorRetriever):
+        return model
+    return VectorRetriever.wrap(model, index=index)
+
+
 class Engine:
     """Serves one live model. ``index`` (an ANN index kind, e.g. ``"sq8"``) wraps every live model in a
     :class:`~recstrata.retrieval.vector.VectorRetriever`, so a request is one index search instead of
@@ -100,8 +110,7 @@ class Engine:
     def _prepare(self, live: LiveModel) -> LiveModel:
         from recstrata.retrieval.vector import VectorRetriever
 
-        if self.index is not None and not isinstance(live.model, VectorRetriever):
-            live = LiveModel(VectorRetriever.wrap(live.model, index=self.index), live.version, live.name)
+        live = LiveModel(through_index(live.model, self.index), live.version, live.name)
         if isinstance(live.model, VectorRetriever):
             # graph and partition searches (~0.3-0.7 ms at 1M) run on the event loop too: a thread-pool
             # hop and the GIL hand-off cost as much; flat scans (2-10 ms at 1M) go to the pool
@@ -159,7 +168,9 @@ class Engine:
             keep &= years >= year_min
         if year_max is not None:
             keep &= years <= year_max
-        return np.flatnonzero(keep)
+        allow = np.flatnonzero(keep)
+        allow.setflags(write=False)  # shared by every request with this filter; ANN indexes cache its bitmap
+        return allow
 
     def _genres_flat(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """(item index, lower-cased genre code) per (item, genre) pair, and the genre names; built once."""

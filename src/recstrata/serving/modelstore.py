@@ -13,6 +13,8 @@ from recstrata._atomic import atomic_write_text
 from recstrata.errors import ArtifactError
 from recstrata.retrieval.base import Recommender
 
+REPORT = "report.json"
+
 
 class ModelStore:
     def __init__(self, root: str | Path, name: str) -> None:
@@ -28,17 +30,31 @@ class ModelStore:
             return None
         return json.loads(self.pointer.read_text())["version"]
 
-    def publish(self, model: Recommender) -> str:
+    def publish(self, model: Recommender, *, report: dict | None = None) -> str:
+        """Save ``model`` as the next version (plus ``report.json``, e.g. how it was trained and
+        scored), then point ``CURRENT`` at it."""
         versions = [int(p.name) for p in self.root.glob("[0-9]*") if p.is_dir() and p.name.isdigit()]
         version = str(max(versions, default=0) + 1)
         model.save(self.root / version)
+        if report is not None:
+            atomic_write_text(self.root / version / REPORT, json.dumps(report | {"version": version}, indent=2,
+                                                                          sort_keys=True, default=str))
         atomic_write_text(self.pointer, json.dumps({"version": version}))
         return version
+
+    def report(self, version: str | None = None) -> dict | None:
+        """The ``report.json`` published with ``version`` (default: current), or None."""
+        version = version or self.current()
+        path = self.root / str(version) / REPORT
+        return json.loads(path.read_text()) if version and path.is_file() else None
 
     def load(self, version: str | None = None) -> tuple[Recommender, str]:
         version = version or self.current()
         if version is None:
             raise ArtifactError(f"{self.pointer} is missing: publish a model first (ModelStore.publish)")
+        if not (self.root / version).is_dir():
+            have = sorted((p.name for p in self.root.glob("[0-9]*") if p.is_dir()), key=int)
+            raise ArtifactError(f"{self.root} has no version {version!r} (published: {', '.join(have) or 'none'})")
         return load_model(self.root / version), version
 
 

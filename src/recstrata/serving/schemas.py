@@ -98,8 +98,9 @@ class ShadowSummary(BaseModel):
     enabled: bool
     model: str | None
     fraction: float
-    compared: int
+    compared: int = Field(description="comparisons made since start-up")
     dropped: int
+    window: int = Field(0, description="comparisons the means and percentiles below cover (the most recent)")
     mean_overlap_at_k: float | None
     mean_spearman: float | None
     live_p50_ms: float | None

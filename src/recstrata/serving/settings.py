@@ -33,7 +33,9 @@ class ServingSettings(BaseModel):
     explanation_deadline_s: float = Field(1.5, gt=0, le=30)
     breaker_failures: int = Field(3, ge=1, description="consecutive LLM failures that open the circuit")
     breaker_cooldown_s: float = Field(30.0, gt=0)
-    shadow_model: str | None = Field(None, description="model name run in shadow on a share of requests")
+    shadow_model: str | None = Field(
+        None, description="candidate run in shadow on a share of requests: a published name ('als' = its current "
+        "version, 'als/3' = version 3 in runs_dir) or a model name fitted at start-up")
     shadow_fraction: float = Field(0.0, ge=0, le=1)
 
     def scopes_of(self, key: str | None) -> set[str] | None:

@@ -2,7 +2,8 @@
 
 Requests are sampled and handed to a bounded queue (dropped, and counted, if it is full, so the
 live path never waits); a worker thread runs the candidate and records overlap@k, the Spearman
-correlation of the ranks of items both lists share, and both latencies.
+correlation of the ranks of items both lists share, and both latencies. The summary covers the
+last ``window`` comparisons (memory stays bounded on a long-running server) plus running totals.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import queue
 import random
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,15 +39,17 @@ def spearman_shared(a: list[int], b: list[int]) -> float | None:
 
 
 class Shadow:
-    def __init__(self, model, name: str, fraction: float, max_queue: int = 256, seed: int = 0) -> None:
+    def __init__(self, model, name: str, fraction: float, max_queue: int = 256, seed: int = 0,
+                 window: int = 10_000) -> None:
         self.model, self.name, self.fraction = model, name, fraction
         self._queue: queue.Queue[_Job | None] = queue.Queue(max_queue)
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
-        self.overlaps: list[float] = []
-        self.spearmans: list[float] = []
-        self.live_ms: list[float] = []
-        self.shadow_ms: list[float] = []
+        self.overlaps: deque[float] = deque(maxlen=window)
+        self.spearmans: deque[float] = deque(maxlen=window)
+        self.live_ms: deque[float] = deque(maxlen=window)
+        self.shadow_ms: deque[float] = deque(maxlen=window)
+        self.compared = 0
         self.dropped = 0
         self._thread = threading.Thread(target=self._run, name="shadow", daemon=True)
         self._thread.start()
@@ -73,6 +77,7 @@ class Shadow:
             overlap = len(set(shadow) & set(job.live_ids)) / max(job.k, 1)
             rho = spearman_shared(job.live_ids, shadow)
             with self._lock:
+                self.compared += 1
                 self.overlaps.append(overlap)
                 if rho is not None:
                     self.spearmans.append(rho)
@@ -95,8 +100,8 @@ class Shadow:
                 return float(np.percentile(xs, q)) if xs else None
 
             return {
-                "enabled": True, "model": self.name, "fraction": self.fraction, "compared": len(self.overlaps),
-                "dropped": self.dropped,
+                "enabled": True, "model": self.name, "fraction": self.fraction, "compared": self.compared,
+                "dropped": self.dropped, "window": len(self.overlaps),
                 "mean_overlap_at_k": float(np.mean(self.overlaps)) if self.overlaps else None,
                 "mean_spearman": float(np.mean(self.spearmans)) if self.spearmans else None,
                 "live_p50_ms": pct(self.live_ms, 50), "shadow_p50_ms": pct(self.shadow_ms, 50),

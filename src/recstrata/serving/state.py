@@ -46,7 +46,7 @@ def build_state(settings: ServingSettings, *, dataset: Dataset | None = None,
                 backend: LLMBackend | None | str = "settings") -> AppState:
     """Load (or fit and publish) the model, open the stores, replay events into the overlay."""
     from recstrata.data.registry import load_dataset
-    from recstrata.errors import RecstrataError
+    from recstrata.errors import ConfigError, RecstrataError
     from recstrata.llm.breaker import CircuitBreaker
     from recstrata.personalization.cache import ExplanationCache
     from recstrata.retrieval.registry import make_model
@@ -54,6 +54,12 @@ def build_state(settings: ServingSettings, *, dataset: Dataset | None = None,
     dataset = dataset if dataset is not None else load_dataset(settings.dataset)
     store = ModelStore(settings.runs_dir, settings.model)
     if store.current() is None:
+        from recstrata.retrieval.registry import MODELS
+
+        if settings.model not in MODELS:
+            raise ConfigError(f"nothing is published as {settings.model!r} in {settings.runs_dir} and it is not a model "
+                              f"name ({', '.join(MODELS)}): publish it first with `recstrata train --name "
+                              f"{settings.model} ...`, or serve a model name")
         log.info("no published %s model in %s: fitting one", settings.model, store.root)
         store.publish(make_model(settings.model, **settings.model_params).fit(dataset))
     model, version = store.load()
@@ -83,8 +89,25 @@ def build_state(settings: ServingSettings, *, dataset: Dataset | None = None,
                           breaker=CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_s))
     shadow = None
     if settings.shadow_model and settings.shadow_fraction > 0:
-        shadow = Shadow(make_model(settings.shadow_model).fit(dataset), settings.shadow_model,
-                        settings.shadow_fraction)
+        model, label = shadow_candidate(settings, dataset)
+        shadow = Shadow(model, label, settings.shadow_fraction)
     return AppState(settings=settings, dataset=dataset, engine=engine, events=events, explainer=explainer,
                     store=store, metrics=Metrics.create(),
                     limiter=RateLimiter(settings.rate_per_second, settings.rate_burst), shadow=shadow)
+
+
+def shadow_candidate(settings: ServingSettings, dataset: Dataset):
+    """The shadow model and its label: a published version (``name`` = its current version,
+    ``name/3`` = version 3 of ``runs_dir/name``), else a registry model fitted now; served through
+    the same ANN index kind as the live model, so a 1M-item shadow is not scored densely."""
+    from recstrata.retrieval.registry import make_model
+    from recstrata.serving.engine import through_index
+
+    name, _, version = settings.shadow_model.partition("/")
+    store = ModelStore(settings.runs_dir, name)
+    if version or store.current() is not None:
+        model, version = store.load(version or None)
+        label = f"{name}/{version}"
+    else:
+        model, label = make_model(name).fit(dataset), name
+    return through_index(model, settings.index), label

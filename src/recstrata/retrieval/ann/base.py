@@ -26,7 +26,7 @@ import numpy as np
 from recstrata._optional import require
 from recstrata.errors import ArtifactError, NotFittedError
 from recstrata.retrieval.ann import _validate as V
-from recstrata.retrieval.ann.filters import FilterPlan, plan_filters
+from recstrata.retrieval.ann.filters import AllowCache, FilterPlan, plan_filters
 
 MANIFEST_KIND = "vector_index"
 METRIC = "inner_product"
@@ -177,7 +177,7 @@ class VectorIndex:
         self._check_fitted()
         q = V.as_vectors(queries, name="queries", dim=self.dim_)  # (nq, d)
         k = V.check_k(k, len(self))
-        plan = plan_filters(exclude, allow, q.shape[0], len(self), self._positions_of)
+        plan = plan_filters(exclude, allow, q.shape[0], len(self), self._positions_of, self._allow_cache_)
         kk = min(self._shortlist(k), len(self))
         with omp_threads(self.threads):
             if plan is None:
@@ -216,6 +216,7 @@ class VectorIndex:
         self._identity_ = bool(np.array_equal(ids, np.arange(ids.shape[0])))
         self._sorted_: tuple[np.ndarray, np.ndarray] | None = None
         self._pool_: ThreadPoolExecutor | None = None
+        self._allow_cache_ = AllowCache()
 
     def _positions_of(self, ext: np.ndarray) -> np.ndarray:
         n = len(self)

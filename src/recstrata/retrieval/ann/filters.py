@@ -19,6 +19,9 @@ Ids that are not in the index are ignored (a seen item may have left the catalog
 from __future__ import annotations
 
 import functools
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,20 +129,64 @@ def full_bitmap(n: int) -> np.ndarray:
     return bitmap
 
 
-def plan_filters(exclude: Any, allow: Any, n_queries: int, n: int, lookup: Lookup) -> FilterPlan | None:
-    """Combine ``allow`` (rows that may be returned) and ``exclude`` (rows that may not) into bitmaps."""
+class AllowCache:
+    """Bitmaps of global allow-lists that cannot change, reused while the list object lives.
+
+    A server answers the same attribute filter (genre, year range) many times with the same cached
+    id array; building its bitmap costs ~1-2 ms at 1M rows (id lookup + packbits). Only a read-only
+    1-D array that owns its data is cached (nothing can change it behind the cache), keyed by the
+    object and dropped when it is freed; anything else is built per call.
+    """
+
+    def __init__(self, maxsize: int = 64) -> None:
+        self.maxsize = maxsize
+        self._entries: OrderedDict[int, tuple[weakref.ref, np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def cacheable(value: Any) -> bool:
+        return (isinstance(value, np.ndarray) and value.ndim == 1 and value.base is None
+                and not value.flags.writeable and np.issubdtype(value.dtype, np.integer))
+
+    def get(self, value: np.ndarray, build: Callable[[], np.ndarray]) -> np.ndarray:
+        key = id(value)
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None and hit[0]() is value:
+                self._entries.move_to_end(key)
+                return hit[1]
+        bitmap = build()
+        bitmap.setflags(write=False)
+        with self._lock:
+            self._entries[key] = (weakref.ref(value), bitmap)
+            while len(self._entries) > self.maxsize:
+                self._entries.popitem(last=False)
+        return bitmap
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def plan_filters(exclude: Any, allow: Any, n_queries: int, n: int, lookup: Lookup,
+                 cache: AllowCache | None = None) -> FilterPlan | None:
+    """Combine ``allow`` (rows that may be returned) and ``exclude`` (rows that may not) into bitmaps.
+    ``cache`` reuses the bitmap of a read-only global ``allow`` array (see :class:`AllowCache`)."""
     ex = _parse(exclude, n_queries, "exclude")
     al = _parse(allow, n_queries, "allow")
     if ex is None and al is None:
         return None
+
+    def build(ids: np.ndarray) -> np.ndarray:
+        bm = np.zeros((n + 7) // 8, dtype=np.uint8)
+        _set_bits(bm, lookup(ids), True)
+        return bm
+
     if al is None:
         base = [full_bitmap(n)]
+    elif cache is not None and not al[0] and AllowCache.cacheable(allow):
+        base = [cache.get(allow, lambda: build(al[1][0]))]
     else:
-        base = []
-        for ids in al[1]:
-            bm = np.zeros((n + 7) // 8, dtype=np.uint8)
-            _set_bits(bm, lookup(ids), True)
-            base.append(bm)
+        base = [build(ids) for ids in al[1]]
     shared = (al is None or not al[0]) and (ex is None or not ex[0])
     if ex is None:
         bitmaps = base

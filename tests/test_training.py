@@ -1,0 +1,89 @@
+"""``train_and_publish`` and ``recstrata train``: fit, score on held-out data, publish for serving."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from recstrata.errors import ConfigError
+from recstrata.ranking.pipeline import Pipeline
+from recstrata.serving.modelstore import ModelStore
+from recstrata.training import train_and_publish
+
+
+def test_a_single_model_is_fitted_on_everything_and_published_with_its_report(blocks, tmp_path):
+    ds, expected = blocks
+    store = ModelStore(tmp_path, "ease")
+    report = train_and_publish(ds, store, model="ease", params={"reg": 1.0})
+    assert report.version == "1" and store.current() == "1" and report.kind == "model"
+    model, version = store.load()
+    ids, _ = model.recommend(np.arange(ds.n_users), k=1)
+    assert (ids[:, 0] == expected).all()  # fitted on every interaction: the one missing item comes first
+    assert store.report()["spec"] == {"model": "ease", "params": {"reg": 1.0}}
+    assert train_and_publish(ds, store, model="pop").version == "2" and store.current() == "2"
+
+
+def test_a_pipeline_is_scored_on_held_out_events_then_refitted_on_all_and_published(blocks, tmp_path):
+    ds, expected = blocks
+    store = ModelStore(tmp_path, "blend")
+    report = train_and_publish(ds, store, sources={"ease": {"reg": 1.0}, "pop": {}}, n_per_source=15,
+                               ranker_params={"min_data_in_leaf": 1, "n_estimators": 20}, folds=2)
+    assert report.kind == "pipeline" and set(report.heldout) == {"pipeline", "ease", "pop"}
+    # every held-out event is in the user's own block: EASE finds it, popularity cannot tell blocks apart
+    assert report.heldout["ease"]["recall@10"] >= 0.9
+    assert report.heldout["pipeline"]["ndcg@10"] > report.heldout["pop"]["ndcg@10"]
+    pipe, _ = store.load()
+    assert isinstance(pipe, Pipeline) and pipe.ranker_ is not None
+    ids, _ = pipe.recommend(np.arange(ds.n_users), k=2)
+    # refitted on all events: the only unseen item of the user's block is among the top 2
+    assert np.mean([expected[u] in ids[u] for u in range(ds.n_users)]) >= 0.9
+    saved = json.loads((store.root / "1" / "report.json").read_text())
+    assert saved["spec"]["sources"] == {"ease": {"reg": 1.0}, "pop": {}} and saved["version"] == "1"
+
+
+def test_model_and_sources_are_mutually_exclusive(blocks, tmp_path):
+    with pytest.raises(ConfigError, match="either model="):
+        train_and_publish(blocks[0], ModelStore(tmp_path, "x"), model="ease", sources={"pop": {}})
+    with pytest.raises(ConfigError, match="either model="):
+        train_and_publish(blocks[0], ModelStore(tmp_path, "x"))
+
+
+def _invoke(*args: str):
+    from recstrata.cli import _register, app
+
+    _register()
+    return CliRunner().invoke(app, list(args))
+
+
+def test_cli_trains_and_publishes_what_serve_then_loads(tmp_path):
+    result = _invoke("train", "--dataset", "ml-latest-small", "--model", "pop", "--runs-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "published" in result.output and "recstrata serve --dataset ml-latest-small --model pop" in result.output
+    assert ModelStore(tmp_path, "pop").current() == "1"
+
+
+@pytest.mark.parametrize("args, message", [
+    ((), "give --model NAME"),
+    (("--model", "pop", "--sources", "ease"), "give --model NAME"),
+    (("--model", "als", "--params", "{factors: 3"), "--params is not valid JSON"),
+    (("--model", "als", "--params", "[1]"), "must be a JSON object"),
+    (("--sources", "ease,pop", "--source-params", '{"als": {}}'), "not in --sources"),
+    (("--model", "nope"), "unknown model 'nope'"),
+])
+def test_cli_bad_input_is_a_clear_error_and_publishes_nothing(tmp_path, args, message):
+    result = _invoke("train", "--dataset", "ml-latest-small", "--runs-dir", str(tmp_path), *args)
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not any(tmp_path.rglob("CURRENT"))
+
+
+def test_serving_an_unpublished_name_that_is_no_model_says_how_to_publish_it(blocks, tmp_path):
+    from recstrata.serving.settings import ServingSettings
+    from recstrata.serving.state import build_state
+
+    settings = ServingSettings(dataset="unused", model="blend", runs_dir=tmp_path, state_dir=tmp_path / "s",
+                               llm_backend=None)
+    with pytest.raises(ConfigError, match="recstrata train --name blend"):
+        build_state(settings, dataset=blocks[0], backend=None)
