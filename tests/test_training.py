@@ -87,3 +87,33 @@ def test_serving_an_unpublished_name_that_is_no_model_says_how_to_publish_it(blo
                                llm_backend=None)
     with pytest.raises(ConfigError, match="recstrata train --name blend"):
         build_state(settings, dataset=blocks[0], backend=None)
+
+
+def test_cli_folds_served_events_into_training_and_forgets_erased_users(tmp_path):
+    from recstrata.data.registry import load_dataset
+    from recstrata.serving.events import Event, EventStore
+
+    ds = load_dataset("ml-latest-small")
+    rare = str(ds.item_ids.external[int(np.argmin(np.asarray(ds.user_items.sum(0)).ravel()))])
+    heavy = str(ds.user_ids.external[int(np.argmax(np.diff(ds.user_items.indptr)))])
+    store = EventStore(tmp_path / "events.sqlite")
+    for i in range(400):  # 400 new users click one rare film: it must become the most popular
+        store.append(Event(f"k{i}", f"new-{i}", rare, "click", None, 1.0e9 + i))
+    store.append(Event("gone", heavy, rare, "rating", 4.0, 1.0e9))
+    store.erase(heavy)
+    store.close()
+    result = _invoke("train", "--dataset", "ml-latest-small", "--model", "pop", "--runs-dir", str(tmp_path / "runs"),
+                     "--events", str(tmp_path / "events.sqlite"))
+    assert result.exit_code == 0, result.output
+    assert "events folded in: 400" in result.output and "erased users forgotten 1" in result.output
+    model, _ = ModelStore(tmp_path / "runs", "pop").load()
+    assert str(ds.item_ids.external[model.recommend(histories=[[]], k=1)[0][0, 0]]) == rare
+    assert model.n_users_ == ds.n_users + 400
+    heavy_row = int(ds.user_ids.to_index([heavy])[0])
+    assert ds.user_items[heavy_row].nnz > 0 and model.seen_[heavy_row].nnz == 0  # forgotten, row kept
+
+
+def test_cli_events_path_must_exist(tmp_path):
+    result = _invoke("train", "--dataset", "ml-latest-small", "--model", "pop", "--runs-dir", str(tmp_path),
+                     "--events", str(tmp_path / "nope.sqlite"))
+    assert result.exit_code == 2 and "does not exist" in result.output

@@ -38,6 +38,8 @@ def train_cmd(
     name: str | None = typer.Option(None, help="name in the model store (default: the model name, or 'pipeline')"),
     runs_dir: Path | None = typer.Option(None, help="model store root (default: the serving settings' runs_dir)"),
     seed: int = typer.Option(2020, help="seed of the split a pipeline is trained and scored on"),
+    events: Path | None = typer.Option(None, help="the server's event store (state/events.sqlite): fold its events "
+                                                 "into the training data and forget erased users"),
 ) -> None:
     """Train and publish: the server loads the new version at start-up (or on /v1/admin/reload)."""
     from recstrata.config import get_settings
@@ -57,6 +59,8 @@ def train_cmd(
         store = ModelStore(runs_dir or get_settings().serving.runs_dir, store_name)
         with console.status(f"loading {dataset}"):
             ds = load_dataset(dataset)
+        if events is not None:
+            ds = _fold_events(ds, events)
         with console.status(f"training {store_name} on {ds!r}"):
             report = train_and_publish(
                 ds, store, model=model, params=_json_option(params, "--params"),
@@ -74,3 +78,21 @@ def train_cmd(
         console.print(table)
     console.print(f"published {store.root}/{report.version} ({report.kind}, {report.fit_seconds:.1f} s); "
                   f"serve it: recstrata serve --dataset {dataset} --model {store_name}")
+
+
+def _fold_events(ds, path: Path):
+    from recstrata.data.events import with_events
+    from recstrata.serving.events import EventStore
+
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist: pass the server's event store (<state_dir>/events.sqlite)")
+    store = EventStore(path)
+    try:
+        implicit = ds.rating_scale[1] if ds.rating_scale else 1.0
+        folded, stats = with_events(ds, *store.export(implicit_weight=implicit), forget=store.erased_users())
+    finally:
+        store.close()
+    console.print(f"events folded in: {stats['events']} (on unknown items, skipped: {stats['unknown_items']}), "
+                  f"new users {stats['new_users']}, erased users forgotten {stats['forgotten_users']} "
+                  f"({stats['forgotten_interactions']} interactions removed)")
+    return folded

@@ -92,6 +92,18 @@ class EventStore:
             ).fetchall()
         return (Event(*r) for r in rows)
 
+    def export(self, implicit_weight: float = 1.0) -> tuple[list[str], list[str], list[float], list[float]]:
+        """Every stored event of users not erased, for retraining: (user ids, item ids, weights,
+        unix timestamps). A rating keeps its value; other events (view, click, purchase, or a
+        rating without a value) weigh ``implicit_weight`` (e.g. the top of the rating scale)."""
+        users, items, weights, stamps = [], [], [], []
+        for ev in self.all_events():
+            users.append(ev.user_id)
+            items.append(ev.item_id)
+            weights.append(ev.value if ev.type == "rating" and ev.value is not None else implicit_weight)
+            stamps.append(ev.ts)
+        return users, items, weights, stamps
+
     def keys(self) -> set[str]:
         with self._lock:
             return {r[0] for r in self._db.execute("SELECT idempotency_key FROM events")}
