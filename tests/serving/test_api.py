@@ -33,6 +33,15 @@ def test_filters_apply_inside_retrieval(client):
     assert body["items"][0]["id"] != "3"
 
 
+def test_query_parameters_are_strict(client):
+    r = client.get("/v1/users/3/recommendations", params={"k": 5, "colour": "red"})
+    assert r.status_code == 422 and "colour" in r.text  # unknown parameter: rejected, not ignored
+    r = client.get("/v1/users/3/recommendations", params={"k": 5, "exclude": ["3", "bad id!"]})
+    assert r.status_code == 422 and "exclude" in r.text
+    spec = client.get("/openapi.json").json()["paths"]["/v1/users/{user_id}/recommendations"]["get"]
+    assert {p["name"] for p in spec["parameters"]} == {"user_id", "k", "genre", "year_min", "year_max", "exclude"}
+
+
 def test_session_endpoint_uses_recent_items(client):
     r = client.post("/v1/recommendations", json={"recent_items": ["10", "11", "12"], "k": 2})
     assert r.status_code == 200

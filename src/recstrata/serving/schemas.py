@@ -44,6 +44,16 @@ class RecResponse(BaseModel):
     latency_ms: float
 
 
+class RecQuery(Strict):
+    """Query parameters of ``GET /v1/users/{id}/recommendations`` (one model: one validation call per request)."""
+
+    k: int = Field(10, ge=1, le=100)
+    genre: str | None = Field(None, min_length=1, max_length=64)
+    year_min: int | None = Field(None, ge=1800, le=2200)
+    year_max: int | None = Field(None, ge=1800, le=2200)
+    exclude: list[ItemId] = Field(default_factory=list, max_length=200)
+
+
 class SessionRequest(Strict):
     """An anonymous session: recent item ids (oldest first) and filters."""
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from starlette.concurrency import run_in_threadpool
 
 from recstrata.errors import DataError
 from recstrata.serving.deps import get_state
 from recstrata.serving.engine import Filters, RecResult
-from recstrata.serving.schemas import ID_PATTERN, NOT_FOUND, ItemId, RecItem, RecResponse, SessionRequest, SimilarResponse
+from recstrata.serving.schemas import (ID_PATTERN, NOT_FOUND, RecItem, RecQuery, RecResponse, SessionRequest,
+                                      SimilarResponse)
 from recstrata.serving.state import AppState
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
@@ -33,16 +36,14 @@ def _respond(state: AppState, result: RecResult, user_id: str | None, k: int) ->
 # endpoints that are always slow (explanations) are plain sync functions.
 @router.get("/users/{user_id}/recommendations", response_model=RecResponse, responses=NOT_FOUND)
 async def user_recommendations(
+    q: Annotated[RecQuery, Query()],
     user_id: str = Path(min_length=1, max_length=128, pattern=ID_PATTERN),
-    k: int = Query(10, ge=1, le=100),
-    genre: str | None = Query(None, min_length=1, max_length=64),
-    year_min: int | None = Query(None, ge=1800, le=2200),
-    year_max: int | None = Query(None, ge=1800, le=2200),
-    exclude: list[ItemId] = Query([], max_length=200),
     state: AppState = Depends(get_state),
 ) -> RecResponse:
     engine = state.engine
-    call = dict(user_id=user_id, k=min(k, state.settings.max_k), filters=Filters(genre, year_min, year_max, tuple(exclude)))
+    k = q.k
+    call = dict(user_id=user_id, k=min(k, state.settings.max_k),
+                filters=Filters(q.genre, q.year_min, q.year_max, tuple(q.exclude)))
     try:
         result = engine.recommend(**call) if engine.runs_inline else await run_in_threadpool(engine.recommend, **call)
     except DataError as exc:
