@@ -181,16 +181,17 @@ class Dataset:
     @cached_property
     def genre_matrix(self) -> tuple[sp.csr_matrix, list[str]]:
         """Item x genre binary CSR matrix and the genre names (from ``items.genres``)."""
-        names = sorted({g for gs in self.items["genres"] for g in gs})
-        col = {g: j for j, g in enumerate(names)}
-        rows, cols = [], []
-        for i, gs in enumerate(self.items["genres"]):
-            for g in gs:
-                rows.append(i)
-                cols.append(col[g])
+        genres = self.items["genres"].tolist()
+        lengths = np.fromiter((len(gs) for gs in genres), np.int64, len(genres))
+        flat = [g for gs in genres for g in gs]
+        names = sorted(set(flat))
+        cols = pd.Categorical(flat, categories=names).codes.astype(np.int64) if flat else np.zeros(0, np.int64)
+        rows = np.repeat(np.arange(len(genres)), lengths)
         m = sp.csr_matrix(
             (np.ones(len(rows), np.float32), (rows, cols)), shape=(self.n_items, len(names)), dtype=np.float32
         )
+        m.sum_duplicates()  # an item listing a genre twice stays binary below
+        m.data[:] = 1.0
         return m, names
 
     # ---- derived datasets --------------------------------------------------------------------------
