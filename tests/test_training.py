@@ -44,6 +44,21 @@ def test_a_pipeline_is_scored_on_held_out_events_then_refitted_on_all_and_publis
     assert saved["spec"]["sources"] == {"ease": {"reg": 1.0}, "pop": {}} and saved["version"] == "1"
 
 
+def test_tune_searches_only_the_parameters_not_given_on_validation(blocks, tmp_path):
+    from recstrata.retrieval.registry import SEARCH_SPACES
+
+    ds = blocks[0]
+    report = train_and_publish(ds, ModelStore(tmp_path, "knn"), model="itemknn", params={"shrink": 0.0}, tune=True)
+    chosen = report.spec["params"]
+    assert chosen["shrink"] == 0.0 and chosen["k"] in SEARCH_SPACES["itemknn"]["k"]
+    assert set(report.heldout) == {"itemknn"} and report.heldout["itemknn"]["recall@10"] >= 0.9
+    report = train_and_publish(ds, ModelStore(tmp_path, "blend"), sources={"ease": {"reg": 1.0}, "itemknn": {}},
+                               n_per_source=15, ranker_params={"min_data_in_leaf": 1, "n_estimators": 20}, folds=2,
+                               tune=True)
+    assert report.spec["sources"]["ease"] == {"reg": 1.0}
+    assert set(report.spec["sources"]["itemknn"]) == {"k", "shrink"}
+
+
 def test_model_and_sources_are_mutually_exclusive(blocks, tmp_path):
     with pytest.raises(ConfigError, match="either model="):
         train_and_publish(blocks[0], ModelStore(tmp_path, "x"), model="ease", sources={"pop": {}})

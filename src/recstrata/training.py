@@ -44,52 +44,80 @@ class TrainReport:
 
 def train_and_publish(dataset: Dataset, store, *, model: str | None = None, params: Mapping[str, Any] | None = None,
                       sources: Mapping[str, Mapping[str, Any]] | None = None, n_per_source: int = 300,
-                      ranker_params: Mapping[str, Any] | None = None, folds: int = 5, seed: int = 2020
-                      ) -> TrainReport:
+                      ranker_params: Mapping[str, Any] | None = None, folds: int = 5, seed: int = 2020,
+                      tune: bool = False) -> TrainReport:
     """Fit ``model`` (a registry name with ``params``) or a pipeline over ``sources`` (registry name
-    -> params) on ``dataset`` and publish it to ``store`` (a :class:`~recstrata.serving.modelstore.ModelStore`)."""
+    -> params) on ``dataset`` and publish it to ``store`` (a :class:`~recstrata.serving.modelstore.ModelStore`).
+
+    ``tune=True`` grid-searches every hyper-parameter not given (the registry's grids) on the
+    validation part of the split, keeps the best, and reports it on the held-out part before the
+    final fit on everything (a single model is then split and scored too)."""
     if (model is None) == (sources is None):
         raise ConfigError("give either model= (one model) or sources= (a blended pipeline), not both or neither")
     start = time.perf_counter()
     if model is not None:
-        from recstrata.retrieval.registry import make_model
-
-        fitted = make_model(model, **dict(params or {})).fit(dataset)
-        spec = {"model": model, "params": dict(params or {})}
-        report = TrainReport(store.name, "", "model", spec, 0.0)
+        fitted, report = _single(dataset, model, dict(params or {}), tune, seed)
     else:
-        fitted, report = _pipeline(dataset, dict(sources), n_per_source, dict(ranker_params or {}), folds, seed)
-        report.name = store.name
+        fitted, report = _pipeline(dataset, dict(sources), n_per_source, dict(ranker_params or {}), folds, seed, tune)
+    report.name = store.name
     report.fit_seconds = round(time.perf_counter() - start, 2)
     report.version = store.publish(fitted, report=report.to_dict())
     return report
 
 
-def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_source: int,
-              ranker_params: dict[str, Any], folds: int, seed: int):
+def _single(dataset: Dataset, name: str, params: dict[str, Any], tune: bool, seed: int):
     from recstrata.data.split import ratio_split
-    from recstrata.evaluation import evaluate
-    from recstrata.ranking import LambdaRanker, Pipeline
     from recstrata.retrieval.registry import make_model
+
+    spec: dict[str, Any] = {"model": name, "params": params}
+    heldout = {}
+    if tune:
+        split = ratio_split(dataset, seed=seed)
+        tuned, params = _fit_source(name, params, split, tune=True)
+        heldout[name] = _heldout(tuned, split)
+        spec = {"model": name, "params": params, "tuned": True, "split": {"ratios": [0.8, 0.1, 0.1], "seed": seed}}
+    return make_model(name, **params).fit(dataset), TrainReport("", "", "model", spec, 0.0, heldout=heldout)
+
+
+def _fit_source(name: str, given: Mapping[str, Any], split, *, tune: bool):
+    """A source fitted on ``split.train`` and its parameters (the given ones, plus the best of the
+    registry grid on validation for the rest when ``tune``)."""
+    from recstrata.retrieval.registry import SEARCH_SPACES, make_model
+
+    if not tune:
+        return make_model(name, **given).fit(split.train), dict(given)
+    from recstrata.experiment import tune as grid_search
+
+    space = {k: v for k, v in SEARCH_SPACES.get(name, {}).items() if k not in given}
+    fitted, best, _ = grid_search(name, split, space=space, fixed=given)
+    return fitted, {**given, **best.params}
+
+
+def _heldout(model, split) -> dict[str, float]:
+    from recstrata.evaluation import evaluate
+
+    res = evaluate(model, split, "test", ks=[10], beyond_accuracy=False, group_by=[])
+    return {k: round(float(res.metrics[k]), 4) for k in REPORT_METRICS}
+
+
+def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_source: int,
+              ranker_params: dict[str, Any], folds: int, seed: int, tune: bool):
+    from recstrata.data.split import ratio_split
+    from recstrata.ranking import LambdaRanker, Pipeline
 
     if not sources:
         raise ConfigError("a pipeline needs at least one source, e.g. sources={'ease': {}, 'als': {}}")
     split = ratio_split(dataset, seed=seed)
-    built = {name: make_model(name, **dict(p)) for name, p in sources.items()}
-    for src in built.values():
-        src.fit(split.train)
+    built, chosen = {}, {}
+    for name, given in sources.items():
+        built[name], chosen[name] = _fit_source(name, given, split, tune=tune)
     vector_source = next((n for n in built if _has_vectors(built[n])), None)
     pipe = Pipeline(built, n_per_source=n_per_source, ranker=LambdaRanker(**ranker_params),
                     vector_source=vector_source)
     pipe.fit(split.train, fit_sources=False).fit_ranker(split.valid, folds=folds, seed=seed)
-
-    def heldout(m) -> dict[str, float]:
-        res = evaluate(m, split, "test", ks=[10], beyond_accuracy=False, group_by=[])
-        return {k: round(float(res.metrics[k]), 4) for k in REPORT_METRICS}
-
-    scores = {"pipeline": heldout(pipe)} | {name: heldout(src) for name, src in built.items()}
+    scores = {"pipeline": _heldout(pipe, split)} | {name: _heldout(src, split) for name, src in built.items()}
     pipe.refit_sources(dataset)
-    spec = {"sources": {n: dict(p) for n, p in sources.items()}, "n_per_source": n_per_source,
+    spec = {"sources": chosen, "tuned": tune, "n_per_source": n_per_source,
             "ranker": ranker_params, "folds": folds, "split": {"ratios": [0.8, 0.1, 0.1], "seed": seed},
             "vector_source": vector_source}
     report = TrainReport("", "", "pipeline", spec, 0.0, heldout=scores,

@@ -38,6 +38,8 @@ def train_cmd(
     name: str | None = typer.Option(None, help="name in the model store (default: the model name, or 'pipeline')"),
     runs_dir: Path | None = typer.Option(None, help="model store root (default: the serving settings' runs_dir)"),
     seed: int = typer.Option(2020, help="seed of the split a pipeline is trained and scored on"),
+    tune: bool = typer.Option(False, help="grid-search each model's hyper-parameters not given on the validation "
+                                          "part first (recstrata evaluate's grids)"),
     events: Path | None = typer.Option(None, help="the server's event store (state/events.sqlite): fold its events "
                                                  "into the training data and forget erased users"),
 ) -> None:
@@ -65,17 +67,25 @@ def train_cmd(
             report = train_and_publish(
                 ds, store, model=model, params=_json_option(params, "--params"),
                 sources={n: per_source.get(n, {}) for n in names} if sources is not None else None,
-                n_per_source=n_per_source, folds=folds, seed=seed)
+                n_per_source=n_per_source, folds=folds, seed=seed, tune=tune)
     except RecstrataError as exc:
         raise fail(exc) from exc
     if report.heldout:
-        table = Table(title="held-out 10% of each user's events (sources fitted on 80%, ranker on the other 10%)")
+        how = "sources fitted on 80%, ranker on the next 10%" if report.kind == "pipeline" else \
+            "fitted on 80%, tuned on the next 10%"
+        table = Table(title=f"held-out 10% of each user's events ({how})")
         table.add_column("")
         for metric in next(iter(report.heldout.values())):
             table.add_column(metric, justify="right")
         for entry, metrics in report.heldout.items():
             table.add_row(entry, *(f"{v:.4f}" for v in metrics.values()))
         console.print(table)
+        best = max((e for e in report.heldout if e != "pipeline"), key=lambda e: report.heldout[e]["ndcg@10"])
+        if "pipeline" in report.heldout and report.heldout["pipeline"]["ndcg@10"] < report.heldout[best]["ndcg@10"]:
+            console.print(f"[yellow]the pipeline does not beat {best} alone on held-out data: consider serving "
+                          f"{best} (--model {best}){'' if tune else ', --tune'} or other sources[/]")
+    if report.spec.get("tuned"):
+        console.print(f"chosen on validation: {report.spec.get('sources') or report.spec['params']}")
     console.print(f"published {store.root}/{report.version} ({report.kind}, {report.fit_seconds:.1f} s); "
                   f"serve it: recstrata serve --dataset {dataset} --model {store_name}")
 
