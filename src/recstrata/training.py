@@ -10,7 +10,9 @@ period for its ranker, so it is built the way it is measured: the dataset is spl
 the second (cross-fitted over users), and the pipeline and each source alone are scored on the third
 -- the report says whether the blend beats its best source on held-out data. The sources are then
 refitted on all interactions (the ranker is kept, as ``Pipeline.refit_sources`` does) and the result
-is published, with the report written beside it (``report.json``).
+is published, with the report written beside it (``report.json``). ``tune=True`` first chooses
+every hyper-parameter not given on the validation part (the registry's grids, as ``recstrata
+evaluate`` does).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ class TrainReport:
     kind: str  # "model" | "pipeline"
     spec: dict[str, Any]
     fit_seconds: float
-    #: held-out metrics per entry ("pipeline", each source): only for pipelines
+    #: held-out metrics per entry ("pipeline" and each source, or the tuned model); empty for an untuned model
     heldout: dict[str, dict[str, float]] = field(default_factory=dict)
     ranker_valid_ndcg: float | None = None
 
