@@ -34,6 +34,7 @@ from recstrata.evaluation.metrics import accuracy
 from recstrata.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from recstrata.ranking.candidates import Candidates, merge_candidates
 from recstrata.ranking.features import FeatureBuilder
+from recstrata.ranking.folds import RankingData
 from recstrata.ranking.ranker import LambdaRanker
 from recstrata.retrieval.base import histories_to_csr
 
@@ -194,6 +195,42 @@ class Pipeline:
         self.ranker_ = ranker
         self.ranker_valid_users_, self.ranker_valid_ranked_ = valid_users, valid_ranked
         self.ranker_valid_ndcg_ = float(accuracy(valid_ranked, truth[valid_users], [10], ["ndcg"])[0]["ndcg@10"].mean())
+        return self
+
+    def ranking_data(self, labels: Dataset, *, exclude: sp.spmatrix | None = None) -> RankingData:
+        """Candidates, features and 0/1 labels (1 = among the user's ``labels`` items) of every
+        labelled user, one group per user: training or early-stopping data for :meth:`fit_ranker_on`."""
+        self._check_fitted()
+        groups = self._labelled_groups(labels.user_items, exclude)
+        if not groups:
+            raise DataError(f"no user of {labels.name!r} has an interaction: nothing to label")
+        return RankingData(np.concatenate([g[0] for g in groups]), np.concatenate([g[1] for g in groups]),
+                           np.array([len(g[1]) for g in groups], np.int64), np.array([g[3] for g in groups], np.int64),
+                           np.concatenate([g[2] for g in groups]), tuple(self.feature_names()))
+
+    def fit_ranker_on(self, data: RankingData, *, valid: RankingData | None = None,
+                      n_estimators: int | None = None) -> Pipeline:
+        """Train the ranker on prepared ``data`` (e.g. :func:`recstrata.ranking.folds.fold_ranking_data`);
+        ``valid`` early-stops it; ``n_estimators`` overrides the configured tree count (e.g. a
+        count chosen by early stopping, when retraining on more data without a stopping set).
+        Groups without a relevant row are dropped (LambdaRank learns nothing from them)."""
+        self._check_fitted()
+        if self.ranker is None:
+            raise ConfigError("this Pipeline has no ranker configured: pass ranker=LambdaRanker(...)")
+        names = self.feature_names()
+        for part in (data, valid):
+            if part is not None and list(part.feature_names) != names:
+                raise ConfigError("the ranking data was built with other features than this pipeline's "
+                                  f"({len(part.feature_names)} vs {len(names)}): use the same sources and options")
+        train = data.take(data.group_has_positive())
+        if train.n_groups < 1:
+            raise DataError("no group of the ranking data has a relevant candidate: cannot train the ranker")
+        params = self.ranker.get_params() | ({} if n_estimators is None else {"n_estimators": int(n_estimators)})
+        stop = None
+        if valid is not None:
+            v = valid.take(valid.group_has_positive())
+            stop = (v.x, v.y, v.groups) if v.n_groups else None
+        self.ranker_ = type(self.ranker)(**params).fit(train.x, train.y, train.groups, valid=stop, feature_names=names)
         return self
 
     def _labelled_groups(self, truth: sp.csr_matrix, exclude) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
