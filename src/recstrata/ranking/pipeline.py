@@ -144,9 +144,11 @@ class Pipeline:
 
         - ``folds=None``: users are split at random into a ranker-train part and a ``holdout`` part
           for early stopping (kept in ``ranker_holdout_users_``).
-        - ``folds=K``: K-fold cross-fitting over users; fold f's model trains on the other folds and
-          early-stops on f, and scores f's users out of fold. The final model is trained on every
-          user for the mean best iteration count.
+        - ``folds=K``: K-fold cross-fitting over users; fold f's model trains on the other folds
+          minus a random ``holdout`` share of their users, early-stops on that share, and scores
+          f's users out of fold. (Early-stopping on f itself would pick the tree count on the very
+          users it then scores: an optimistic out-of-fold figure.) The final model is trained on
+          every user for the mean best iteration count.
 
         ``ranker_valid_ranked_`` holds the top-10 of the held-out (or out-of-fold) users
         ``ranker_valid_users_``; ``ranker_valid_ndcg_`` is their NDCG@10 over all their ``labels``
@@ -155,7 +157,7 @@ class Pipeline:
         self._check_fitted()
         if self.ranker is None:
             raise ConfigError("this Pipeline has no ranker configured: pass ranker=LambdaRanker(...)")
-        if folds is None and not 0 < holdout < 1:
+        if not 0 < holdout < 1:
             raise ConfigError(f"holdout must be in (0, 1), got {holdout}")
         if folds is not None and (folds < 2 or isinstance(folds, bool)):
             raise ConfigError(f"folds must be an integer >= 2 (or None for a single holdout), got {folds!r}")
@@ -178,9 +180,10 @@ class Pipeline:
             self.ranker_train_users_ = np.array([g[3] for g in groups], np.int64)[~held]
         else:
             fold = rng.permutation(len(groups)) % folds
+            stop = rng.random(len(groups)) < holdout  # inside the training folds: early stopping
             iters, parts = [], []
             for f in range(folds):
-                model = self._train(groups, usable & (fold != f), usable & (fold == f), names)
+                model = self._train(groups, usable & (fold != f) & ~stop, usable & (fold != f) & stop, names)
                 iters.append(model.best_iteration_)
                 parts.append(_top_k(groups, fold == f, model))
             valid_users = np.concatenate([p[0] for p in parts])
@@ -253,7 +256,8 @@ class Pipeline:
 
     def _train(self, groups, train: np.ndarray, stop: np.ndarray, names: list[str]) -> LambdaRanker:
         ranker = type(self.ranker)(**self.ranker.get_params())
-        return ranker.fit(*_stack(groups, train), valid=_stack(groups, stop), feature_names=names)
+        return ranker.fit(*_stack(groups, train), valid=_stack(groups, stop) if stop.any() else None,
+                          feature_names=names)
 
     # ---- request path ------------------------------------------------------------------------------------
     @property
