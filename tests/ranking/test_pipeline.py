@@ -162,3 +162,26 @@ def test_cross_fitted_ranker_scores_every_user_out_of_fold(blocks):
     assert (ids[:, 0] == expected).mean() >= 0.95
     with pytest.raises(ConfigError, match="folds"):
         pipe.fit_ranker(labels_of(ds, expected), folds=1)
+
+
+class RecordingRanker(LambdaRanker):
+    """Remembers, per fit, how many groups it trained and early-stopped on."""
+
+    fits: list[tuple[int, int]] = []
+
+    def fit(self, x, y, groups, *, valid=None, feature_names=None):
+        RecordingRanker.fits.append((len(groups), 0 if valid is None else len(valid[2])))
+        return super().fit(x, y, groups, valid=valid, feature_names=feature_names)
+
+
+def test_cross_fitting_never_early_stops_on_the_users_it_scores(blocks):
+    ds, expected = blocks
+    RecordingRanker.fits = []
+    pipe = Pipeline({"pop": Popularity()}, n_per_source=ds.n_items,
+                    ranker=RecordingRanker(n_estimators=20, min_data_in_leaf=5, learning_rate=0.1))
+    pipe.fit(ds).fit_ranker(labels_of(ds, expected), folds=4, holdout=0.25)
+    per_fold = RecordingRanker.fits[:4]  # then one final fit on every user, without a stopping set
+    assert all(stop > 0 for _, stop in per_fold)
+    # train + stop groups come from the 3 other folds only (30 of the 40 users), never the scored fold
+    assert [train + stop for train, stop in per_fold] == [30] * 4
+    assert RecordingRanker.fits[4] == (ds.n_users, 0)

@@ -11,6 +11,7 @@ from recstrata.retrieval.bpr import BPR
 from recstrata.retrieval.ease import EASE
 from recstrata.retrieval.itemknn import ItemKNN
 from recstrata.retrieval.popularity import Popularity
+from recstrata.retrieval.rp3beta import RP3beta
 
 
 class TestPopularity(RecommenderConformance):
@@ -25,6 +26,24 @@ class TestPopularity(RecommenderConformance):
 
 class TestItemKNN(RecommenderConformance):
     make = staticmethod(lambda: ItemKNN(k=20))
+
+
+class TestRP3beta(RecommenderConformance):
+    make = staticmethod(lambda: RP3beta(k=20, beta=0.5))
+
+    def test_walk_probabilities_on_tiny_matrix(self):
+        # X = [[1,1,0],[0,1,1]]: from item 0 the walk goes to user 0, then to item 0 or 1 (1/2 each);
+        # from item 1 to user 0 or 1, then ... -> P3[1] = [1/4, 1/2, 1/4]; diagonal removed
+        from tests_support import tiny_dataset
+
+        ds = tiny_dataset([[0, 1], [1, 2]], n_items=3)
+        w = RP3beta(k=2, alpha=1.0, beta=0.0).fit(ds).similarity_.toarray()
+        np.testing.assert_allclose(w, [[0, 1, 0], [0.5, 0, 0.5], [0, 1, 0]], rtol=1e-6)
+        # beta > 0 divides by popularity(j) ** beta before the row is normalised: item 1 has 2 users
+        w = RP3beta(k=2, alpha=1.0, beta=1.0).fit(ds).similarity_.toarray()
+        np.testing.assert_allclose(w[1], [0.5, 0, 0.5], rtol=1e-6)
+        w = RP3beta(k=1, alpha=2.0, beta=0.0).fit(tiny_dataset([[0, 1], [0, 1], [0, 2]], n_items=3))
+        assert w.similarity_.toarray()[0].tolist() == [0, 1, 0]  # only the k=1 strongest neighbour
 
 
 class TestEASE(RecommenderConformance):

@@ -34,6 +34,7 @@ from recstrata.evaluation.metrics import accuracy
 from recstrata.errors import ArtifactError, ConfigError, DataError, NotFittedError
 from recstrata.ranking.candidates import Candidates, merge_candidates
 from recstrata.ranking.features import FeatureBuilder
+from recstrata.ranking.folds import RankingData
 from recstrata.ranking.ranker import LambdaRanker
 from recstrata.retrieval.base import histories_to_csr
 
@@ -143,9 +144,11 @@ class Pipeline:
 
         - ``folds=None``: users are split at random into a ranker-train part and a ``holdout`` part
           for early stopping (kept in ``ranker_holdout_users_``).
-        - ``folds=K``: K-fold cross-fitting over users; fold f's model trains on the other folds and
-          early-stops on f, and scores f's users out of fold. The final model is trained on every
-          user for the mean best iteration count.
+        - ``folds=K``: K-fold cross-fitting over users; fold f's model trains on the other folds
+          minus a random ``holdout`` share of their users, early-stops on that share, and scores
+          f's users out of fold. (Early-stopping on f itself would pick the tree count on the very
+          users it then scores: an optimistic out-of-fold figure.) The final model is trained on
+          every user for the mean best iteration count.
 
         ``ranker_valid_ranked_`` holds the top-10 of the held-out (or out-of-fold) users
         ``ranker_valid_users_``; ``ranker_valid_ndcg_`` is their NDCG@10 over all their ``labels``
@@ -154,7 +157,7 @@ class Pipeline:
         self._check_fitted()
         if self.ranker is None:
             raise ConfigError("this Pipeline has no ranker configured: pass ranker=LambdaRanker(...)")
-        if folds is None and not 0 < holdout < 1:
+        if not 0 < holdout < 1:
             raise ConfigError(f"holdout must be in (0, 1), got {holdout}")
         if folds is not None and (folds < 2 or isinstance(folds, bool)):
             raise ConfigError(f"folds must be an integer >= 2 (or None for a single holdout), got {folds!r}")
@@ -177,9 +180,10 @@ class Pipeline:
             self.ranker_train_users_ = np.array([g[3] for g in groups], np.int64)[~held]
         else:
             fold = rng.permutation(len(groups)) % folds
+            stop = rng.random(len(groups)) < holdout  # inside the training folds: early stopping
             iters, parts = [], []
             for f in range(folds):
-                model = self._train(groups, usable & (fold != f), usable & (fold == f), names)
+                model = self._train(groups, usable & (fold != f) & ~stop, usable & (fold != f) & stop, names)
                 iters.append(model.best_iteration_)
                 parts.append(_top_k(groups, fold == f, model))
             valid_users = np.concatenate([p[0] for p in parts])
@@ -194,6 +198,42 @@ class Pipeline:
         self.ranker_ = ranker
         self.ranker_valid_users_, self.ranker_valid_ranked_ = valid_users, valid_ranked
         self.ranker_valid_ndcg_ = float(accuracy(valid_ranked, truth[valid_users], [10], ["ndcg"])[0]["ndcg@10"].mean())
+        return self
+
+    def ranking_data(self, labels: Dataset, *, exclude: sp.spmatrix | None = None) -> RankingData:
+        """Candidates, features and 0/1 labels (1 = among the user's ``labels`` items) of every
+        labelled user, one group per user: training or early-stopping data for :meth:`fit_ranker_on`."""
+        self._check_fitted()
+        groups = self._labelled_groups(labels.user_items, exclude)
+        if not groups:
+            raise DataError(f"no user of {labels.name!r} has an interaction: nothing to label")
+        return RankingData(np.concatenate([g[0] for g in groups]), np.concatenate([g[1] for g in groups]),
+                           np.array([len(g[1]) for g in groups], np.int64), np.array([g[3] for g in groups], np.int64),
+                           np.concatenate([g[2] for g in groups]), tuple(self.feature_names()))
+
+    def fit_ranker_on(self, data: RankingData, *, valid: RankingData | None = None,
+                      n_estimators: int | None = None) -> Pipeline:
+        """Train the ranker on prepared ``data`` (e.g. :func:`recstrata.ranking.folds.fold_ranking_data`);
+        ``valid`` early-stops it; ``n_estimators`` overrides the configured tree count (e.g. a
+        count chosen by early stopping, when retraining on more data without a stopping set).
+        Groups without a relevant row are dropped (LambdaRank learns nothing from them)."""
+        self._check_fitted()
+        if self.ranker is None:
+            raise ConfigError("this Pipeline has no ranker configured: pass ranker=LambdaRanker(...)")
+        names = self.feature_names()
+        for part in (data, valid):
+            if part is not None and list(part.feature_names) != names:
+                raise ConfigError("the ranking data was built with other features than this pipeline's "
+                                  f"({len(part.feature_names)} vs {len(names)}): use the same sources and options")
+        train = data.take(data.group_has_positive())
+        if train.n_groups < 1:
+            raise DataError("no group of the ranking data has a relevant candidate: cannot train the ranker")
+        params = self.ranker.get_params() | ({} if n_estimators is None else {"n_estimators": int(n_estimators)})
+        stop = None
+        if valid is not None:
+            v = valid.take(valid.group_has_positive())
+            stop = (v.x, v.y, v.groups) if v.n_groups else None
+        self.ranker_ = type(self.ranker)(**params).fit(train.x, train.y, train.groups, valid=stop, feature_names=names)
         return self
 
     def _labelled_groups(self, truth: sp.csr_matrix, exclude) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
@@ -216,7 +256,8 @@ class Pipeline:
 
     def _train(self, groups, train: np.ndarray, stop: np.ndarray, names: list[str]) -> LambdaRanker:
         ranker = type(self.ranker)(**self.ranker.get_params())
-        return ranker.fit(*_stack(groups, train), valid=_stack(groups, stop), feature_names=names)
+        return ranker.fit(*_stack(groups, train), valid=_stack(groups, stop) if stop.any() else None,
+                          feature_names=names)
 
     # ---- request path ------------------------------------------------------------------------------------
     @property
