@@ -29,7 +29,7 @@ SEARCH_SPACES: dict[str, dict[str, list]] = {
     "itemknn": {"k": [20, 50, 100, 200], "shrink": [0.0, 10.0]},
     "ease": {"reg": [50.0, 100.0, 250.0, 500.0, 1000.0]},
     "rp3beta": {"k": [100, 200, 400], "alpha": [0.5, 1.0], "beta": [0.0, 0.3, 0.6]},
-    "edlae": {"dropout": [0.1, 0.33, 0.5], "reg": [50.0, 200.0, 500.0], "zero_diagonal": [True, False]},
+    "edlae": {"dropout": [0.1, 0.33, 0.5], "reg": [50.0, 200.0, 500.0, 1000.0], "zero_diagonal": [True, False]},
     "gfcf": {"k": [32, 64, 128, 256], "alpha": [0.1, 0.3, 1.0]},
     "als": {"factors": [32, 64], "regularization": [5.0, 10.0, 20.0], "alpha": [1.0, 2.0, 4.0]},
     "bpr": {"factors": [64], "learning_rate": [0.005, 0.01], "regularization": [0.01, 0.05], "iterations": [200]},
