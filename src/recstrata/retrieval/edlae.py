@@ -15,14 +15,14 @@ scores = X B. Inverse in float64; memory O(n_items²) as for EASE.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from recstrata.data.dataset import Dataset
 from recstrata.errors import ConfigError
+from recstrata.retrieval._item_item import DenseItemWeights, linear_autoencoder
 from recstrata.retrieval.base import Recommender
 
 
-class EDLAE(Recommender):
+class EDLAE(DenseItemWeights, Recommender):
     name = "edlae"
 
     def __init__(self, dropout: float = 0.25, reg: float = 10.0, zero_diagonal: bool = True) -> None:
@@ -36,22 +36,4 @@ class EDLAE(Recommender):
         x = dataset.user_items.astype(np.float64)
         gram = (x.T @ x).toarray()  # (items, items)
         penalty = self.dropout / (1.0 - self.dropout) * np.diag(gram) + self.reg  # diagonal of Λ
-        p = np.linalg.inv(gram + np.diag(penalty))
-        if self.zero_diagonal:
-            b = -p / np.diag(p)[None, :]
-            b[np.diag_indices_from(b)] = 0.0
-        else:
-            b = np.eye(len(p)) - p * penalty[None, :]  # I - P Λ
-        self.weights_ = b.astype(np.float32)
-
-    def _score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
-        return histories @ self.weights_
-
-    def _item_similarity(self, items: np.ndarray) -> np.ndarray:
-        return self.weights_[:, items].T
-
-    def _state(self) -> dict[str, np.ndarray]:
-        return {"weights": self.weights_}
-
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.weights_ = arrays["weights"]
+        self.weights_ = linear_autoencoder(gram, penalty, zero_diagonal=self.zero_diagonal)

@@ -11,6 +11,7 @@ import scipy.sparse as sp
 
 from recstrata.data.dataset import Dataset
 from recstrata.errors import ConfigError
+from recstrata.retrieval._item_item import SparseItemSimilarity
 from recstrata.retrieval.base import Recommender
 
 
@@ -32,7 +33,7 @@ def _keep_top_k_per_column(sim: sp.csc_matrix, k: int) -> sp.csr_matrix:
     )
 
 
-class ItemKNN(Recommender):
+class ItemKNN(SparseItemSimilarity, Recommender):
     name = "itemknn"
 
     def __init__(self, k: int = 100, shrink: float = 0.0) -> None:
@@ -52,17 +53,5 @@ class ItemKNN(Recommender):
         sim = sp.csc_matrix((co.data / denom, (co.row, co.col)), shape=co.shape)
         self.similarity_ = _keep_top_k_per_column(sim, int(self.k))
 
-    def _score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
-        return (histories @ self.similarity_).toarray()
-
     def _item_similarity(self, items: np.ndarray) -> np.ndarray:
         return self.similarity_.T[items].toarray()
-
-    def _state(self) -> dict[str, np.ndarray]:
-        s = self.similarity_
-        return {"indptr": s.indptr, "indices": s.indices, "data": s.data, "shape": np.array(s.shape)}
-
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.similarity_ = sp.csr_matrix(
-            (arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(arrays["shape"])
-        )

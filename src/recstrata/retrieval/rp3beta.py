@@ -15,6 +15,7 @@ import scipy.sparse as sp
 
 from recstrata.data.dataset import Dataset
 from recstrata.errors import ConfigError
+from recstrata.retrieval._item_item import SparseItemSimilarity
 from recstrata.retrieval.base import Recommender
 from recstrata.retrieval.itemknn import _keep_top_k_per_column
 
@@ -24,7 +25,7 @@ def _row_normalise(m: sp.csr_matrix) -> sp.csr_matrix:
     return sp.diags(1.0 / np.where(sums > 0, sums, 1.0)) @ m
 
 
-class RP3beta(Recommender):
+class RP3beta(SparseItemSimilarity, Recommender):
     name = "rp3beta"
 
     def __init__(self, k: int = 200, alpha: float = 1.0, beta: float = 0.5) -> None:
@@ -47,17 +48,5 @@ class RP3beta(Recommender):
         top = _keep_top_k_per_column(walk.T.tocsc(), int(self.k)).T.tocsr()  # k largest per row i
         self.similarity_ = _row_normalise(top).astype(np.float32).tocsr()
 
-    def _score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
-        return (histories @ self.similarity_).toarray()
-
     def _item_similarity(self, items: np.ndarray) -> np.ndarray:
         return self.similarity_[items].toarray()
-
-    def _state(self) -> dict[str, np.ndarray]:
-        s = self.similarity_
-        return {"indptr": s.indptr, "indices": s.indices, "data": s.data, "shape": np.array(s.shape)}
-
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.similarity_ = sp.csr_matrix(
-            (arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(arrays["shape"])
-        )
