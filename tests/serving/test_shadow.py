@@ -48,3 +48,14 @@ def test_the_summary_covers_a_bounded_window_and_counts_every_comparison(blocks)
     finally:
         shadow.close()
     assert summary["compared"] == 10 and summary["window"] == 4 and len(shadow.overlaps) == 4
+
+
+def test_a_published_pipeline_shadow_is_not_wrapped_in_an_index(blocks, tmp_path):
+    from recstrata.ranking.pipeline import Pipeline
+    from recstrata.retrieval.popularity import Popularity
+
+    pipe = Pipeline({"ease": EASE(reg=1.0), "pop": Popularity()}, n_per_source=10, ranker=None).fit(blocks[0])
+    ModelStore(tmp_path, "blend").publish(pipe)
+    model, label = shadow_candidate(_settings(tmp_path, shadow_model="blend", index="exact"), blocks[0])
+    assert label == "blend/1" and isinstance(model, Pipeline)
+    assert model.recommend(histories=[[0, 1]], k=3)[0].shape == (1, 3)

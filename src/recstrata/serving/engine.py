@@ -55,10 +55,11 @@ class LiveModel:
 
 def through_index(model, index: str | None):
     """``model`` served by an ANN index of kind ``index`` (a :class:`VectorRetriever` around it), or
-    itself when ``index`` is None or it already is one."""
+    itself when ``index`` is None, it already is one, or it is a blended pipeline (it retrieves
+    through its own sources; make those ``ann`` models to put them behind an index)."""
     from recstrata.retrieval.vector import VectorRetriever
 
-    if index is None or isinstance(model, VectorRetriever):
+    if index is None or isinstance(model, VectorRetriever) or hasattr(model, "recommend_explained"):
         return model
     return VectorRetriever.wrap(model, index=index)
 
