@@ -106,9 +106,9 @@ def test_early_stopping_keeps_the_best_epoch():
     ds = successor_dataset(n_users=80, length=10)
     split = loo_split(ds)
     model = SASRec(epochs=30, patience=3, **SMALL).fit(split.train, valid=split)
-    assert model.best_epoch_ == int(np.argmax(model.valid_ndcg_)) + 1
-    assert max(model.valid_ndcg_) >= 0.9  # the successor is always the held-out item
-    assert model.epochs_run_ <= 30
+    assert model.best_epoch_ == [int(np.argmax(model.valid_ndcg_[0])) + 1]
+    assert max(model.valid_ndcg_[0]) >= 0.9  # the successor is always the held-out item
+    assert model.epochs_run_[0] <= 30
 
 
 def test_valid_must_match_the_fitted_dataset():
@@ -158,7 +158,8 @@ def test_both_layouts_learn_the_successor_from_strided_windows(norm):
     assert list(ids[:, 0]) == [6, 24]
 
 
-@pytest.mark.parametrize("bad", [dict(stride=0), dict(stride=13), dict(norm="mid")])
+@pytest.mark.parametrize("bad", [dict(stride=0), dict(stride=13), dict(norm="mid"), dict(ensemble=0),
+                                 dict(label_smoothing=1.0)])
 def test_bad_stride_or_norm_is_refused(bad):
     with pytest.raises(ConfigError, match="stride"):
         SASRec(epochs=1, **{**SMALL, **bad}).fit(successor_dataset(n_users=5))
@@ -174,5 +175,56 @@ def test_average_keeps_the_mean_of_the_best_epochs_weights():
 
     split = loo_split(successor_dataset(n_users=40, length=10))
     three = SASRec(epochs=6, patience=6, average=3, **SMALL).fit(split.train, valid=split)
-    best3 = np.argsort(-np.array(three.valid_ndcg_), kind="stable")[:3] + 1
-    assert three.averaged_epochs_ == sorted(best3.tolist())
+    best3 = np.argsort(-np.array(three.valid_ndcg_[0]), kind="stable")[:3] + 1
+    assert three.averaged_epochs_ == [sorted(best3.tolist())]
+
+
+def full_scores(model, histories):
+    """(len(histories), n_items) scores of every item, seen ones included."""
+    ids, scores = model.recommend(histories=histories, k=model.n_items_, exclude_seen=False)
+    out = np.zeros_like(scores)
+    np.put_along_axis(out, ids, scores, axis=1)
+    return out
+
+
+def test_ensemble_averages_the_logits_of_independently_seeded_networks(tmp_path):
+    from recstrata.data.split import loo_split
+
+    split = loo_split(successor_dataset(n_users=40, length=10))
+    params = dict(SMALL, epochs=4, patience=4)
+    a, b = (SASRec(**{**params, "seed": s}).fit(split.train, valid=split) for s in (0, 1))
+    both = SASRec(ensemble=2, **params).fit(split.train, valid=split)  # seeds 0 and 1
+    assert both.valid_ndcg_ == a.valid_ndcg_ + b.valid_ndcg_  # each member stopped on its own validation
+    h = [[3, 4, 5], [20, 21], []]
+    np.testing.assert_allclose(full_scores(both, h), (full_scores(a, h) + full_scores(b, h)) / 2, atol=1e-5)
+    np.testing.assert_array_equal(both.item_vectors(), np.hstack([a.item_vectors(), b.item_vectors()]))
+
+    both.save(tmp_path / "m")
+    loaded = Recommender.load(tmp_path / "m")
+    np.testing.assert_array_equal(full_scores(loaded, h), full_scores(both, h))
+
+
+def test_loads_the_single_network_layout_saved_before_ensembles(successor):
+    ds, model = successor
+    arrays = model._state()
+    old = {k.replace("net.0.", "net.", 1): v for k, v in arrays.items()}  # keys were "net.<param>"
+    loaded = SASRec(**model.get_params())
+    loaded.n_users_, loaded.n_items_, loaded.seen_ = model.n_users_, model.n_items_, model.seen_
+    loaded._set_state(old)
+    h = [[3, 4, 5], [9]]
+    np.testing.assert_array_equal(full_scores(loaded, h), full_scores(model, h))
+
+
+def test_label_smoothing_caps_the_confidence_in_the_target():
+    """The loss is lowest when the target gets 1 - eps + eps / n_items of the probability (0.52 here)."""
+    import torch
+
+    ds = successor_dataset()
+    confidence = {}
+    for eps in (0.0, 0.5):
+        model = SASRec(epochs=40, label_smoothing=eps, **SMALL).fit(ds)
+        logits = full_scores(model, [[3, 4, 5], [20, 21, 22, 23]])
+        assert list(logits.argmax(1)) == [6, 24]  # the successor still comes first
+        confidence[eps] = torch.softmax(torch.from_numpy(logits), 1).max(1).values.min().item()
+    assert confidence[0.0] > 0.8
+    assert 0.35 < confidence[0.5] < 0.65

@@ -14,8 +14,9 @@ default ``stride=max_len`` is the paper's non-overlapping windows, the cheapest.
     model = SASRec().fit(split.train, valid=split)   # early stopping on split's validation NDCG@10
     ids, _ = model.recommend(histories=[[12, 7, 99]], k=10)
 
-The defaults (RecBole's post-LN layout with dropout 0.5) are the configuration chosen on ML-100K
-validation NDCG@10 (``bench/results/sasrec.md``).
+The defaults (RecBole's post-LN layout with dropout 0.5, the latest 15 items as context) are the
+configuration chosen on ML-100K validation NDCG@10 (``bench/results/sasrec.md``: 15 and 25 items
+beat 50, which beat 200, on two seeds each).
 
 With ``valid`` (a :class:`~recstrata.data.split.Split` whose ``train`` is the fitted dataset),
 validation NDCG@10 is computed after every epoch with the project's evaluator and the best
@@ -23,6 +24,11 @@ epoch's weights are kept (stop after ``patience`` epochs without improvement). W
 model trains for ``epochs`` epochs. Validation on a few thousand users is noisy, so with
 ``average=k`` the kept weights are the mean of the ``k`` best epochs' weights (without
 ``valid``: of the last ``k`` epochs), a cheap form of snapshot averaging.
+
+With ``ensemble=n`` the model is ``n`` networks trained independently (seeds ``seed``, ``seed + 1``,
+..., each with its own early stopping) whose logits are averaged when scoring; it costs ``n`` times
+the training and scoring time. ``label_smoothing`` spreads that share of each target's probability
+mass uniformly over the catalog in the training loss (Szegedy et al., CVPR 2016).
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ class SASRec(Recommender):
 
     def __init__(
         self,
-        max_len: int = 50,
+        max_len: int = 15,
         dim: int = 64,
         layers: int = 2,
         heads: int = 2,
@@ -62,6 +68,8 @@ class SASRec(Recommender):
         epochs: int = 200,
         patience: int = 10,
         average: int = 1,
+        ensemble: int = 1,
+        label_smoothing: float = 0.0,
         threads: int | None = None,
         seed: int = 2020,
         verbose: bool = False,
@@ -81,6 +89,8 @@ class SASRec(Recommender):
         self.epochs = epochs
         self.patience = patience
         self.average = average
+        self.ensemble = ensemble
+        self.label_smoothing = label_smoothing
         self.threads = threads
         self.seed = seed
         self.verbose = verbose
@@ -99,35 +109,47 @@ class SASRec(Recommender):
     def _check_params(self) -> None:
         stride = self.max_len if self.stride is None else self.stride
         if (self.max_len < 2 or self.dim % self.heads or self.batch_size < 1 or self.epochs < 1
-                or not 1 <= stride <= self.max_len or self.norm not in ("pre", "post") or self.average < 1):
+                or not 1 <= stride <= self.max_len or self.norm not in ("pre", "post") or self.average < 1
+                or self.ensemble < 1 or not 0.0 <= self.label_smoothing < 1.0):
             raise ConfigError(
                 f"SASRec needs max_len >= 2, dim divisible by heads, batch_size >= 1, epochs >= 1, "
-                f"1 <= stride <= max_len (or None), norm 'pre' or 'post' and average >= 1; got "
-                f"max_len={self.max_len}, dim={self.dim}, heads={self.heads}, batch_size={self.batch_size}, "
-                f"epochs={self.epochs}, stride={self.stride}, norm={self.norm!r}, average={self.average}"
+                f"1 <= stride <= max_len (or None), norm 'pre' or 'post', average >= 1, ensemble >= 1 and "
+                f"0 <= label_smoothing < 1; got max_len={self.max_len}, dim={self.dim}, heads={self.heads}, "
+                f"batch_size={self.batch_size}, epochs={self.epochs}, stride={self.stride}, norm={self.norm!r}, "
+                f"average={self.average}, ensemble={self.ensemble}, label_smoothing={self.label_smoothing}"
             )
 
     def _fit(self, dataset: Dataset) -> None:
         self._check_params()
         torch = self._torch()
         self.sequences_ = dataset.histories()
-        with self._threads(), torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
-            self.net_ = self._build()
-            self._train(torch, np.random.default_rng(self.seed))
+        # per member: valid NDCG@10 by epoch, epochs run, best epoch, epochs whose weights were averaged
+        self.valid_ndcg_, self.epochs_run_, self.best_epoch_, self.averaged_epochs_ = [], [], [], []
+        # wall and CPU seconds of every training epoch of every member (CPU time is the fairer figure
+        # on a shared machine)
+        self.epoch_seconds_, self.epoch_cpu_seconds_ = [], []
+        members = []
+        with self._threads():
+            for seed in range(self.seed, self.seed + self.ensemble):
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed)
+                    self.nets_ = [self._build()]  # scored alone while it trains: its own early stopping
+                    self._train(torch, np.random.default_rng(seed))
+                members += self.nets_
+        self.nets_ = members
 
     def _train(self, torch, rng: np.random.Generator) -> None:
+        """Train ``self.nets_[0]`` (the only net while it trains) and record its run."""
         import time
 
         from recstrata.evaluation import evaluate
 
         fn = torch.nn.functional
-        net = self.net_
+        net = self.nets_[0]
         opt = torch.optim.AdamW(net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
-        best, stale = -1.0, 0
+        best, stale, best_epoch, epochs_run = -1.0, 0, None, 0
         kept: list[tuple[float, int, dict]] = []  # (valid ndcg or epoch, epoch, weights): the `average` best
-        # wall and CPU seconds per training epoch (CPU time is the fairer figure on a shared machine)
-        self.valid_ndcg_, self.epoch_seconds_, self.epoch_cpu_seconds_ = [], [], []
+        valid_ndcg: list[float] = []
         for epoch in range(self.epochs):
             start, cpu = time.perf_counter(), time.process_time()
             net.train()
@@ -139,14 +161,14 @@ class SASRec(Recommender):
                 h = net(x)  # (B, T, C)
                 keep = y > 0
                 logits = h[keep] @ net.item_table().T  # (N, n_items)
-                loss = fn.cross_entropy(logits, y[keep] - 1)
+                loss = fn.cross_entropy(logits, y[keep] - 1, label_smoothing=self.label_smoothing)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 total += float(loss.detach()) * len(idx)
             self.epoch_seconds_.append(time.perf_counter() - start)
             self.epoch_cpu_seconds_.append(time.process_time() - cpu)
-            self.epochs_run_ = epoch + 1
+            epochs_run = epoch + 1
             state = {k: v.detach().clone() for k, v in net.state_dict().items()}
             if self._valid is None:
                 self._log(f"epoch {epoch + 1}: loss {total / len(inputs):.4f} ({self.epoch_seconds_[-1]:.1f}s)")
@@ -154,18 +176,21 @@ class SASRec(Recommender):
                 continue
             net.eval()
             ndcg = evaluate(self, self._valid, "valid", ks=[10], beyond_accuracy=False, group_by=[]).metrics["ndcg@10"]
-            self.valid_ndcg_.append(ndcg)
+            valid_ndcg.append(ndcg)
             self._log(f"epoch {epoch + 1}: loss {total / len(inputs):.4f} valid ndcg@10 {ndcg:.4f} "
                       f"({self.epoch_seconds_[-1]:.1f}s wall, "
                       f"{self.epoch_cpu_seconds_[-1]:.1f}s CPU)")
             kept = sorted(kept + [(ndcg, epoch, state)], key=lambda k: -k[0])[: self.average]
             if ndcg > best:
-                best, stale, self.best_epoch_ = ndcg, 0, epoch + 1
+                best, stale, best_epoch = ndcg, 0, epoch + 1
             else:
                 stale += 1
                 if stale >= self.patience:
                     break
-        self.averaged_epochs_ = sorted(e + 1 for _, e, _ in kept)
+        self.valid_ndcg_.append(valid_ndcg)
+        self.epochs_run_.append(epochs_run)
+        self.best_epoch_.append(best_epoch)
+        self.averaged_epochs_.append(sorted(e + 1 for _, e, _ in kept))
         net.load_state_dict({k: torch.stack([w[k] for _, _, w in kept]).mean(0) for k in kept[0][2]})
         net.eval()
 
@@ -213,12 +238,18 @@ class SASRec(Recommender):
             if tail.size:
                 batch[row, -tail.size :] = tail + 1
         with self._threads(), torch.inference_mode():
-            self.net_.eval()
             out = []
             for s in range(0, len(batch), 1024):
-                h = self.net_(torch.from_numpy(batch[s : s + 1024]))[:, -1]  # (B, C): state after the latest item
-                out.append((h @ self.net_.item_table().T).numpy())  # (B, n_items)
+                x = torch.from_numpy(batch[s : s + 1024])
+                out.append(sum(self._logits(net, x) for net in self.nets_).numpy() / len(self.nets_))
         return np.concatenate(out) if out else np.zeros((0, self.n_items_), np.float32)
+
+    @staticmethod
+    def _logits(net, batch):
+        """One network's scores (B, n_items) for left-padded item rows (B, T)."""
+        net.eval()
+        h = net(batch)[:, -1]  # (B, C): state after the latest item
+        return h @ net.item_table().T
 
     def _score_users(self, users: np.ndarray) -> np.ndarray:
         return self._score_sequences([self.sequences_[u] for u in users], self.seen_[users])
@@ -228,8 +259,10 @@ class SASRec(Recommender):
         return self._score_sequences([histories[r].indices for r in range(histories.shape[0])], histories)
 
     def item_vectors(self) -> np.ndarray:
+        """(n_items, ensemble * dim): the members' output embeddings side by side, so that the ensemble's
+        score is the dot product with the members' final states side by side (divided by ``ensemble``)."""
         self._check_fitted()
-        return self.net_.item_table().detach().numpy().copy()
+        return np.concatenate([net.item_table().detach().numpy() for net in self.nets_], axis=1)
 
     # ---- persistence ------------------------------------------------------------------------------
     def _state(self) -> dict[str, np.ndarray]:
@@ -238,18 +271,27 @@ class SASRec(Recommender):
             "seq_items": np.concatenate(self.sequences_).astype(np.int64) if self.sequences_ else np.zeros(0, np.int64),
             "seq_offsets": np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
         }
-        for key, tensor in self.net_.state_dict().items():
-            state[_NET_PREFIX + key] = tensor.detach().numpy()
+        for m, net in enumerate(self.nets_):
+            for key, tensor in net.state_dict().items():
+                state[f"{_NET_PREFIX}{m}.{key}"] = tensor.detach().numpy()
         return state
 
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
         torch = self._torch()
         offsets, items = arrays["seq_offsets"], arrays["seq_items"]
         self.sequences_ = [items[offsets[u] : offsets[u + 1]] for u in range(len(offsets) - 1)]
-        self.net_ = self._build()
-        weights = {k[len(_NET_PREFIX) :]: torch.from_numpy(np.array(v)) for k, v in arrays.items() if k.startswith(_NET_PREFIX)}
-        self.net_.load_state_dict(weights)
-        self.net_.eval()
+        weights: dict[int, dict] = {}  # member -> its state dict
+        for key, value in arrays.items():
+            if key.startswith(_NET_PREFIX):
+                member, name = key[len(_NET_PREFIX) :].split(".", 1)
+                if not member.isdigit():  # saved before ensembles: one network, no member index
+                    member, name = "0", key[len(_NET_PREFIX) :]
+                weights.setdefault(int(member), {})[name] = torch.from_numpy(np.array(value))
+        self.nets_ = []
+        for m in sorted(weights):
+            self.nets_.append(self._build())
+            self.nets_[-1].load_state_dict(weights[m])
+            self.nets_[-1].eval()
 
     # ---- helpers ----------------------------------------------------------------------------------
     def _torch(self):
