@@ -128,7 +128,17 @@ def test_cli_folds_served_events_into_training_and_forgets_erased_users(tmp_path
     assert ds.user_items[heavy_row].nnz > 0 and model.seen_[heavy_row].nnz == 0  # forgotten, row kept
 
 
-def test_cli_events_path_must_exist(tmp_path):
-    result = _invoke("train", "--dataset", "ml-latest-small", "--model", "pop", "--runs-dir", str(tmp_path),
-                     "--events", str(tmp_path / "nope.sqlite"))
-    assert result.exit_code == 2 and "does not exist" in result.output
+def test_cli_events_must_be_an_existing_event_store_and_is_never_written(tmp_path):
+    import sqlite3
+
+    not_db = tmp_path / "events.csv"
+    not_db.write_text("user_id,item_id\n1,2\n")
+    other = tmp_path / "explanations.sqlite"
+    sqlite3.connect(other).execute("CREATE TABLE cache (k TEXT)").connection.close()
+    before = other.read_bytes()
+    for path, message in ((tmp_path / "nope.sqlite", "does not exist"), (not_db, "is not a recstrata event store"),
+                          (other, "is not a recstrata event store")):
+        result = _invoke("train", "--dataset", "ml-latest-small", "--model", "pop", "--runs-dir", str(tmp_path),
+                         "--events", str(path))
+        assert result.exit_code == 2 and message in result.output, result.output
+    assert other.read_bytes() == before and not_db.read_text().startswith("user_id")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from recstrata.errors import ConfigError
 from recstrata.ranking.folds import RankingData, fold_ranking_data, holdout_split
@@ -91,3 +92,23 @@ def test_ranker_trained_on_folds_alone_finds_the_missing_item(blocks):
         other.fit_ranker_on(data)
     with pytest.raises(ConfigError, match="folds"):
         fold_ranking_data(make, ds, folds=0)
+
+
+def test_empty_groups_have_no_positive_and_users_without_candidates_get_no_group(blocks):
+    x = np.zeros((5, 2), np.float32)
+    data = RankingData(x, np.array([0, 0, 1, 0, 0], np.float32), np.array([2, 0, 3, 0]), np.arange(4),
+                       np.arange(5), ("a", "b"))
+    assert data.group_has_positive().tolist() == [False, False, True, False]
+    ds, _ = blocks
+    kept, held = holdout_split(ds, fraction=1 / 9, seed=0)
+    pipe = Pipeline({"ease": EASE(reg=1.0)}, n_per_source=ds.n_items,
+                    ranker=LambdaRanker(n_estimators=5, min_data_in_leaf=1)).fit(kept)
+    last = int(held.interactions.user.max())
+    exclude = np.zeros((ds.n_users, ds.n_items), np.float32)
+    exclude[last] = 1.0  # the last labelled user has no candidate left
+    data = pipe.ranking_data(held, exclude=sp.csr_matrix(exclude))
+    assert last not in data.users and (data.groups > 0).all()
+    pipe.fit_ranker(held, folds=2)
+    assert hasattr(pipe, "ranker_valid_ndcg_")
+    pipe.fit_ranker_on(data)  # a new ranker: the old fit_ranker figures no longer describe it
+    assert not hasattr(pipe, "ranker_valid_ndcg_")

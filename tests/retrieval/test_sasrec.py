@@ -158,11 +158,13 @@ def test_both_layouts_learn_the_successor_from_strided_windows(norm):
     assert list(ids[:, 0]) == [6, 24]
 
 
-@pytest.mark.parametrize("bad", [dict(stride=0), dict(stride=13), dict(norm="mid"), dict(ensemble=0),
-                                 dict(label_smoothing=1.0)])
-def test_bad_stride_or_norm_is_refused(bad):
-    with pytest.raises(ConfigError, match="stride"):
+@pytest.mark.parametrize("bad, named", [(dict(stride=0), "stride=0"), (dict(stride=13), "stride=13"),
+                                        (dict(norm="mid"), "norm='mid'"), (dict(ensemble=0), "ensemble=0"),
+                                        (dict(label_smoothing=1.0), "label_smoothing=1.0")])
+def test_bad_options_are_refused_naming_the_value(bad, named):
+    with pytest.raises(ConfigError) as err:
         SASRec(epochs=1, **{**SMALL, **bad}).fit(successor_dataset(n_users=5))
+    assert named in str(err.value)
 
 
 def test_average_keeps_the_mean_of_the_best_epochs_weights():

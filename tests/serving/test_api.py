@@ -110,6 +110,11 @@ def test_erasure_removes_events_history_and_cached_explanations(client):
     body = recs(client, "3", k=1)
     assert body["cold_start"]  # training history, live history and derived state are gone
     assert "3" in state.events.erased_users()
+    # the user comes back: only what they do after the erasure counts, never the old training history
+    client.post("/v1/events", json={**ev, "idempotency_key": "del-2", "item_id": "12"},
+                headers={"X-API-Key": "writer"})
+    assert state.engine.history("3") == [12]
+    assert [e.item_id for e in state.events.all_events() if e.user_id == "3"] == ["12"]
 
 
 def test_health_ready_metrics(client):

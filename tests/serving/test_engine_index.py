@@ -99,3 +99,11 @@ def test_api_with_an_index(blocks, tmp_path):
         body = client.get("/v1/users/3/recommendations", params={"k": 5, "genre": "genre1"}).json()
         assert len(body["items"]) == 5 and all(i["genres"] == ["genre1"] for i in body["items"])
         assert isinstance(client.app.state.recstrata.engine.live.model, VectorRetriever)
+
+
+def test_a_repeated_filter_reuses_the_index_bitmap(blocks, als):
+    engine = Engine(blocks[0], LiveModel(als, "1", "als"), index="exact")
+    first = engine.recommend(user_id="3", k=5, filters=Filters(genre="GENRE1"))
+    for _ in range(2):
+        assert engine.recommend(user_id="3", k=5, filters=Filters(genre="GENRE1")).indices == first.indices
+    assert len(engine.live.model.index_._allow_cache_) == 1

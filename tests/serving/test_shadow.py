@@ -59,3 +59,8 @@ def test_a_published_pipeline_shadow_is_not_wrapped_in_an_index(blocks, tmp_path
     model, label = shadow_candidate(_settings(tmp_path, shadow_model="blend", index="exact"), blocks[0])
     assert label == "blend/1" and isinstance(model, Pipeline)
     assert model.recommend(histories=[[0, 1]], k=3)[0].shape == (1, 3)
+
+
+def test_a_shadow_without_vectors_is_served_as_it_is_when_the_live_model_uses_an_index(blocks, tmp_path):
+    model, label = shadow_candidate(_settings(tmp_path, shadow_model="ease", index="exact"), blocks[0])
+    assert label == "ease" and isinstance(model, EASE)

@@ -63,6 +63,9 @@ def train_cmd(
             ds = load_dataset(dataset)
         if events is not None:
             ds = _fold_events(ds, events)
+        elif (default := get_settings().serving.state_dir / "events.sqlite").is_file():
+            console.print(f"[yellow]{default} exists but --events was not given: its events are not folded in "
+                          "and users erased there are not forgotten in this model[/]")
         with console.status(f"training {store_name} on {ds!r}"):
             report = train_and_publish(
                 ds, store, model=model, params=_json_option(params, "--params"),
@@ -94,9 +97,7 @@ def _fold_events(ds, path: Path):
     from recstrata.data.events import with_events
     from recstrata.serving.events import EventStore
 
-    if not path.is_file():
-        raise ConfigError(f"{path} does not exist: pass the server's event store (<state_dir>/events.sqlite)")
-    store = EventStore(path)
+    store = EventStore.open_readonly(path)
     try:
         implicit = ds.rating_scale[1] if ds.rating_scale else 1.0
         folded, stats = with_events(ds, *store.export(implicit_weight=implicit), forget=store.erased_users())

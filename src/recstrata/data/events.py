@@ -22,8 +22,10 @@ from recstrata.errors import DataError
 def with_events(ds: Dataset, users, items, weights, timestamps, *, forget: Iterable[str] = ()
                 ) -> tuple[Dataset, dict[str, int]]:
     """``ds`` plus the events (external user / item ids, weights, unix timestamps), minus every
-    interaction and attribute of the users in ``forget``. Events on items outside the catalog are
-    dropped and counted (``stats["unknown_items"]``)."""
+    interaction and attribute the dataset holds for the users in ``forget`` (erased). Their events
+    given here are kept: an event store deletes a user's events at erasure, so what it still holds
+    came afterwards. Events on items outside the catalog are dropped and counted
+    (``stats["unknown_items"]``)."""
     users = np.asarray(users, dtype=object).astype(str)
     items = np.asarray(items, dtype=object).astype(str)
     weights = np.asarray(weights, dtype=np.float32)
@@ -33,23 +35,24 @@ def with_events(ds: Dataset, users, items, weights, timestamps, *, forget: Itera
                         f"{len(weights)} weights, {len(timestamps)} timestamps")
     forget = {str(u) for u in forget}
     item_idx = ds.item_ids.to_index(items, missing="mask")
-    forgotten_event = np.isin(users, list(forget)) if forget else np.zeros(len(users), bool)
-    ok = (item_idx >= 0) & ~forgotten_event
-    unknown_items = int(((item_idx < 0) & ~forgotten_event).sum())
+    ok = item_idx >= 0
+    unknown_items = int((~ok).sum())
     users, item_idx, weights, timestamps = users[ok], item_idx[ok], weights[ok], timestamps[ok]
 
     known = ds.user_ids.to_index(users, missing="mask")
     new_users = pd.unique(users[known < 0])
-    table = ds.users.copy()
-    table["user_id"] = table["user_id"].astype(str)
+    table = ds.users.reset_index(drop=True)  # row i = internal user i (the Dataset contract), by position
     forget_rows = ds.user_ids.to_index(np.array(sorted(forget), dtype=object), missing="mask")
     forget_rows = forget_rows[forget_rows >= 0]
-    attributes = [c for c in table.columns if c != "user_id"]
-    if len(forget_rows) and attributes:
-        table[attributes] = table[attributes].astype(object)
-        table.loc[forget_rows, attributes] = None
-    table = pd.concat([table, pd.DataFrame({"user_id": new_users})], ignore_index=True)
-    user_map = IdMap(table["user_id"], kind="user")
+    if len(forget_rows):
+        erased = np.zeros(len(table), bool)
+        erased[forget_rows] = True
+        # each attribute column becomes missing for them (numbers stay numeric: NaN)
+        table = table.assign(**{c: table[c].mask(erased) for c in table.columns if c != "user_id"})
+    external = np.concatenate([np.asarray(ds.user_ids.external, dtype=object).astype(str), new_users.astype(str)])
+    table = pd.concat([table.assign(user_id=external[: len(table)]), pd.DataFrame({"user_id": new_users})],
+                      ignore_index=True)
+    user_map = IdMap(external, kind="user")
 
     old = ds.interactions
     keep = ~np.isin(old.user, forget_rows)

@@ -54,8 +54,8 @@ class RankingData:
 
     def group_has_positive(self) -> np.ndarray:
         """(n_groups,) bool: the group holds at least one relevant row (others teach LambdaRank nothing)."""
-        starts = np.concatenate([[0], np.cumsum(self.groups)[:-1]]).astype(np.int64)
-        return np.maximum.reduceat(self.y, starts) > 0 if len(self.y) else np.zeros(0, bool)
+        owner = np.repeat(np.arange(self.n_groups), self.groups)  # group of each row; empty groups own none
+        return np.bincount(owner, weights=(self.y > 0), minlength=self.n_groups) > 0
 
     def take(self, mask: np.ndarray) -> RankingData:
         """The groups selected by a boolean ``mask`` over groups."""

@@ -204,9 +204,9 @@ class Pipeline:
         """Candidates, features and 0/1 labels (1 = among the user's ``labels`` items) of every
         labelled user, one group per user: training or early-stopping data for :meth:`fit_ranker_on`."""
         self._check_fitted()
-        groups = self._labelled_groups(labels.user_items, exclude)
+        groups = [g for g in self._labelled_groups(labels.user_items, exclude) if len(g[1])]  # no candidate: no group
         if not groups:
-            raise DataError(f"no user of {labels.name!r} has an interaction: nothing to label")
+            raise DataError(f"no user of {labels.name!r} has an interaction and a candidate: nothing to label")
         return RankingData(np.concatenate([g[0] for g in groups]), np.concatenate([g[1] for g in groups]),
                            np.array([len(g[1]) for g in groups], np.int64), np.array([g[3] for g in groups], np.int64),
                            np.concatenate([g[2] for g in groups]), tuple(self.feature_names()))
@@ -234,6 +234,10 @@ class Pipeline:
             v = valid.take(valid.group_has_positive())
             stop = (v.x, v.y, v.groups) if v.n_groups else None
         self.ranker_ = type(self.ranker)(**params).fit(train.x, train.y, train.groups, valid=stop, feature_names=names)
+        # figures of an earlier fit_ranker describe a ranker that is gone
+        for attr in ("ranker_valid_users_", "ranker_valid_ranked_", "ranker_valid_ndcg_", "ranker_holdout_users_",
+                     "ranker_train_users_", "ranker_fold_iterations_"):
+            self.__dict__.pop(attr, None)
         return self
 
     def _labelled_groups(self, truth: sp.csr_matrix, exclude) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from recstrata.data.dataset import Dataset
 from recstrata.errors import ConfigError
+from recstrata.retrieval._item_item import DenseItemWeights
 from recstrata.retrieval.base import Recommender
 
 
@@ -25,7 +26,7 @@ def _inv_sqrt(degrees: np.ndarray) -> np.ndarray:
     return np.where(degrees > 0, 1.0 / np.sqrt(np.where(degrees > 0, degrees, 1.0)), 0.0)
 
 
-class GFCF(Recommender):
+class GFCF(DenseItemWeights, Recommender):
     name = "gfcf"
 
     def __init__(self, k: int = 64, alpha: float = 0.3) -> None:
@@ -51,14 +52,5 @@ class GFCF(Recommender):
             w += self.alpha * (di[:, None] * v) @ (v.T * np.sqrt(item_degree)[None, :])
         self.weights_ = w.astype(np.float32)
 
-    def _score_histories(self, histories: sp.csr_matrix) -> np.ndarray:
-        return histories @ self.weights_
-
     def _item_similarity(self, items: np.ndarray) -> np.ndarray:
-        return self.weights_[items]
-
-    def _state(self) -> dict[str, np.ndarray]:
-        return {"weights": self.weights_}
-
-    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.weights_ = arrays["weights"]
+        return self.weights_[items]  # rows here (the low-pass term is not symmetric); EASE uses columns

@@ -53,13 +53,18 @@ class LiveModel:
     name: str
 
 
-def through_index(model, index: str | None):
+def through_index(model, index: str | None, *, required: bool = True):
     """``model`` served by an ANN index of kind ``index`` (a :class:`VectorRetriever` around it), or
     itself when ``index`` is None, it already is one, or it is a blended pipeline (it retrieves
-    through its own sources; make those ``ann`` models to put them behind an index)."""
+    through its own sources; make those ``ann`` models to put them behind an index). A model
+    without item vectors raises ``ConfigError`` when ``required``, else is served as it is."""
+    from recstrata.retrieval.base import Recommender
     from recstrata.retrieval.vector import VectorRetriever
 
     if index is None or isinstance(model, VectorRetriever) or hasattr(model, "recommend_explained"):
+        return model
+    has_vectors = type(model).query_vectors is not Recommender.query_vectors and model.item_vectors() is not None
+    if not has_vectors and not required:
         return model
     return VectorRetriever.wrap(model, index=index)
 
@@ -126,8 +131,8 @@ class Engine:
     def add_event(self, user_id: str, item_id: str) -> None:
         idx = int(self.item_index(item_id))
         with self._lock:
+            # an erased user who comes back starts from these new events only (the erasure stays)
             self._overlay.setdefault(user_id, []).append(idx)
-            self._erased.discard(user_id)
 
     def erase(self, user_id: str) -> None:
         with self._lock:
@@ -169,7 +174,7 @@ class Engine:
             keep &= years >= year_min
         if year_max is not None:
             keep &= years <= year_max
-        allow = np.flatnonzero(keep)
+        allow = np.flatnonzero(keep).copy()  # flatnonzero returns a view; an owning array can be cached
         allow.setflags(write=False)  # shared by every request with this filter; ANN indexes cache its bitmap
         return allow
 

@@ -1,7 +1,8 @@
 """Durable event store on SQLite (WAL, synchronous=FULL): an acknowledged event is on disk.
 
 Numbered migrations; a unique idempotency key makes a retried POST a no-op; erasure deletes a
-user's events and records the erasure so retraining exports skip the user.
+user's events and records the erasure, so the server and retraining forget everything known about
+the user before it (their training history too); events the user sends afterwards are new data.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from recstrata.errors import ConfigError
 
 MIGRATIONS = [
     # 1: events with idempotency
@@ -57,6 +60,27 @@ class EventStore:
         self._db.execute("PRAGMA busy_timeout=5000")
         self._migrate()
 
+    @classmethod
+    def open_readonly(cls, path: str | Path) -> EventStore:
+        """An existing store, read-only (e.g. for a retraining export while the server runs): a file
+        that is not a recstrata event store is refused with ``ConfigError``, never written to."""
+        self = cls.__new__(cls)
+        self.path, self._lock = Path(path), threading.Lock()
+        hint = "pass the server's event store (<state_dir>/events.sqlite)"
+        if not self.path.is_file():
+            raise ConfigError(f"{self.path} does not exist: {hint}")
+        try:
+            self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"{self.path} is not a recstrata event store ({exc}): {hint}") from exc
+        if version != len(MIGRATIONS) or not {"events", "erasures"} <= tables:
+            self._db.close()
+            raise ConfigError(f"{self.path} is not a recstrata event store of this version (schema {version}, "
+                              f"tables {sorted(tables)}): {hint}")
+        return self
+
     def _migrate(self) -> None:
         with self._lock:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -87,8 +111,7 @@ class EventStore:
     def all_events(self) -> Iterator[Event]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT idempotency_key, user_id, item_id, type, value, ts FROM events "
-                "WHERE user_id NOT IN (SELECT user_id FROM erasures) ORDER BY seq"
+                "SELECT idempotency_key, user_id, item_id, type, value, ts FROM events ORDER BY seq"
             ).fetchall()
         return (Event(*r) for r in rows)
 

@@ -53,7 +53,7 @@ class ModelStore:
         if version is None:
             raise ArtifactError(f"{self.pointer} is missing: publish a model first (ModelStore.publish)")
         if not (self.root / version).is_dir():
-            have = sorted((p.name for p in self.root.glob("[0-9]*") if p.is_dir()), key=int)
+            have = sorted((p.name for p in self.root.glob("[0-9]*") if p.is_dir() and p.name.isdigit()), key=int)
             raise ArtifactError(f"{self.root} has no version {version!r} (published: {', '.join(have) or 'none'})")
         return load_model(self.root / version), version
 

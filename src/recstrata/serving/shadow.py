@@ -41,6 +41,8 @@ def spearman_shared(a: list[int], b: list[int]) -> float | None:
 class Shadow:
     def __init__(self, model, name: str, fraction: float, max_queue: int = 256, seed: int = 0,
                  window: int = 10_000) -> None:
+        if window < 1:
+            raise ValueError(f"window must be >= 1 comparison, got {window}")
         self.model, self.name, self.fraction = model, name, fraction
         self._queue: queue.Queue[_Job | None] = queue.Queue(max_queue)
         self._rng = random.Random(seed)

@@ -110,4 +110,4 @@ def shadow_candidate(settings: ServingSettings, dataset: Dataset):
         label = f"{name}/{version}"
     else:
         model, label = make_model(name).fit(dataset), name
-    return through_index(model, settings.index), label
+    return through_index(model, settings.index, required=False), label  # a vector-less candidate: dense

@@ -134,8 +134,9 @@ class AllowCache:
 
     A server answers the same attribute filter (genre, year range) many times with the same cached
     id array; building its bitmap costs ~1-2 ms at 1M rows (id lookup + packbits). Only a read-only
-    1-D array that owns its data is cached (nothing can change it behind the cache), keyed by the
-    object and dropped when it is freed; anything else is built per call.
+    1-D integer array that owns its data is cached, keyed by the object; its entry is dropped when
+    the array is freed. Contract: a cached array is never made writable again (numpy lets the
+    owner do that; the serving engine never does) — anything else is built per call.
     """
 
     def __init__(self, maxsize: int = 64) -> None:
@@ -158,10 +159,16 @@ class AllowCache:
         bitmap = build()
         bitmap.setflags(write=False)
         with self._lock:
-            self._entries[key] = (weakref.ref(value), bitmap)
+            self._entries[key] = (weakref.ref(value, lambda _ref, key=key: self._drop(key, _ref)), bitmap)
             while len(self._entries) > self.maxsize:
                 self._entries.popitem(last=False)
         return bitmap
+
+    def _drop(self, key: int, ref: weakref.ref) -> None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] is ref:
+                del self._entries[key]
 
     def __len__(self) -> int:
         return len(self._entries)
