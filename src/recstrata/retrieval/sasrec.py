@@ -124,6 +124,8 @@ class SASRec(Recommender):
         torch = self._torch()
         self.sequences_ = dataset.histories()
         # per member: valid NDCG@10 by epoch, epochs run, best epoch, epochs whose weights were averaged
+        # training record, one entry per ensemble member (lists even for ensemble=1): validation
+        # NDCG@10 by epoch, epochs run, best epoch, epochs whose weights were averaged
         self.valid_ndcg_, self.epochs_run_, self.best_epoch_, self.averaged_epochs_ = [], [], [], []
         # wall and CPU seconds of every training epoch of every member (CPU time is the fairer figure
         # on a shared machine)
@@ -259,8 +261,8 @@ class SASRec(Recommender):
         return self._score_sequences([histories[r].indices for r in range(histories.shape[0])], histories)
 
     def item_vectors(self) -> np.ndarray:
-        """(n_items, ensemble * dim): the members' output embeddings side by side, so that the ensemble's
-        score is the dot product with the members' final states side by side (divided by ``ensemble``)."""
+        """(n_items, ensemble * dim): the members' output embeddings side by side (for similarity and
+        export; a user's state depends on the whole sequence, so SASRec is not served by ANN search)."""
         self._check_fitted()
         return np.concatenate([net.item_table().detach().numpy() for net in self.nets_], axis=1)
 
