@@ -112,7 +112,8 @@ class ShadowSummary(BaseModel):
     dropped: int
     window: int = Field(0, description="comparisons the means and percentiles below cover (the most recent)")
     mean_overlap_at_k: float | None
-    mean_spearman: float | None
+    mean_spearman: float | None = Field(
+        description="rank correlation of the shared items, averaged over the window's comparisons that share >= 2")
     live_p50_ms: float | None
     shadow_p50_ms: float | None
     live_p99_ms: float | None
