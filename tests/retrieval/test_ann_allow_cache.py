@@ -65,6 +65,7 @@ def test_a_freed_list_is_not_served_from_the_cache_and_the_cache_is_bounded():
     plan_filters(None, allow, 1, 64, lambda e: e, cache)
     del allow
     gc.collect()
+    assert len(cache) == 1  # the freed list's entry is gone at once, not at eviction
     other = _frozen([7])  # may reuse the freed object's id: must get its own bitmap
     assert plan_filters(None, other, 1, 64, lambda e: e, cache).count(0) == 1
 
