@@ -11,28 +11,22 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from _general import add_split_args, load_split, tuned_params  # bench/ is sys.path[0] when a driver runs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default=str(ROOT.parent / "shared/datasets/ml-100k"))
-    parser.add_argument("--split-dir", default=str(ROOT.parent / "shared/protocol/ml-100k/general"))
-    parser.add_argument("--sources-json", default=str(ROOT / "bench/results/ranker_sources.json"))
+    add_split_args(parser)
     parser.add_argument("--sources", default="ease,als,two_tower")
     args = parser.parse_args()
 
-    from recstrata.data.registry import load_dataset
-    from recstrata.data.split import split_from_files
     from recstrata.evaluation import evaluate
     from recstrata.ranking import Pipeline
     from recstrata.retrieval.registry import make_model
 
-    split = split_from_files(load_dataset(args.dataset), args.split_dir)
-    tuned = {k: v["best"] for k, v in json.loads(Path(args.sources_json).read_text()).items()}
+    split = load_split(args)
+    tuned = tuned_params(args)
     names = args.sources.split(",")
     fitted = {s: make_model(s, **tuned[s]).fit(split.train) for s in names}
     print("| N | fusion k | weights | valid ndcg@10 |\n|---:|---:|---|---:|")

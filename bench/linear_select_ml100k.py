@@ -17,7 +17,8 @@ import platform
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from _general import add_split_args, load_split, tuned_params, scorer  # bench/ is sys.path[0] when a driver runs
+
 METRICS = ("ndcg@10", "recall@10", "mrr@10", "hit@10", "precision@10")
 SOURCES = ("ease", "als", "two_tower", "edlae", "gfcf")
 FUSIONS = [  # the incumbent, then each new linear model in place of / beside EASE
@@ -31,23 +32,18 @@ N_PER_SOURCE = 200  # as in the incumbent fusion (bench/results/ranker-folds.md)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default=str(ROOT.parent / "shared/datasets/ml-100k"))
-    parser.add_argument("--split-dir", default=str(ROOT.parent / "shared/protocol/ml-100k/general"))
-    parser.add_argument("--sources-json", default=str(ROOT / "bench/results/ranker_sources.json"))
+    add_split_args(parser)
     parser.add_argument("--test", action="store_true",
                         help="score the selected candidate on test (once, after selection is final)")
     parser.add_argument("--out", default=None, help="also write the selection as JSON here")
     args = parser.parse_args()
 
-    from recstrata.data.registry import load_dataset
-    from recstrata.data.split import split_from_files
-    from recstrata.evaluation import evaluate
     from recstrata.ranking import Pipeline
     from recstrata.retrieval.registry import make_model
 
-    split = split_from_files(load_dataset(args.dataset), args.split_dir)
-    tuned = {k: v["best"] for k, v in json.loads(Path(args.sources_json).read_text()).items()}
-    ev = lambda m, part: evaluate(m, split, part, ks=[10], beyond_accuracy=False, group_by=[])  # noqa: E731
+    split = load_split(args)
+    tuned = tuned_params(args)
+    ev = scorer(split)
 
     print(f"## Linear models and rank fusion, ML-100K general split ({platform.node()}, "
           f"{time.strftime('%Y-%m-%d')})\n")

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from _general import add_split_args, load_split, tuned_params, scorer  # bench/ is sys.path[0] when a driver runs
+
 METRICS = ("ndcg@10", "recall@10", "mrr@10", "hit@10", "precision@10")
 SLOW = dict(num_leaves=15, learning_rate=0.02, min_data_in_leaf=200)
 WIDE = dict(num_leaves=63, learning_rate=0.03, min_data_in_leaf=100)
@@ -40,9 +41,7 @@ STOP_USERS = 0.15  # share of users whose fold groups early-stop the ranker inst
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default=str(ROOT.parent / "shared/datasets/ml-100k"))
-    parser.add_argument("--split-dir", default=str(ROOT.parent / "shared/protocol/ml-100k/general"))
-    parser.add_argument("--sources-json", default=str(ROOT / "bench/results/ranker_sources.json"))
+    add_split_args(parser)
     parser.add_argument("--folds", default="4", help="comma-separated fold counts to compare")
     parser.add_argument("--configs", default=None, help="comma-separated indices into CONFIGS (default: all)")
     parser.add_argument("--threads", type=int, default=1, help="LightGBM training threads")
@@ -51,16 +50,13 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="also write the selection as JSON here")
     args = parser.parse_args()
 
-    from recstrata.data.registry import load_dataset
-    from recstrata.data.split import split_from_files
-    from recstrata.evaluation import evaluate
     from recstrata.ranking import LambdaRanker, Pipeline
     from recstrata.ranking.folds import RankingData, fold_ranking_data
     from recstrata.retrieval.registry import make_model
 
-    split = split_from_files(load_dataset(args.dataset), args.split_dir)
-    tuned = {k: v["best"] for k, v in json.loads(Path(args.sources_json).read_text()).items()}
-    ev = lambda m, part: evaluate(m, split, part, ks=[10], beyond_accuracy=False, group_by=[])  # noqa: E731
+    split = load_split(args)
+    tuned = tuned_params(args)
+    ev = scorer(split)
     fold_counts = [int(f) for f in args.folds.split(",")]
     chosen = [CONFIGS[int(i)] for i in args.configs.split(",")] if args.configs else CONFIGS
 

@@ -18,14 +18,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from _general import add_split_args, load_split, tuned_params, scorer  # bench/ is sys.path[0] when a driver runs
+
 METRICS = ("ndcg@10", "recall@10", "mrr@10", "hit@10", "precision@10")
 TREES = dict(num_leaves=15, learning_rate=0.02, min_data_in_leaf=200)
 CONFIGS = [  # (sources, N per source, ranker parameters); vectors from ALS
@@ -54,9 +53,7 @@ def row(label: str, valid: dict | None, test: dict | None, note: str = "") -> st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default=str(ROOT.parent / "shared/datasets/ml-100k"))
-    parser.add_argument("--split-dir", default=str(ROOT.parent / "shared/protocol/ml-100k/general"))
-    parser.add_argument("--sources-json", default=str(ROOT / "bench/results/ranker_sources.json"))
+    add_split_args(parser)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--save", default=None, help="save the selected pipeline (train-fitted) here")
@@ -72,16 +69,13 @@ def main() -> None:
     args = parser.parse_args()
 
     from recstrata.data.dataset import Interactions
-    from recstrata.data.registry import load_dataset
-    from recstrata.data.split import split_from_files
-    from recstrata.evaluation import evaluate
     from recstrata.evaluation.metrics import accuracy
     from recstrata.ranking import LambdaRanker, Pipeline
     from recstrata.retrieval.registry import make_model
 
-    split = split_from_files(load_dataset(args.dataset), args.split_dir)
-    tuned = {k: v["best"] for k, v in json.loads(Path(args.sources_json).read_text()).items()}
-    ev = lambda m, part: evaluate(m, split, part, ks=[10], beyond_accuracy=False, group_by=[])  # noqa: E731
+    split = load_split(args)
+    tuned = tuned_params(args)
+    ev = scorer(split)
 
     print(f"## Blended pipeline on RecBole's ML-100K general split ({platform.node()}, {time.strftime('%Y-%m-%d')})\n")
     print("| model | valid ndcg@10 | " + " | ".join(f"test {m}" for m in METRICS) + " | notes |")
@@ -145,7 +139,7 @@ def main() -> None:
         pipe.save(args.save)  # the selected pipeline, sources fitted on train
     pipe.refit_sources(both, item_tags=best_tags, user_genres=best_stated)
     refit = metrics_of(ev(pipe, "test"))
-    print(row(f"selected, sources refit on train+valid", None, refit, "NOT comparable: more training data"))
+    print(row("selected, sources refit on train+valid", None, refit, "NOT comparable: more training data"))
     for name, m in alone_refit.items():
         print(row(f"{name} alone refit on train+valid", None, m, "NOT comparable"))
 

@@ -14,6 +14,8 @@ import json
 import time
 from pathlib import Path
 
+from _general import add_split_args, load_split  # bench/ is sys.path[0] when a driver runs
+
 ROOT = Path(__file__).resolve().parents[1]
 GRIDS = {
     "pop": {},
@@ -31,18 +33,15 @@ GRIDS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default=str(ROOT.parent / "shared/datasets/ml-100k"))
-    parser.add_argument("--split-dir", default=str(ROOT.parent / "shared/protocol/ml-100k/general"))
+    add_split_args(parser, sources=False)
     parser.add_argument("--models", default="pop,ease,itemknn,als,bpr,two_tower")
     parser.add_argument("--out", default=str(ROOT / "bench/results/ranker_sources.json"))
     args = parser.parse_args()
 
-    from recstrata.data.registry import load_dataset
-    from recstrata.data.split import split_from_files
     from recstrata.evaluation import evaluate
     from recstrata.retrieval.registry import make_model
 
-    split = split_from_files(load_dataset(args.dataset), args.split_dir)
+    split = load_split(args)
     out = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else {}  # other models kept
     for name in args.models.split(","):
         grid = GRIDS[name]

@@ -1,0 +1,38 @@
+"""Set-up shared by the bench drivers on RecBole's ML-100K general split: arguments, the split, the
+validation-tuned source parameters (``bench/results/ranker_sources.json``) and an @10 scorer."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def add_split_args(parser: argparse.ArgumentParser, *, sources: bool = True) -> None:
+    parser.add_argument("--dataset", default=str(ROOT.parent / "shared/datasets/ml-100k"))
+    parser.add_argument("--split-dir", default=str(ROOT.parent / "shared/protocol/ml-100k/general"))
+    if sources:
+        parser.add_argument("--sources-json", default=str(ROOT / "bench/results/ranker_sources.json"))
+
+
+def load_split(args: argparse.Namespace):
+    from recstrata.data.registry import load_dataset
+    from recstrata.data.split import split_from_files
+
+    return split_from_files(load_dataset(args.dataset), args.split_dir)
+
+
+def tuned_params(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Each source's validation-chosen parameters (written by bench/tune_sources_ml100k.py)."""
+    return {k: v["best"] for k, v in json.loads(Path(args.sources_json).read_text()).items()}
+
+
+def scorer(split) -> Callable[[Any, str], Any]:
+    """``ev(model, part)``: full-ranking @10 accuracy on ``part`` ("valid" or "test")."""
+    from recstrata.evaluation import evaluate
+
+    return lambda model, part: evaluate(model, split, part, ks=[10], beyond_accuracy=False, group_by=[])
