@@ -69,3 +69,17 @@ def merge_candidates(
         out_scores[s, row, ucol[at]] = sc
         out_ranks[s, row, ucol[at]] = pos + 1
     return Candidates(tuple(sources), items, out_scores, out_ranks)
+
+
+def concat_candidates(parts: Sequence[Candidates]) -> Candidates:
+    """Stack the rows of several :class:`Candidates` of the same sources (widths padded to the widest)."""
+    if not parts or any(p.sources != parts[0].sources for p in parts):
+        raise ConfigError("concat_candidates needs at least one part, all from the same sources")
+    width = max(p.shape[1] for p in parts)
+
+    def pad(a: np.ndarray, value: float) -> np.ndarray:
+        return np.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, width - a.shape[-1])], constant_values=value)
+
+    return Candidates(parts[0].sources, np.concatenate([pad(p.items, -1) for p in parts]),
+                      np.concatenate([pad(p.scores, np.nan) for p in parts], axis=1),
+                      np.concatenate([pad(p.ranks, np.nan) for p in parts], axis=1))

@@ -32,9 +32,10 @@ from recstrata.artifacts import read_manifest, write_manifest
 from recstrata.data.dataset import Dataset
 from recstrata.evaluation.metrics import accuracy
 from recstrata.errors import ArtifactError, ConfigError, DataError, NotFittedError
-from recstrata.ranking.candidates import Candidates, merge_candidates
+from recstrata.ranking.candidates import Candidates, concat_candidates, merge_candidates
 from recstrata.ranking.features import FeatureBuilder
 from recstrata.ranking.folds import RankingData
+from recstrata.ranking.fusion import rrf_scores, tune_fusion
 from recstrata.ranking.ranker import LambdaRanker
 from recstrata.retrieval.base import histories_to_csr
 
@@ -240,6 +241,37 @@ class Pipeline:
             self.__dict__.pop(attr, None)
         return self
 
+    def fit_fusion(self, labels: Dataset, *, weights: Sequence[float] = (0.0, 0.5, 1.0),
+                   ks: Sequence[float] = (10.0, 30.0, 60.0), folds: int | None = 5, max_users: int | None = 10_000,
+                   seed: int = 2020, exclude: sp.spmatrix | None = None) -> Pipeline:
+        """Choose the rank-fusion weight of every source and the fusion ``k`` on ``labels`` (a later
+        period than the fitted data, e.g. validation): the no-ranker counterpart of :meth:`fit_ranker`.
+
+        Candidates of every labelled user (their fitted history excluded, plus ``exclude``) are
+        ordered under each setting of the grid (``weights`` per source, 0 = ignore the source;
+        ``ks``), and the setting with the highest mean NDCG@10 over all the user's ``labels`` items
+        is kept in ``fusion_weights`` / ``fusion_k``. A trained ranker is dropped (fusion then orders
+        the candidates). ``fusion_report_`` (:class:`~recstrata.ranking.fusion.FusionChoice`) keeps
+        the choice, its in-sample NDCG@10 (optimistic: the best of many) and, with ``folds=K``, the
+        out-of-fold NDCG@10 — the figure to compare with candidates that were not tuned on these
+        labels. At most ``max_users`` labelled users (a seeded sample) are used. A source weighted 0
+        is still queried at request time: drop it from ``sources`` to save its cost.
+        """
+        self._check_fitted()
+        truth = labels.user_items.tocsr()
+        users = np.flatnonzero(np.diff(truth.indptr) > 0)
+        if not len(users):
+            raise DataError(f"{labels.name!r} has no interaction: nothing to choose fusion weights on")
+        if max_users is not None and len(users) > max_users:
+            users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
+        parts = [self.retrieve(users=users[s : s + self.batch_users], exclude_seen=True,
+                               exclude=None if exclude is None else exclude[users[s : s + self.batch_users]])
+                 for s in range(0, len(users), self.batch_users)]
+        choice = tune_fusion(concat_candidates(parts), truth[users], weights=weights, ks=ks, folds=folds, seed=seed)
+        self.fusion_weights, self.fusion_k, self.fusion_report_ = choice.weights, choice.k, choice
+        self.ranker_ = None
+        return self
+
     def _labelled_groups(self, truth: sp.csr_matrix, exclude) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
         """Per labelled user: (features (C, F), labels (C,), candidate items (C,), user)."""
         users = np.flatnonzero(np.diff(truth.indptr) > 0)
@@ -310,9 +342,8 @@ class Pipeline:
         if x is not None:
             scores = self.ranker_.predict(x).reshape(n, c).astype(np.float32)
         else:
-            weights = np.array([(self.fusion_weights or {}).get(s, 1.0) for s in cands.sources], np.float32)
-            rrf = np.where(np.isnan(cands.ranks), 0.0, 1.0 / (self.fusion_k + np.nan_to_num(cands.ranks)))
-            scores = np.tensordot(weights, rrf, axes=1).astype(np.float32)
+            weights = [(self.fusion_weights or {}).get(s, 1.0) for s in cands.sources]
+            scores = rrf_scores(cands.ranks, weights, self.fusion_k)
         scores[~cands.valid] = -np.inf
         return scores
 
