@@ -11,7 +11,7 @@ from conformance import RecommenderConformance
 pytest.importorskip("torch")
 
 from recstrata.data.dataset import Dataset  # noqa: E402
-from recstrata.errors import DataError  # noqa: E402
+from recstrata.errors import ConfigError, DataError  # noqa: E402
 from recstrata.retrieval.two_tower import TwoTower, tags_to_matrix  # noqa: E402
 
 SMALL = {"dim": 16, "epochs": 30, "batch_size": 64, "learning_rate": 0.01, "temperature": 0.1}
@@ -32,6 +32,10 @@ def without_items(ds: Dataset, items: np.ndarray) -> Dataset:
 
 class TestTwoTower(RecommenderConformance):
     make = staticmethod(lambda: TwoTower(text=False, **SMALL))
+
+
+class TestTwoTowerEnsemble(RecommenderConformance):
+    make = staticmethod(lambda: TwoTower(text=False, ensemble=2, **SMALL))
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +106,22 @@ def test_item_vectors_export(blocks, base):
     v = base.item_vectors()
     assert v.shape == (ds.n_items, 16) and v.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, rtol=1e-5)
+
+
+def test_ensemble_scores_are_its_members_mean(blocks, base):
+    """ensemble=2 = the towers of seeds 2020 and 2021, each trained as it would be alone; the exported
+    vectors are their concatenation, so one dot product (one ANN search) scores the members' mean."""
+    ds, _ = blocks
+    pair = TwoTower(text=False, ensemble=2, **SMALL).fit(ds)
+    other = TwoTower(text=False, seed=2021, **SMALL).fit(ds)
+    users = np.arange(ds.n_users)
+    expected = (base._score_users(users) + other._score_users(users)) / np.sqrt(2)
+    np.testing.assert_allclose(pair._score_users(users), expected, atol=1e-5)
+    assert pair.item_vectors().shape == (ds.n_items, 32)
+    np.testing.assert_allclose(np.linalg.norm(pair.user_vectors(users), axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_ensemble_size_is_checked(blocks, bad):
+    with pytest.raises(ConfigError, match=f"ensemble.*{bad!r}"):
+        TwoTower(text=False, ensemble=bad, **SMALL).fit(blocks[0])

@@ -12,6 +12,11 @@ sampled softmax an unbiased estimate of the full one instead of a popularity-pen
     model.recommend(histories=[[3, 17, 42]], k=10)                        # new events: no retraining
     model.item_vectors()                                                  # (n_items, dim) for an ANN index
 
+``ensemble=n`` trains n tower pairs with seeds ``seed`` .. ``seed + n - 1`` (each exactly as it would
+be trained alone) and concatenates their vectors, so one dot product - one ANN search over
+``item_vectors()`` of width ``n * dim`` - scores the members' mean: seed variance is large for a
+model this size (ML-100K validation NDCG@10 0.255-0.262 across four seeds; bench/results/ranker-round3.md).
+
 The user tower only reads the history, so ``_score_histories`` is the whole scoring path (order is
 ignored: ordered histories score like their sets). Each training example pools the user's history
 *minus the target* so the target never describes the user it is predicted for. Items unseen in
@@ -67,6 +72,7 @@ class TwoTower(Recommender):
         text_model: str = DEFAULT_MODEL,
         embedding_cache: str | None = None,
         seed: int = 2020,
+        ensemble: int = 1,
         threads: int | None = 1,
     ) -> None:
         self.dim = dim
@@ -86,6 +92,7 @@ class TwoTower(Recommender):
         self.text_model = text_model
         self.embedding_cache = embedding_cache
         self.seed = seed
+        self.ensemble = ensemble
         self.threads = threads
 
     # ---- fitting ----------------------------------------------------------------------------------
@@ -127,26 +134,37 @@ class TwoTower(Recommender):
 
     def _fit(self, dataset: Dataset) -> None:
         torch = torch_module(f"the {self.name} model")
-        from recstrata.retrieval.two_tower.towers import ItemTower, UserTower
 
         if not (0 < self.temperature and 0 <= self.id_dropout < 1 and self.dim > 0 and self.batch_size > 1
                 and self.max_history > 0):
             raise ConfigError(f"invalid two_tower parameters: {self!r}")
+        if isinstance(self.ensemble, bool) or not isinstance(self.ensemble, int) or self.ensemble < 1:
+            raise ConfigError(f"two_tower ensemble must be an integer >= 1 (towers trained with seeds seed, "
+                              f"seed + 1, ...), got {self.ensemble!r}")
         text = self._text_matrix(dataset)
         feats = categorical_features(dataset, genres=self.genres, year=self.year,
                                      extra=self._inputs["item_features"])
         hard = hard_negative_matrix(self._inputs["hard_negatives"], dataset.n_users, dataset.n_items)
         if hard is not None and hard.nnz == 0:
             hard = None
+        members = [self._fit_member(torch, dataset, text, feats, hard, seed)
+                   for seed in range(self.seed, self.seed + self.ensemble)]
+        self.item_vectors_ = np.concatenate([m[0] for m in members], axis=1)  # (N, ensemble * dim)
+        self.members_ = [m[1:] for m in members]
+
+    def _fit_member(self, torch, dataset: Dataset, text, feats, hard, seed: int):
+        """Train one pair of towers: (item vectors, history vectors, history logits, user tower)."""
+        from recstrata.retrieval.two_tower.towers import ItemTower, UserTower
+
         X = dataset.user_items  # (U, N) binary
         users = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
         items = X.indices.astype(np.int64)
         counts = np.bincount(items, minlength=dataset.n_items).astype(np.float64)
         trained = counts > 0
         log_q = np.log(np.maximum(counts, 1.0) / len(items)).astype(np.float32)
-        rng = np.random.default_rng(self.seed)
+        rng = np.random.default_rng(seed)
 
-        with seeded(self.seed):
+        with seeded(seed):
             item_tower = ItemTower(dataset.n_items, self.dim, 0 if text is None else text.shape[1],
                                    feats.shape[1], self.history_ids)
             user_tower = UserTower(self.dim, self.attention)
@@ -174,10 +192,7 @@ class TwoTower(Recommender):
         with torch.no_grad():
             target, history = item_tower(trained_t, text_t, feats_t)
             logits = user_tower.item_logits(history)
-        self.item_vectors_ = target.numpy().copy()
-        self.history_vectors_ = history.numpy().copy()
-        self.history_logits_ = logits.numpy().copy()
-        self.user_tower_ = user_tower.eval()
+        return target.numpy().copy(), history.numpy().copy(), logits.numpy().copy(), user_tower.eval()
 
     def _batch_loss(self, torch, item_tower, user_tower, X, u, i, keep, text_t, feats_t, log_q_t, hard, rng):
         """Sampled-softmax loss of one batch of (user, positive item) pairs: u, i are (B,) arrays."""
@@ -222,15 +237,19 @@ class TwoTower(Recommender):
     # ---- scoring ----------------------------------------------------------------------------------
     def user_vectors(self, users: Sequence[int] | np.ndarray | None = None, *,
                      histories: sp.spmatrix | None = None) -> np.ndarray:
-        """(n, dim) unit user vectors for known users (their training history) or for ``histories``."""
+        """(n, ensemble * dim) unit user vectors for known users (their training history) or for
+        ``histories``: each member's unit vector scaled by 1/sqrt(ensemble), concatenated, so the dot
+        product with :meth:`item_vectors` is the members' mean score times sqrt(ensemble)."""
         self._check_fitted()
         if histories is None:
             histories = self.seen_ if users is None else self.seen_[np.asarray(users, dtype=np.int64)]
         torch = torch_module(f"the {self.name} model")
+        scale = 1.0 / np.sqrt(len(self.members_))
         with torch.no_grad(), torch_threads(self.threads):
-            vecs = self.user_tower_(sparse_tensor(histories), torch.from_numpy(self.history_vectors_),
-                                    torch.from_numpy(self.history_logits_))
-        return vecs.numpy()
+            h = sparse_tensor(histories)
+            vecs = [tower(h, torch.from_numpy(vectors), torch.from_numpy(logits)).numpy()
+                    for vectors, logits, tower in self.members_]
+        return np.concatenate(vecs, axis=1) * np.float32(scale) if len(vecs) > 1 else vecs[0]
 
     def query_vectors(self, users=None, *, histories: sp.csr_matrix | None = None) -> np.ndarray:
         """The user tower's output for known ``users`` (their training history) or ``histories``."""
@@ -246,17 +265,21 @@ class TwoTower(Recommender):
 
     # ---- persistence ------------------------------------------------------------------------------
     def _state(self) -> dict[str, np.ndarray]:
-        return {"item_vectors": self.item_vectors_, "history_vectors": self.history_vectors_,
-                "history_logits": self.history_logits_, **module_arrays(self.user_tower_, "user_tower.")}
+        out = {"item_vectors": self.item_vectors_}
+        for j, (vectors, logits, tower) in enumerate(self.members_):
+            prefix = "" if j == 0 else f"member{j}."  # member 0 keeps the single-model keys
+            out |= {f"{prefix}history_vectors": vectors, f"{prefix}history_logits": logits,
+                    **module_arrays(tower, f"{prefix}user_tower.")}
+        return out
 
     def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
         torch_module(f"the {self.name} model")
         from recstrata.retrieval.two_tower.towers import UserTower
 
         self.item_vectors_ = arrays["item_vectors"]
-        self.history_vectors_ = arrays["history_vectors"]
-        self.history_logits_ = arrays["history_logits"]
-        self.user_tower_ = UserTower(self.dim, self.attention)
-        load_module_arrays(self.user_tower_, arrays, "user_tower.")
-        self.user_tower_.eval()
-
+        self.members_ = []
+        for j in range(self.ensemble):
+            prefix = "" if j == 0 else f"member{j}."
+            tower = UserTower(self.dim, self.attention)
+            load_module_arrays(tower, arrays, f"{prefix}user_tower.")
+            self.members_.append((arrays[f"{prefix}history_vectors"], arrays[f"{prefix}history_logits"], tower.eval()))
