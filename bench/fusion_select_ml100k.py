@@ -40,6 +40,9 @@ def main() -> None:
                         help="comma-separated sources (each also a candidate alone)")
     parser.add_argument("--fusions", default="edlae+gfcf+als+two_tower",
                         help="comma-separated fusion sets, sources joined by '+' ('all' = every source)")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=MODEL:JSON",
+                        help="a source NAME that is MODEL with its tuned parameters updated by JSON "
+                             "(e.g. two_tower3=two_tower:{\"ensemble\":3}); repeatable")
     parser.add_argument("--test", action="store_true",
                         help="score the selected candidate on test (once, after selection is final)")
     parser.add_argument("--out", default=None, help="also write the selection as JSON here")
@@ -51,6 +54,11 @@ def main() -> None:
     split = load_split(args)
     tuned = tuned_params(args)
     ev = scorer(split)
+    variants = {}
+    for spec in args.variant:
+        name, _, rest = spec.partition("=")
+        model, _, extra = rest.partition(":")
+        variants[name] = (model, tuned[model] | json.loads(extra or "{}"))
     sources = args.sources.split(",")
     fusions = [tuple(sources) if f == "all" else tuple(f.split("+")) for f in args.fusions.split(",")]
 
@@ -69,9 +77,10 @@ def main() -> None:
 
     alone = {}
     for name in sources:
+        model, params = variants.get(name, (name, tuned[name]))
         start = time.perf_counter()
-        alone[name] = make_model(name, **tuned[name]).fit(split.train)
-        record(f"{name} alone {tuned[name]}", alone[name], ev(alone[name], "valid").metrics["ndcg@10"], None,
+        alone[name] = make_model(model, **params).fit(split.train)
+        record(f"{name} alone {params}", alone[name], ev(alone[name], "valid").metrics["ndcg@10"], None,
                time.perf_counter() - start)
     for group in fusions:
         start = time.perf_counter()
