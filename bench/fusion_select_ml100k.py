@@ -77,7 +77,7 @@ def main() -> None:
 
     alone = {}
     for name in sources:
-        model, params = variants.get(name, (name, tuned[name]))
+        model, params = variants[name] if name in variants else (name, tuned[name])
         start = time.perf_counter()
         alone[name] = make_model(model, **params).fit(split.train)
         record(f"{name} alone {params}", alone[name], ev(alone[name], "valid").metrics["ndcg@10"], None,

@@ -1,12 +1,17 @@
 """Versioned model artefacts: ``<runs>/<name>/<version>/`` and an atomic ``CURRENT`` pointer.
 
 Publishing writes the new version completely, then swaps the pointer with one rename; a reader
-(the server's reload) follows the pointer and loads a hash-checked artefact.
+(the server's reload) follows the pointer and loads a hash-checked artefact. Publishers are
+serialised by an exclusive lock on ``<runs>/<name>/.publish.lock`` (``flock``), so two trainings
+publishing to one name at once get distinct versions and ``CURRENT`` ends at the newer one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from recstrata._atomic import atomic_write_text
@@ -33,14 +38,26 @@ class ModelStore:
     def publish(self, model: Recommender, *, report: dict | None = None) -> str:
         """Save ``model`` as the next version (plus ``report.json``, e.g. how it was trained and
         scored), then point ``CURRENT`` at it."""
-        versions = [int(p.name) for p in self.root.glob("[0-9]*") if p.is_dir() and p.name.isdigit()]
-        version = str(max(versions, default=0) + 1)
-        model.save(self.root / version)
-        if report is not None:
-            atomic_write_text(self.root / version / REPORT, json.dumps(report | {"version": version}, indent=2,
-                                                                          sort_keys=True, default=str))
-        atomic_write_text(self.pointer, json.dumps({"version": version}))
+        with self._locked():
+            versions = [int(p.name) for p in self.root.glob("[0-9]*") if p.is_dir() and p.name.isdigit()]
+            version = str(max(versions, default=0) + 1)
+            model.save(self.root / version)
+            if report is not None:
+                atomic_write_text(self.root / version / REPORT, json.dumps(report | {"version": version}, indent=2,
+                                                                              sort_keys=True, default=str))
+            atomic_write_text(self.pointer, json.dumps({"version": version}))
         return version
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the store's exclusive publish lock (released when the process dies, too)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".publish.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def report(self, version: str | None = None) -> dict | None:
         """The ``report.json`` published with ``version`` (default: current), or None."""
