@@ -8,7 +8,7 @@ the run (``--sources``, ``--fusions``):
 
 - each source alone;
 - reciprocal rank fusion (RRF) of each listed source set with equal weights and k = 60;
-- the same sets with weights (0 / 0.5 / 1 per source) and k (10 / 30 / 60) chosen on validation by
+- the same sets (or those of ``--tuned``) with weights (0 / 0.5 / 1 per source) and k (10 / 30 / 60) chosen on validation by
   ``Pipeline.fit_fusion``; such a candidate is compared by its *out-of-fold* validation NDCG@10
   (5 folds of users, each scored with the setting chosen on the other four), since its in-sample
   figure is the best of ~2,000 noisy settings.
@@ -40,6 +40,8 @@ def main() -> None:
                         help="comma-separated sources (each also a candidate alone)")
     parser.add_argument("--fusions", default="edlae+gfcf+als+two_tower",
                         help="comma-separated fusion sets, sources joined by '+' ('all' = every source)")
+    parser.add_argument("--tuned", default=None,
+                        help="fusion sets (same syntax) whose weights are also tuned; default: every --fusions set")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=MODEL:JSON",
                         help="a source NAME that is MODEL with its tuned parameters updated by JSON "
                              "(e.g. two_tower3=two_tower:{\"ensemble\":3}); repeatable")
@@ -60,7 +62,11 @@ def main() -> None:
         model, _, extra = rest.partition(":")
         variants[name] = (model, tuned[model] | json.loads(extra or "{}"))
     sources = args.sources.split(",")
-    fusions = [tuple(sources) if f == "all" else tuple(f.split("+")) for f in args.fusions.split(",")]
+    def sets(spec: str) -> list[tuple[str, ...]]:
+        return [tuple(sources) if f == "all" else tuple(f.split("+")) for f in spec.split(",")]
+
+    fusions = sets(args.fusions)
+    tuned_sets = fusions if args.tuned is None else sets(args.tuned)
 
     print(f"## Sources, rank fusion and tuned fusion, ML-100K general split ({platform.node()}, "
           f"{time.strftime('%Y-%m-%d %H:%M')})\n")
@@ -87,7 +93,7 @@ def main() -> None:
         rrf = Pipeline({s: alone[s] for s in group}, n_per_source=N_PER_SOURCE).fit(split.train, fit_sources=False)
         record(f"RRF {'+'.join(group)}, N={N_PER_SOURCE}, equal weights, k=60", rrf,
                ev(rrf, "valid").metrics["ndcg@10"], None, time.perf_counter() - start)
-    for group in fusions:
+    for group in tuned_sets:
         start = time.perf_counter()
         pipe = Pipeline({s: alone[s] for s in group}, n_per_source=N_PER_SOURCE).fit(split.train, fit_sources=False)
         pipe.fit_fusion(split.valid, weights=WEIGHTS, ks=KS, folds=FOLDS)
