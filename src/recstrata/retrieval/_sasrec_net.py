@@ -10,6 +10,12 @@ use GELU, one fused QKV projection and ``scaled_dot_product_attention``. Item in
 is padding; real item ``i`` is row ``i + 1`` of the embedding table, which is also the output
 layer (tied weights, as in the paper). Sequences are left-padded to ``max_len``, so the latest
 item always sits at the last position.
+
+Options beyond the paper: ``tie_output=False`` scores items with a separate output table (the input
+table then only encodes the history), ``output_bias`` adds a learned per-item bias to the scores, and
+``n_features > 0`` adds a linear embedding of each item's feature vector (a buffer, e.g. its genres
+normalised to sum 1) to its ID embedding at the input, as RecBole's SASRecF sums feature and ID
+embeddings; the output side stays ID-only.
 """
 
 from __future__ import annotations
@@ -55,7 +61,8 @@ class Block(nn.Module):
 class SASRecNet(nn.Module):
     def __init__(
         self, n_items: int, max_len: int, dim: int, layers: int, heads: int, inner: int,
-        dropout: float, attn_dropout: float, norm: str = "pre",
+        dropout: float, attn_dropout: float, norm: str = "pre", tie_output: bool = True,
+        output_bias: bool = False, n_features: int = 0,
     ) -> None:
         super().__init__()
         post = norm == "post"
@@ -66,6 +73,12 @@ class SASRecNet(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(Block(dim, heads, inner, dropout, attn_dropout, post) for _ in range(layers))
         self.ln = nn.Identity() if post else nn.LayerNorm(dim)
+        # created after the paper's modules so the default network's initial weights do not change
+        self.out = None if tie_output else nn.Embedding(n_items, dim)  # (n_items, C), no padding row
+        self.bias = nn.Parameter(torch.zeros(n_items)) if output_bias else None
+        self.features = nn.Linear(n_features, dim, bias=False) if n_features else None
+        # (n_items + 1, F) item feature rows, row 0 = padding; saved with the weights
+        self.register_buffer("item_features", torch.zeros(n_items + 1, n_features) if n_features else None)
         self.apply(self._init)
 
     @staticmethod
@@ -93,7 +106,10 @@ class SASRecNet(nn.Module):
         mask = (causal & real[:, None, :]) | eye  # (B, T, T)
         max_len = self.positions.num_embeddings
         pos = torch.arange(max_len - t, max_len, device=seq.device)
-        x = self.ln_in(self.items(seq) * self.scale + self.positions(pos))  # (B, T, C)
+        emb = self.items(seq)  # (B, T, C)
+        if self.features is not None:
+            emb = emb + self.features(self.item_features[seq])  # (B, T, F) -> (B, T, C)
+        x = self.ln_in(emb * self.scale + self.positions(pos))  # (B, T, C)
         x = self.drop(x) * real[..., None]
         mask = mask[:, None]  # (B, 1, T, T): shared by all heads
         for block in self.blocks:
@@ -102,4 +118,9 @@ class SASRecNet(nn.Module):
 
     def item_table(self) -> torch.Tensor:
         """Output embeddings of the real items (n_items, C)."""
-        return self.items.weight[1:]
+        return self.items.weight[1:] if self.out is None else self.out.weight
+
+    def scores(self, h: torch.Tensor) -> torch.Tensor:
+        """Logits (N, n_items) of hidden states (N, C): dot products with the output table (+ bias)."""
+        logits = h @ self.item_table().T
+        return logits if self.bias is None else logits + self.bias
