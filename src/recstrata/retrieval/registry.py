@@ -10,6 +10,7 @@ from recstrata.errors import ConfigError
 MODELS: dict[str, str] = {
     "pop": "recstrata.retrieval.popularity:Popularity",
     "itemknn": "recstrata.retrieval.itemknn:ItemKNN",
+    "userknn": "recstrata.retrieval.userknn:UserKNN",
     "ease": "recstrata.retrieval.ease:EASE",
     "rp3beta": "recstrata.retrieval.rp3beta:RP3beta",
     "edlae": "recstrata.retrieval.edlae:EDLAE",
@@ -18,6 +19,7 @@ MODELS: dict[str, str] = {
     "bpr": "recstrata.retrieval.bpr:BPR",
     "two_tower": "recstrata.retrieval.two_tower:TwoTower",
     "lightgcn": "recstrata.retrieval.lightgcn:LightGCN",
+    "multvae": "recstrata.retrieval.multvae:MultVAE",
     "sasrec": "recstrata.retrieval.sasrec:SASRec",
     # a vector model (base=, base_params=) served by ANN search (index=, index_params=)
     "ann": "recstrata.retrieval.vector:VectorRetriever",
