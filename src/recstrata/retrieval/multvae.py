@@ -179,7 +179,8 @@ class MultVAE(Recommender):
             if self._valid is None:
                 continue
             net.eval()
-            ndcg = evaluate(self, self._valid, "valid", ks=[10], beyond_accuracy=False, group_by=[]).metrics["ndcg@10"]
+            result = evaluate(self, self._valid, "valid", ks=[10], beyond_accuracy=False, group_by=[])
+            ndcg = result.metrics["ndcg@10"]
             self.valid_ndcg_.append(ndcg)
             if ndcg > best:
                 best, stale, self.best_epoch_ = ndcg, 0, epoch + 1
