@@ -30,7 +30,8 @@ GRIDS = {
     "bpr": {"factors": [64, 128], "learning_rate": [0.005, 0.01, 0.05], "regularization": [0.01, 0.05],
             "iterations": [100, 200]},
     "two_tower": {"epochs": [5, 8], "temperature": [0.1, 0.2], "embedding_cache": ["runs/emb"]},
-    "userknn": {"k": [20, 30, 50, 80, 120], "shrink": [0.0, 10.0, 50.0]},
+    "userknn": {"k": [30, 50, 80, 120], "shrink": [0.0, 10.0], "asymmetry": [0.3, 0.4, 0.5],
+                "locality": [1.0, 3.0]},
     "multvae": {"batch_size": [64, 128], "total_anneal_steps": [2000, 20000], "anneal_cap": [0.2, 0.5],
                 "learning_rate": [1e-3, 3e-3]},
 }

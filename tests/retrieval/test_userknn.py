@@ -51,6 +51,16 @@ def test_shrink_damps_similarities():
     np.testing.assert_allclose(scores[0], [2 / (np.sqrt(6) + 1), 1 / 3], rtol=1e-6)
 
 
+def test_asymmetric_cosine_and_locality():
+    # asymmetry 0: sim(u0, v) = |h_0 ∩ h_v| / |h_v|, so u1 2/3 and u2 1/2; locality 2 squares them
+    model = UserKNN(k=2, asymmetry=0.0, locality=2.0).fit(tiny_dataset(TOY, n_items=4))
+    _, scores = model.recommend([0], k=2)
+    np.testing.assert_allclose(scores[0], [4 / 9, 1 / 4], rtol=1e-6)
+    # asymmetry 1: sim = overlap / |h_u| (neighbour sizes no longer count): u1 2/2 = 1, u2 1/2
+    _, scores = UserKNN(k=2, asymmetry=1.0).fit(tiny_dataset(TOY, n_items=4)).recommend([0], k=2)
+    np.testing.assert_allclose(scores[0], [1.0, 0.5], rtol=1e-6)
+
+
 def test_chunked_scoring_is_identical(blocks):
     ds, _ = blocks
     model = UserKNN(k=5).fit(ds)
@@ -63,6 +73,7 @@ def test_chunked_scoring_is_identical(blocks):
 
 @pytest.mark.parametrize(("params", "match"), [
     ({"k": 0}, "k=0"), ({"k": 2.5}, "k=2.5"), ({"k": True}, "k=True"), ({"shrink": -1.0}, "shrink=-1.0"),
+    ({"asymmetry": 1.5}, "asymmetry=1.5"), ({"locality": 0.0}, "locality=0.0"),
 ])
 def test_bad_parameters_are_clear_errors(params, match):
     with pytest.raises(ConfigError, match=match):
