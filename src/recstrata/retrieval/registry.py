@@ -20,6 +20,7 @@ MODELS: dict[str, str] = {
     "two_tower": "recstrata.retrieval.two_tower:TwoTower",
     "lightgcn": "recstrata.retrieval.lightgcn:LightGCN",
     "multvae": "recstrata.retrieval.multvae:MultVAE",
+    "recvae": "recstrata.retrieval.recvae:RecVAE",
     "sasrec": "recstrata.retrieval.sasrec:SASRec",
     # a vector model (base=, base_params=) served by ANN search (index=, index_params=)
     "ann": "recstrata.retrieval.vector:VectorRetriever",
