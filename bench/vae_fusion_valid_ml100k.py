@@ -4,8 +4,9 @@
 
 Every source is fitted on TRAIN of RecBole's ML-100K general split with its validation-tuned
 parameters (``--sources-json``, written by bench/tune_sources_ml100k.py). The incumbent reciprocal
-rank fusion (edlae+gfcf+als+two_tower, N=200, bench/results/ranker-linear.md) and that fusion with
-each new source added are scored on validation (train items excluded). This script has no test
+rank fusion (edlae+gfcf+als+two_tower, N=200, bench/results/ranker-linear.md), that fusion with
+each new source added, and with each new source in place of each incumbent source, are scored on
+validation (train items excluded). This script has no test
 option: choosing a candidate and scoring it on test once is bench/linear_select_ml100k.py's job.
 Also printed: how often each source's top-10 overlaps the incumbent's (a low overlap at a similar
 NDCG means differently-erring lists, what fusion feeds on).
@@ -62,10 +63,12 @@ def main() -> None:
     for name in INCUMBENT + tuple(new):
         shared = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(tops[name], base_top, strict=True)])
         print(f"| ({name} top-10 overlap) | | | {shared:.3f} | |")
-    for extra in [[n] for n in new] + ([new] if len(new) > 1 else []):
-        sources = INCUMBENT + tuple(extra)
+    added = [INCUMBENT + (n,) for n in new] + ([INCUMBENT + tuple(new)] if len(new) > 1 else [])
+    swapped = [tuple(n if s == old else s for s in INCUMBENT) for n in new for old in INCUMBENT]
+    for sources in added + swapped:
         start = time.perf_counter()
-        rrf = Pipeline({s: alone[s] for s in sources}, n_per_source=N_PER_SOURCE, vector_source="als").fit(
+        vector = "als" if "als" in sources else "two_tower"  # the pipeline's vector source for its features
+        rrf = Pipeline({s: alone[s] for s in sources}, n_per_source=N_PER_SOURCE, vector_source=vector).fit(
             split.train, fit_sources=False)
         row(f"RRF {'+'.join(sources)}", rrf, time.perf_counter() - start)
 
