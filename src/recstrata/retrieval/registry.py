@@ -10,6 +10,7 @@ from recstrata.errors import ConfigError
 MODELS: dict[str, str] = {
     "pop": "recstrata.retrieval.popularity:Popularity",
     "itemknn": "recstrata.retrieval.itemknn:ItemKNN",
+    "userknn": "recstrata.retrieval.userknn:UserKNN",
     "ease": "recstrata.retrieval.ease:EASE",
     "rp3beta": "recstrata.retrieval.rp3beta:RP3beta",
     "edlae": "recstrata.retrieval.edlae:EDLAE",
@@ -18,6 +19,8 @@ MODELS: dict[str, str] = {
     "bpr": "recstrata.retrieval.bpr:BPR",
     "two_tower": "recstrata.retrieval.two_tower:TwoTower",
     "lightgcn": "recstrata.retrieval.lightgcn:LightGCN",
+    "multvae": "recstrata.retrieval.multvae:MultVAE",
+    "recvae": "recstrata.retrieval.recvae:RecVAE",
     "sasrec": "recstrata.retrieval.sasrec:SASRec",
     # a vector model (base=, base_params=) served by ANN search (index=, index_params=)
     "ann": "recstrata.retrieval.vector:VectorRetriever",
@@ -35,6 +38,12 @@ SEARCH_SPACES: dict[str, dict[str, list]] = {
     "bpr": {"factors": [64], "learning_rate": [0.005, 0.01], "regularization": [0.01, 0.05], "iterations": [200]},
     "two_tower": {"epochs": [10, 20], "temperature": [0.05, 0.1]},
     "lightgcn": {"epochs": [100, 300], "reg": [1e-4, 1e-3]},
+    "userknn": {"k": [50, 80], "asymmetry": [0.3, 0.4, 0.5], "locality": [1.0, 3.0]},
+    # the autoencoders early-stop only when fit with valid=; a grid search fits without, so the epoch
+    # count is an axis (ML-100K's validation-tuned values: bench/results/sources-vae.md)
+    "multvae": {"epochs": [50, 150], "batch_size": [128, 256], "learning_rate": [5e-4],
+                "total_anneal_steps": [2000], "anneal_cap": [0.5]},
+    "recvae": {"epochs": [10, 30], "batch_size": [100, 250]},
 }
 
 
