@@ -43,6 +43,14 @@ class TestSASRec(RecommenderConformance):
     make = staticmethod(lambda: SASRec(epochs=20, label_smoothing=0.0, item_features=False, **SMALL))
 
 
+class TestSASRecDefaults(RecommenderConformance):
+    """The shipped defaults under the whole contract (save/load, batch = one-by-one, filters, padding);
+    the in-block known answers are TestSASRec's (see its comment)."""
+
+    knows_blocks = False
+    make = staticmethod(lambda: SASRec(epochs=3, threads=1))
+
+
 def successor_dataset(n_items: int = 30, n_users: int = 60, length: int = 12, seed: int = 0):
     """Every user walks a ring of items: item i is always followed by item (i + 1) mod n_items."""
     from tests_support import tiny_dataset
@@ -337,3 +345,31 @@ def test_switches_must_be_booleans(name):
     with pytest.raises(ConfigError) as err:
         SASRec(epochs=1, **{**SMALL, name: "no"}).fit(successor_dataset(n_users=5))
     assert f"{name}='no'" in str(err.value)
+
+
+def test_an_artefact_saved_before_new_parameters_keeps_its_behaviour_when_refitted(successor, tmp_path):
+    """A manifest without item_features / label_smoothing was trained without them: loading fills in
+    the legacy values (off), not today's defaults, so a refit trains the same architecture."""
+    import json
+
+    _, model = successor
+    model.save(tmp_path / "m")
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    for key in ("item_features", "label_smoothing"):
+        manifest["params"].pop(key)
+    (tmp_path / "m" / "manifest.json").write_text(json.dumps(manifest))
+    loaded = Recommender.load(tmp_path / "m")
+    assert loaded.item_features is False and loaded.label_smoothing == 0.0
+    assert SASRec().item_features is None and SASRec().label_smoothing == 0.1  # today's defaults differ
+
+
+def test_loading_leaves_the_callers_torch_rng_alone(successor, tmp_path):
+    import torch
+
+    _, model = successor
+    model.save(tmp_path / "m")
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    Recommender.load(tmp_path / "m")
+    assert torch.equal(torch.rand(3), expected)

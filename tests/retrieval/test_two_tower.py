@@ -125,3 +125,16 @@ def test_ensemble_scores_are_its_members_mean(blocks, base):
 def test_ensemble_size_is_checked(blocks, bad):
     with pytest.raises(ConfigError, match=f"ensemble.*{bad!r}"):
         TwoTower(text=False, ensemble=bad, **SMALL).fit(blocks[0])
+
+
+def test_loading_leaves_the_callers_torch_rng_alone(base, tmp_path):
+    import torch
+
+    from recstrata.retrieval.base import Recommender
+
+    base.save(tmp_path / "m")
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    Recommender.load(tmp_path / "m")
+    assert torch.equal(torch.rand(3), expected)

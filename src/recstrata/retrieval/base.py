@@ -62,6 +62,10 @@ class Recommender(ABC):
     """Base class: fit / recommend / similar_items / save / load."""
 
     name: ClassVar[str]
+    #: values of parameters added after artefacts were already saved, for manifests that lack them:
+    #: an old artefact keeps the behaviour it was trained with when refitted, even when the new
+    #: parameter's default differs
+    legacy_params: ClassVar[dict[str, Any]] = {}
     #: max (users x items) scores held in memory at once while recommending
     score_budget: ClassVar[int] = 1 << 24
 
@@ -280,7 +284,7 @@ class Recommender(ABC):
     @classmethod
     def _from_artifact(cls, root: Path, manifest: dict[str, Any]) -> Recommender:
         """Rebuild a model from its checked ``manifest`` and the files :meth:`save` wrote to ``root``."""
-        model = cls(**manifest["params"])
+        model = cls(**(cls.legacy_params | manifest["params"]))
         seen = load_arrays(root / "seen.npz")
         n_users, n_items = (int(x) for x in seen["shape"])
         model.n_users_, model.n_items_ = n_users, n_items

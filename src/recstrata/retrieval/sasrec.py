@@ -58,6 +58,7 @@ import scipy.sparse as sp
 from recstrata._optional import require
 from recstrata.data.dataset import Dataset
 from recstrata.errors import ConfigError
+from recstrata.retrieval._torch import seeded
 from recstrata.retrieval.base import Recommender
 
 _NET_PREFIX = "net."
@@ -65,6 +66,8 @@ _NET_PREFIX = "net."
 
 class SASRec(Recommender):
     name = "sasrec"
+    # artefacts saved before these parameters existed were trained without them
+    legacy_params = {"item_features": False, "label_smoothing": 0.0}
 
     def __init__(
         self,
@@ -325,7 +328,8 @@ class SASRec(Recommender):
                 weights.setdefault(int(member), {})[name] = torch.from_numpy(np.array(value))
         self.nets_ = []
         for m in sorted(weights):
-            self.nets_.append(self._build())
+            with seeded(self.seed):  # the initial weights are overwritten: leave the caller's RNG alone
+                self.nets_.append(self._build())
             self.nets_[-1].load_state_dict(weights[m])
             self.nets_[-1].eval()
 

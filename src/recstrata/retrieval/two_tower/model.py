@@ -280,6 +280,7 @@ class TwoTower(Recommender):
         self.members_ = []
         for j in range(self.ensemble):
             prefix = "" if j == 0 else f"member{j}."
-            tower = UserTower(self.dim, self.attention)
+            with seeded(self.seed):  # the initial weights are overwritten: leave the caller's RNG alone
+                tower = UserTower(self.dim, self.attention)
             load_module_arrays(tower, arrays, f"{prefix}user_tower.")
             self.members_.append((arrays[f"{prefix}history_vectors"], arrays[f"{prefix}history_logits"], tower.eval()))
