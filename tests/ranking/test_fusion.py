@@ -25,8 +25,11 @@ def test_settings_skip_all_zero_and_rescaled_duplicates():
     got = fusion_settings(("a", "b"), (0.0, 0.5, 1.0), (60.0,))
     assert got == [((0.0, 0.5), 60.0), ((0.5, 0.0), 60.0), ((0.5, 0.5), 60.0), ((0.5, 1.0), 60.0), ((1.0, 0.5), 60.0)]
     assert len(fusion_settings(("a",), (0.0, 1.0), (10.0, 60.0))) == 2
-    with pytest.raises(ConfigError, match="weights"):
-        fusion_settings(("a",), (-1.0, 1.0), (60.0,))
+    for weights, ks in [((-1.0, 1.0), (60.0,)), ((0.0,), (60.0,)), (("1",), (60.0,)), ((1.0,), (None,))]:
+        with pytest.raises(ConfigError, match="weights"):
+            fusion_settings(("a",), weights, ks)
+    with pytest.raises(ConfigError, match="59,049 settings"):
+        fusion_settings(tuple("abcdefghij"), (0.0, 0.5, 1.0), (60.0,))
 
 
 def test_rrf_scores_by_hand():
@@ -70,8 +73,9 @@ def test_users_without_labels_are_ignored_and_bad_input_is_named():
     truth = sp.csr_matrix(([1.0, 1.0], ([0, 2], [0, 0])), shape=(3, 2))  # user 1 has no label
     choice = tune_fusion(cands, truth, weights=(1.0,), ks=(60.0,), folds=None)
     assert choice.n_users == 2 and choice.ndcg == pytest.approx(1.0) and choice.cv_ndcg is None
-    with pytest.raises(ConfigError, match="folds"):
-        tune_fusion(cands, truth, folds=1)
+    for folds in (1, 2.5, True):
+        with pytest.raises(ConfigError, match="folds"):
+            tune_fusion(cands, truth, folds=folds)
     with pytest.raises(ConfigError, match="rows"):
         tune_fusion(cands, truth[:2])
     with pytest.raises(DataError, match="too few"):
@@ -108,3 +112,12 @@ def test_pipeline_fit_fusion_agrees_with_the_evaluator(blocks):
     assert report.weights["ease"] > report.weights["pop"]  # popularity ties cannot find the block item
     assert (pipe.fusion_weights, pipe.fusion_k) == (report.weights, report.k)
     assert report.cv_ndcg is not None and report.n_users == ds.n_users
+
+
+@pytest.mark.parametrize("bad, named", [(dict(weights=(0.0,)), "weight"), (dict(folds=2.5), "folds"),
+                                        (dict(max_users=0), "max_users"), (dict(max_users=1.5), "max_users")])
+def test_fit_fusion_refuses_bad_settings_before_retrieving(blocks, bad, named):
+    ds, _ = blocks
+    pipe = Pipeline({"pop": Popularity()}, n_per_source=4).fit(ds)
+    with pytest.raises(ConfigError, match=named):
+        pipe.fit_fusion(ds, **bad)

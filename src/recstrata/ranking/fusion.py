@@ -26,6 +26,20 @@ from recstrata.errors import ConfigError, DataError
 from recstrata.evaluation.metrics import ndcg, relevance
 from recstrata.ranking.candidates import Candidates
 
+#: largest grid :func:`fusion_settings` builds (3 weights over 8 sources x 3 k = 19,683 settings took
+#: 180 s on 943 users; the cost grows with users x settings)
+MAX_SETTINGS = 20_000
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+
+
+def check_folds(folds) -> None:
+    if folds is not None and (not isinstance(folds, (int, np.integer)) or isinstance(folds, bool) or folds < 2):
+        raise ConfigError(f"folds must be an integer >= 2 (or None for no out-of-fold estimate), got {folds!r}")
+
+
 def rank_contributions(ranks: np.ndarray, k: float) -> np.ndarray:
     """(S, n, C) 1-based ranks (NaN = not proposed) -> (S, n, C) float32 ``1 / (k + rank)``, 0 if not proposed."""
     return np.where(np.isnan(ranks), 0.0, 1.0 / (k + np.nan_to_num(ranks))).astype(np.float32)
@@ -54,8 +68,14 @@ def fusion_settings(sources: Sequence[str], weights: Sequence[float], ks: Sequen
     (weights (1, 1) and (0.5, 0.5) rank identically at the same k: the first one listed is kept)."""
     if not sources or not weights or not ks:
         raise ConfigError("fusion grid needs at least one source, one weight and one k")
-    if any(w < 0 for w in weights) or any(k < 0 for k in ks):
-        raise ConfigError(f"fusion weights and k must be >= 0, got weights={list(weights)} and ks={list(ks)}")
+    if not all(_is_number(x) and x >= 0 for x in (*weights, *ks)) or max(weights) <= 0:
+        raise ConfigError(f"fusion weights and k must be numbers >= 0 with at least one weight > 0, "
+                          f"got weights={list(weights)} and ks={list(ks)}")
+    size = len(ks) * len(set(weights)) ** len(sources)
+    if size > MAX_SETTINGS:
+        raise ConfigError(f"the fusion grid has {size:,} settings ({len(set(weights))} weights ^ {len(sources)} "
+                          f"sources x {len(ks)} k), above {MAX_SETTINGS:,}: use fewer weights or sources "
+                          "(each setting ranks every labelled user once)")
     out, seen = [], set()
     for k in ks:
         for combo in itertools.product(sorted(set(weights)), repeat=len(sources)):
@@ -99,8 +119,7 @@ def tune_fusion(cands: Candidates, truth: sp.csr_matrix, *, weights: Sequence[fl
     """
     if truth.shape[0] != cands.shape[0]:
         raise ConfigError(f"truth has {truth.shape[0]} rows for {cands.shape[0]} candidate rows: one row per user")
-    if folds is not None and (isinstance(folds, bool) or folds < 2):
-        raise ConfigError(f"folds must be an integer >= 2 (or None for no out-of-fold estimate), got {folds!r}")
+    check_folds(folds)
     keep = np.diff(truth.tocsr().indptr) > 0
     if keep.sum() < (folds or 1):
         raise DataError(f"{int(keep.sum())} labelled users: too few to choose fusion weights"

@@ -35,7 +35,7 @@ from recstrata.errors import ArtifactError, ConfigError, DataError, NotFittedErr
 from recstrata.ranking.candidates import Candidates, concat_candidates, merge_candidates
 from recstrata.ranking.features import FeatureBuilder
 from recstrata.ranking.folds import RankingData
-from recstrata.ranking.fusion import rrf_scores, tune_fusion
+from recstrata.ranking.fusion import check_folds, fusion_settings, rrf_scores, tune_fusion
 from recstrata.ranking.ranker import LambdaRanker
 from recstrata.retrieval.base import histories_to_csr
 
@@ -258,6 +258,11 @@ class Pipeline:
         is still queried at request time: drop it from ``sources`` to save its cost.
         """
         self._check_fitted()
+        fusion_settings(tuple(self.sources), weights, ks)  # a bad grid fails before any retrieval
+        check_folds(folds)
+        if max_users is not None and (not isinstance(max_users, (int, np.integer)) or isinstance(max_users, bool)
+                                      or max_users < 1):
+            raise ConfigError(f"max_users must be a positive integer (or None for every labelled user), got {max_users!r}")
         truth = labels.user_items.tocsr()
         users = np.flatnonzero(np.diff(truth.indptr) > 0)
         if not len(users):
