@@ -22,18 +22,10 @@ from recstrata.data.dataset import Dataset
 from recstrata.errors import ConfigError
 from recstrata.retrieval._torch import load_module_arrays, module_arrays, seeded, torch_module
 from recstrata.retrieval._torch import threads as torch_threads
+from recstrata.retrieval._params import check_int
 from recstrata.retrieval.base import Recommender
 
 _NET_PREFIX = "net."
-
-
-def check_int(model: Recommender, name: str, minimum: int = 1) -> None:
-    """ConfigError unless parameter ``name`` is an integer (not a bool) >= ``minimum``."""
-    value = getattr(model, name)
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(
-            f"{type(model).__name__} needs an integer {name} >= {minimum}, got {name}={value!r}"
-        )
 
 
 class UserAutoencoder(Recommender):

@@ -31,8 +31,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from recstrata.errors import ConfigError
-from recstrata.retrieval._autoencoder import UserAutoencoder, check_int
+from recstrata.retrieval._autoencoder import UserAutoencoder
+from recstrata.retrieval._params import check_int, check_number
 
 
 def _build_net(torch, n_items: int, hidden: int, latent: int, dropout: float):
@@ -101,14 +101,10 @@ class MultVAE(UserAutoencoder):
         for name in ("hidden", "latent", "batch_size"):
             check_int(self, name)
         check_int(self, "total_anneal_steps", 0)
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"MultVAE needs 0 <= dropout < 1, got dropout={self.dropout!r}")
-        if not self.anneal_cap >= 0.0:
-            raise ConfigError(f"MultVAE needs anneal_cap >= 0, got anneal_cap={self.anneal_cap!r}")
-        if not self.learning_rate > 0.0:
-            raise ConfigError(f"MultVAE needs learning_rate > 0, got learning_rate={self.learning_rate!r}")
-        if not self.weight_decay >= 0.0:
-            raise ConfigError(f"MultVAE needs weight_decay >= 0, got weight_decay={self.weight_decay!r}")
+        check_number(self, "dropout", 0.0, 1.0, high_open=True)
+        check_number(self, "anneal_cap", 0.0)
+        check_number(self, "learning_rate", 0.0, low_open=True)
+        check_number(self, "weight_decay", 0.0)
 
     def _build(self, torch):
         return _build_net(torch, self.n_items_, self.hidden, self.latent, self.dropout)

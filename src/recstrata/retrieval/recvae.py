@@ -24,8 +24,8 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from recstrata.errors import ConfigError
-from recstrata.retrieval._autoencoder import UserAutoencoder, check_int
+from recstrata.retrieval._autoencoder import UserAutoencoder
+from recstrata.retrieval._params import check_int, check_number
 
 #: mixture weights of the composite prior: standard normal, previous posterior, wide normal (paper)
 PRIOR_WEIGHTS = (3 / 20, 3 / 4, 1 / 10)
@@ -122,12 +122,9 @@ class RecVAE(UserAutoencoder):
     def _check_params(self) -> None:
         for name in ("hidden", "latent", "batch_size", "encoder_epochs", "decoder_epochs"):
             check_int(self, name)
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"RecVAE needs 0 <= dropout < 1, got dropout={self.dropout!r}")
-        if not self.gamma >= 0.0:
-            raise ConfigError(f"RecVAE needs gamma >= 0, got gamma={self.gamma!r}")
-        if not self.learning_rate > 0.0:
-            raise ConfigError(f"RecVAE needs learning_rate > 0, got learning_rate={self.learning_rate!r}")
+        check_number(self, "dropout", 0.0, 1.0, high_open=True)
+        check_number(self, "gamma", 0.0)
+        check_number(self, "learning_rate", 0.0, low_open=True)
 
     def _build(self, torch):
         return _build_net(torch, self.n_items_, self.hidden, self.latent)

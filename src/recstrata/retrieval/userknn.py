@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recstrata.data.dataset import Dataset
-from recstrata.errors import ConfigError
+from recstrata.retrieval._params import check_int, check_number
 from recstrata.retrieval.base import Recommender
 
 
@@ -41,17 +41,10 @@ class UserKNN(Recommender):
         self.locality = locality
 
     def _fit(self, dataset: Dataset) -> None:
-        if isinstance(self.k, bool) or not isinstance(self.k, (int, np.integer)) or self.k <= 0:
-            raise ConfigError(f"UserKNN needs an integer k > 0 (neighbours kept), got k={self.k!r}")
-        if not np.isfinite(self.shrink) or self.shrink < 0:
-            raise ConfigError(f"UserKNN needs shrink >= 0, got shrink={self.shrink!r}")
-        if not 0.0 <= self.asymmetry <= 1.0:
-            raise ConfigError(
-                f"UserKNN needs 0 <= asymmetry <= 1 (0.5 is cosine), got asymmetry={self.asymmetry!r}"
-            )
-        if not (np.isfinite(self.locality) and self.locality > 0):
-            raise ConfigError(f"UserKNN needs locality > 0 (1 keeps similarities as they are), "
-                              f"got locality={self.locality!r}")
+        check_int(self, "k")
+        check_number(self, "shrink", 0.0)
+        check_number(self, "asymmetry", 0.0, 1.0, hint=" (0.5 is cosine)")
+        check_number(self, "locality", 0.0, low_open=True, hint=" (1 keeps similarities as they are)")
         # nothing else to learn: the training matrix is self.seen_ (set by Recommender.fit)
 
     # ---- scoring ----------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ from recstrata.retrieval._torch import (
     threads as torch_threads,
     torch_module,
 )
+from recstrata.retrieval._params import check_int
 from recstrata.retrieval.base import Recommender
 from recstrata.retrieval.two_tower.features import categorical_features, hard_negative_matrix
 
@@ -138,9 +139,7 @@ class TwoTower(Recommender):
         if not (0 < self.temperature and 0 <= self.id_dropout < 1 and self.dim > 0 and self.batch_size > 1
                 and self.max_history > 0):
             raise ConfigError(f"invalid two_tower parameters: {self!r}")
-        if isinstance(self.ensemble, bool) or not isinstance(self.ensemble, int) or self.ensemble < 1:
-            raise ConfigError(f"two_tower ensemble must be an integer >= 1 (towers trained with seeds seed, "
-                              f"seed + 1, ...), got {self.ensemble!r}")
+        check_int(self, "ensemble")  # towers trained with seeds seed, seed + 1, ...
         text = self._text_matrix(dataset)
         feats = categorical_features(dataset, genres=self.genres, year=self.year,
                                      extra=self._inputs["item_features"])

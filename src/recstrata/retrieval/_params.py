@@ -1,0 +1,33 @@
+"""Hyper-parameter checks shared by the models: a ``ConfigError`` naming the parameter, its allowed
+range and the value given (strings, bools, None and NaN are refused, not compared)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from recstrata.errors import ConfigError
+
+
+def check_int(model: Any, name: str, minimum: int = 1) -> None:
+    """ConfigError unless parameter ``name`` is an integer (not a bool) >= ``minimum``."""
+    value = getattr(model, name)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ConfigError(f"{type(model).__name__} needs an integer {name} >= {minimum}, got {name}={value!r}")
+
+
+def check_number(model: Any, name: str, low: float | None = None, high: float | None = None, *,
+                 low_open: bool = False, high_open: bool = False, hint: str = "") -> None:
+    """ConfigError unless parameter ``name`` is a finite number within the bounds (``low <= x``, or
+    ``low < x`` with ``low_open``; likewise ``high``). ``hint`` is appended to the message."""
+    value = getattr(model, name)
+    ok = (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+          and math.isfinite(value)
+          and (low is None or (value > low if low_open else value >= low))
+          and (high is None or (value < high if high_open else value <= high)))
+    if not ok:
+        left = "" if low is None else f"{low:g} {'<' if low_open else '<='} "
+        right = "" if high is None else f" {'<' if high_open else '<='} {high:g}"
+        raise ConfigError(f"{type(model).__name__} needs {left}{name}{right}{hint}, got {name}={value!r}")

@@ -1,0 +1,40 @@
+"""Shared hyper-parameter checks: a ConfigError naming the parameter and its range, never a TypeError."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recstrata.errors import ConfigError
+from recstrata.retrieval._params import check_int, check_number
+from recstrata.retrieval.userknn import UserKNN
+
+
+class Params:
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+@pytest.mark.parametrize("value", ["0.4", None, float("nan"), float("inf"), True, -0.1, 1.0])
+def test_check_number_refuses_with_the_range(value):
+    with pytest.raises(ConfigError, match=r"needs 0 <= dropout < 1, got dropout="):
+        check_number(Params(dropout=value), "dropout", 0.0, 1.0, high_open=True)
+
+
+@pytest.mark.parametrize("value", [0, 0.5, np.float32(0.9), np.int64(0)])
+def test_check_number_accepts_numbers_in_range(value):
+    check_number(Params(dropout=value), "dropout", 0.0, 1.0, high_open=True)
+
+
+def test_check_int():
+    check_int(Params(k=np.int64(3)), "k")
+    for bad in (0, 2.0, True, "3"):
+        with pytest.raises(ConfigError, match="integer k >= 1"):
+            check_int(Params(k=bad), "k")
+
+
+@pytest.mark.parametrize("params, named", [({"asymmetry": "0.4"}, "asymmetry"), ({"shrink": None}, "shrink"),
+                                           ({"locality": 0.0}, "0 < locality")])
+def test_a_model_names_its_bad_parameter(blocks, params, named):
+    with pytest.raises(ConfigError, match=named):
+        UserKNN(**params).fit(blocks[0])
