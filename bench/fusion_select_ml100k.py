@@ -13,7 +13,9 @@ the run (``--sources``, ``--fusions``):
   (5 folds of users, each scored with the setting chosen on the other four), since its in-sample
   figure is the best of ~2,000 noisy settings.
 
-The highest validation figure is selected (ties keep the earlier, simpler candidate). With
+Sources and variants are compared by their plain validation figure although their own parameters
+were chosen on the same validation (grids of 4-48 points): a milder version of the optimism the
+out-of-fold figure removes from tuned fusions. The highest validation figure is selected (ties keep the earlier, simpler candidate). With
 ``--test`` that one candidate, and only it, is scored on test (sources fit on train only; train +
 valid items excluded) — for a tuned fusion, with the weights chosen on every validation user.
 """
@@ -41,7 +43,7 @@ def main() -> None:
     parser.add_argument("--fusions", default="edlae+gfcf+als+two_tower",
                         help="comma-separated fusion sets, sources joined by '+' ('all' = every source)")
     parser.add_argument("--tuned", default=None,
-                        help="fusion sets (same syntax) whose weights are also tuned; default: every --fusions set")
+                        help="fusion sets (same syntax) whose weights are also tuned; default: every --fusions set; 'none': no tuned fusion")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=MODEL:JSON",
                         help="a source NAME that is MODEL with its tuned parameters updated by JSON "
                              "(e.g. two_tower3=two_tower:{\"ensemble\":3}); repeatable")
@@ -66,7 +68,7 @@ def main() -> None:
         return [tuple(sources) if f == "all" else tuple(f.split("+")) for f in spec.split(",")]
 
     fusions = sets(args.fusions)
-    tuned_sets = fusions if args.tuned is None else sets(args.tuned)
+    tuned_sets = fusions if args.tuned is None else [] if args.tuned == "none" else sets(args.tuned)
 
     print(f"## Sources, rank fusion and tuned fusion, ML-100K general split ({platform.node()}, "
           f"{time.strftime('%Y-%m-%d %H:%M')})\n")

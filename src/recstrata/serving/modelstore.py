@@ -3,7 +3,8 @@
 Publishing writes the new version completely, then swaps the pointer with one rename; a reader
 (the server's reload) follows the pointer and loads a hash-checked artefact. Publishers are
 serialised by an exclusive lock on ``<runs>/<name>/.publish.lock`` (``flock``), so two trainings
-publishing to one name at once get distinct versions and ``CURRENT`` ends at the newer one.
+publishing to one name at once get distinct versions and ``CURRENT`` ends at the newer one (POSIX,
+local file systems: ``flock`` is advisory and may not be shared across NFS clients).
 """
 
 from __future__ import annotations
