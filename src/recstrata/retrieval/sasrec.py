@@ -53,7 +53,9 @@ is plain Adam. ``schedule="cosine"`` decays the learning rate per epoch along a 
 usually ends a run well before ``epochs=200``, where a cosine has barely started to decay, so pair
 the cosine with a realistic ``epochs`` (e.g. 40). The default ``"constant"`` with no warmup trains
 exactly as before these options existed. The rate of every epoch is recorded in
-``learning_rates_``.
+``learning_rates_``. On ML-100K validation neither a cosine over 40 epochs (3 warmup), with or without
+``learning_rate=2e-3``, nor ``weight_decay=0.1`` beat the constant rate without decay
+(``bench/results/sasrec-round6.md``), so the defaults stay.
 """
 
 from __future__ import annotations
