@@ -36,3 +36,28 @@ def scorer(split) -> Callable[[Any, str], Any]:
     from recstrata.evaluation import evaluate
 
     return lambda model, part: evaluate(model, split, part, ks=[10], beyond_accuracy=False, group_by=[])
+
+
+METRICS = ("ndcg@10", "recall@10", "mrr@10", "hit@10", "precision@10")
+
+
+def add_selection_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--test", action="store_true",
+                        help="score the selected candidate on test (once, after selection is final)")
+    parser.add_argument("--out", default=None, help="also write the selection as JSON here")
+
+
+def finish_selection(args: argparse.Namespace, ev, trials: list[dict], best: tuple[float, str, Any]):
+    """Print the selected candidate; with ``--test`` score it (and only it) on test; with ``--out``
+    write every trial and the selection as JSON. Returns the test metrics (None without --test)."""
+    valid, label, model = best
+    print(f"\n**selected** {label}: valid ndcg@10 {valid:.4f}")
+    test = None
+    if args.test:
+        test = ev(model, "test").metrics
+        print("TEST (sources fit on train only; train + valid items excluded): "
+              + ", ".join(f"{m} {test[m]:.4f}" for m in METRICS))
+    if args.out:
+        Path(args.out).write_text(json.dumps({"trials": trials, "selected": {
+            "candidate": label, "valid_ndcg@10": valid, "test": test and {m: test[m] for m in METRICS}}}, indent=2))
+    return test

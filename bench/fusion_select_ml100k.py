@@ -26,11 +26,10 @@ import argparse
 import json
 import platform
 import time
-from pathlib import Path
 
-from _general import add_split_args, load_split, scorer, tuned_params  # bench/ is sys.path[0] when a driver runs
+from _general import (  # bench/ is sys.path[0] when a driver runs
+    add_selection_args, add_split_args, finish_selection, load_split, scorer, tuned_params)
 
-METRICS = ("ndcg@10", "recall@10", "mrr@10", "hit@10", "precision@10")
 N_PER_SOURCE = 200  # as in the earlier rounds (bench/results/ranker-folds.md, ranker-linear.md)
 WEIGHTS, KS, FOLDS = (0.0, 0.5, 1.0), (10.0, 30.0, 60.0), 5
 
@@ -47,9 +46,7 @@ def main() -> None:
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=MODEL:JSON",
                         help="a source NAME that is MODEL with its tuned parameters updated by JSON "
                              "(e.g. two_tower3=two_tower:{\"ensemble\":3}); repeatable")
-    parser.add_argument("--test", action="store_true",
-                        help="score the selected candidate on test (once, after selection is final)")
-    parser.add_argument("--out", default=None, help="also write the selection as JSON here")
+    add_selection_args(parser)
     args = parser.parse_args()
 
     from recstrata.ranking import Pipeline
@@ -104,16 +101,7 @@ def main() -> None:
                r.cv_ndcg, r.ndcg, time.perf_counter() - start, settings=r.n_settings,
                fold_choices=[[w, k] for w, k in r.fold_choices])
 
-    valid, label, model = best
-    print(f"\n**selected** {label}: valid ndcg@10 {valid:.4f}")
-    test = None
-    if args.test:
-        test = ev(model, "test").metrics
-        print("TEST (sources fit on train only; train + valid items excluded): "
-              + ", ".join(f"{m} {test[m]:.4f}" for m in METRICS))
-    if args.out:
-        Path(args.out).write_text(json.dumps({"trials": trials, "selected": {
-            "candidate": label, "valid_ndcg@10": valid, "test": test and {m: test[m] for m in METRICS}}}, indent=2))
+    finish_selection(args, ev, trials, best)
 
 
 if __name__ == "__main__":

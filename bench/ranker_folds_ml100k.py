@@ -19,16 +19,14 @@ valid items excluded, as RecBole does).
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
-from pathlib import Path
 
 import numpy as np
 
-from _general import add_split_args, load_split, tuned_params, scorer  # bench/ is sys.path[0] when a driver runs
+from _general import (  # bench/ is sys.path[0] when a driver runs
+    add_selection_args, add_split_args, finish_selection, load_split, scorer, tuned_params)
 
-METRICS = ("ndcg@10", "recall@10", "mrr@10", "hit@10", "precision@10")
 SLOW = dict(num_leaves=15, learning_rate=0.02, min_data_in_leaf=200)
 WIDE = dict(num_leaves=63, learning_rate=0.03, min_data_in_leaf=100)
 CONFIGS = [  # (sources, N per source, ranker parameters); item vectors from ALS
@@ -45,9 +43,7 @@ def main() -> None:
     parser.add_argument("--folds", default="4", help="comma-separated fold counts to compare")
     parser.add_argument("--configs", default=None, help="comma-separated indices into CONFIGS (default: all)")
     parser.add_argument("--threads", type=int, default=1, help="LightGBM training threads")
-    parser.add_argument("--test", action="store_true",
-                        help="score the selected configuration on test (once, after selection is final)")
-    parser.add_argument("--out", default=None, help="also write the selection as JSON here")
+    add_selection_args(parser)
     args = parser.parse_args()
 
     from recstrata.ranking import LambdaRanker, Pipeline
@@ -118,20 +114,12 @@ def main() -> None:
             record(f"ranker on {folds} train folds {ranker_label}", ev(pipe, "valid").metrics["ndcg@10"], pipe,
                    pipe.ranker_.best_iteration_, time.perf_counter() - start, "folds")
 
-    valid, label, model = best
-    print(f"\n**selected** {label}: valid ndcg@10 {valid:.4f}")
-    test = None
-    if args.test:
-        test = ev(model, "test").metrics
-        print("TEST (sources fit on train only; train + valid items excluded): "
-              + ", ".join(f"{m} {test[m]:.4f}" for m in METRICS))
+    model = best[2]
+    finish_selection(args, ev, trials, best)
     ranker = getattr(model, "ranker_", None)
     if ranker is not None:
         print("\nTop features by gain:",
               ", ".join(f"{k} {v:.0f}" for k, v in list(ranker.feature_importance().items())[:10]))
-    if args.out:
-        Path(args.out).write_text(json.dumps({"trials": trials, "selected": {
-            "candidate": label, "valid_ndcg@10": valid, "test": test and {m: test[m] for m in METRICS}}}, indent=2))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ parameters (``--sources-json``, written by bench/tune_sources_ml100k.py). The in
 rank fusion (edlae+gfcf+als+two_tower, N=200, bench/results/ranker-linear.md), that fusion with
 each new source added, and with each new source in place of each incumbent source, are scored on
 validation (train items excluded). This script has no test
-option: choosing a candidate and scoring it on test once is bench/linear_select_ml100k.py's job.
+option: choosing a candidate and scoring it on test once is bench/fusion_select_ml100k.py's job.
 Also printed: how often each source's top-10 overlaps the incumbent's (a low overlap at a similar
 NDCG means differently-erring lists, what fusion feeds on).
 """

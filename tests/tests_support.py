@@ -37,3 +37,17 @@ def good_sentence(title: str = "Movie 1") -> str:
     import json
 
     return json.dumps({"sentence": f"Because you watched {title}, this one fits your taste."})
+
+
+def assert_load_leaves_torch_rng_alone(model, directory: Path) -> None:
+    """Saving then loading ``model`` must not draw from the caller's global torch RNG."""
+    import torch
+
+    from recstrata.retrieval.base import Recommender
+
+    model.save(directory)
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    Recommender.load(directory)
+    assert torch.equal(torch.rand(3), expected)

@@ -364,15 +364,9 @@ def test_an_artefact_saved_before_new_parameters_keeps_its_behaviour_when_refitt
 
 
 def test_loading_leaves_the_callers_torch_rng_alone(successor, tmp_path):
-    import torch
+    from tests_support import assert_load_leaves_torch_rng_alone
 
-    _, model = successor
-    model.save(tmp_path / "m")
-    torch.manual_seed(7)
-    expected = torch.rand(3)
-    torch.manual_seed(7)
-    Recommender.load(tmp_path / "m")
-    assert torch.equal(torch.rand(3), expected)
+    assert_load_leaves_torch_rng_alone(successor[1], tmp_path / "m")
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero_over_epochs():

@@ -128,13 +128,6 @@ def test_ensemble_size_is_checked(blocks, bad):
 
 
 def test_loading_leaves_the_callers_torch_rng_alone(base, tmp_path):
-    import torch
+    from tests_support import assert_load_leaves_torch_rng_alone
 
-    from recstrata.retrieval.base import Recommender
-
-    base.save(tmp_path / "m")
-    torch.manual_seed(7)
-    expected = torch.rand(3)
-    torch.manual_seed(7)
-    Recommender.load(tmp_path / "m")
-    assert torch.equal(torch.rand(3), expected)
+    assert_load_leaves_torch_rng_alone(base, tmp_path / "m")
