@@ -69,7 +69,6 @@ def llm_part(ds, users: int) -> None:
 def fault_part(ds, n: int) -> None:
     from fastapi.testclient import TestClient
 
-    from recstrata.errors import LLMUnavailableError
     from recstrata.llm.mock import MockBackend
     from recstrata.serving.app import create_app
     from recstrata.serving.settings import ServingSettings
