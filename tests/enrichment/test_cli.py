@@ -43,3 +43,14 @@ def test_enrich_with_two_workers_counts_every_task_once(tmp_path):
     assert result.exit_code == 0, result.output
     with EnrichmentStore(db) as store:
         assert sorted(r for _, r, _ in store.failures("items")) == ["schema"] * 5
+
+
+def test_every_enrich_command_runs(tmp_path):
+    """Each job's command reaches the job (the mock breaks the schema, so every task is a counted failure)."""
+    for job in ("items", "users", "negatives"):
+        db = tmp_path / f"{job}.db"
+        result = _invoke("enrich", job, "--dataset", "ml-latest-small", "--backend", "mock",
+                         "--limit", "2", "--store", str(db))
+        assert result.exit_code == 0, (job, result.output)
+        with EnrichmentStore(db) as store:
+            assert store.count(job) == 0 and len(store.failures(job)) == 2, job

@@ -81,7 +81,8 @@ def enrich_users(dataset: str = DATASET, backend: str = BACKEND, limit: int | No
 
 @enrich_app.command("negatives")
 def enrich_negatives(dataset: str = DATASET, backend: str = BACKEND, limit: int | None = LIMIT,
-                     store: Path = STORE, constrained: bool = CONSTRAINED, threads: int | None = THREADS) -> None:
+                     store: Path = STORE, constrained: bool = CONSTRAINED, threads: int | None = THREADS,
+                     workers: int = WORKERS) -> None:
     """LLM-picked hard negatives per user from a shortlist of popular items in their genres."""
     _run("negatives", dataset, backend, limit, store, constrained, threads, workers)
 
