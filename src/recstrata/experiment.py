@@ -10,6 +10,7 @@ ranking excludes train + validation items.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -74,13 +75,23 @@ def tune(
     fixed: Mapping[str, Any] | None = None,
     progress: ProgressFn | None = None,
 ) -> tuple[Recommender, Trial, list[Trial]]:
-    """Grid-search ``name`` on the validation part; return the best fitted model and all trials."""
+    """Grid-search ``name`` on the validation part; return the best fitted model and all trials.
+
+    A model whose ``fit`` takes ``valid=`` (Mult-VAE, RecVAE, SASRec) early-stops on the same
+    validation split, and its trial's parameters include what reproduces that fit without
+    ``valid=`` (``early_stopped_params()``, e.g. the best epoch count), so a refit on more data
+    trains as long as validation chose."""
     k = _metric_k(metric)
     points = grid(SEARCH_SPACES.get(name, {}) if space is None else space)
     trials: list[Trial] = []
     best: tuple[float, Recommender, Trial] | None = None
     for i, params in enumerate(points):
-        model = make_model(name, **{**(fixed or {}), **params}).fit(split.train)
+        model = make_model(name, **{**(fixed or {}), **params})
+        if "valid" in inspect.signature(model.fit).parameters:
+            model.fit(split.train, valid=split)
+            params = params | model.early_stopped_params()
+        else:
+            model.fit(split.train)
         score = evaluate(model, split, "valid", ks=[k], beyond_accuracy=False, group_by=[]).metrics[metric]
         trial = Trial(params=params, valid=score, fit_seconds=model.fit_seconds_)
         trials.append(trial)

@@ -102,3 +102,19 @@ def test_valid_must_match_the_fitted_dataset(blocks):
 def test_bad_parameters_are_clear_errors(params, match):
     with pytest.raises(ConfigError, match=match):
         MultVAE(**params).fit(tiny_dataset([[0, 1], [1, 2]], n_items=3))
+
+
+def test_grid_search_early_stops_and_pins_the_epoch_count(blocks):
+    """experiment.tune fits with valid=; the trial's parameters reproduce the early-stopped model
+    without valid= (the refit a training run does on all data trains as long as validation chose)."""
+    from recstrata.data.split import ratio_split
+    from recstrata.experiment import tune
+    from recstrata.retrieval.registry import make_model
+
+    split = ratio_split(blocks[0], seed=0)
+    fixed = SMALL | {"epochs": 40, "patience": 5}
+    model, best, trials = tune("multvae", split, space={"learning_rate": [0.01]}, fixed=fixed)
+    assert best.params == {"learning_rate": 0.01, "epochs": model.best_epoch_} and model.best_epoch_ < 40
+    again = make_model("multvae", **fixed | best.params).fit(split.train)
+    users = np.arange(blocks[0].n_users)
+    np.testing.assert_array_equal(again.recommend(users, k=5)[0], model.recommend(users, k=5)[0])

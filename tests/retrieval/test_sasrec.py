@@ -427,3 +427,16 @@ def test_bad_schedule_options_are_refused_naming_the_value(bad, named):
     with pytest.raises(ConfigError) as err:
         SASRec(epochs=1, **{**SMALL, **bad}).fit(successor_dataset(n_users=5))
     assert named in str(err.value)
+
+
+def test_early_stopped_params_only_when_a_plain_fit_reproduces_it():
+    def stopped(best, **params):
+        model = SASRec(**params)
+        model.best_epoch_ = best  # what fit(..., valid=) records
+        return model.early_stopped_params()
+
+    assert stopped([7]) == {"epochs": 7}
+    assert stopped([7], average=2) == {}  # the kept weights average several epochs
+    assert stopped([7], schedule="cosine") == {}  # the schedule depends on epochs itself
+    assert stopped([7, 9], ensemble=2) == {}  # each member keeps its own best epoch
+    assert SASRec().early_stopped_params() == {}  # never fitted with valid=

@@ -69,6 +69,13 @@ class UserAutoencoder(Recommender):
             self._train(torch, self.seen_, np.random.default_rng(self.seed))
         self.net_.eval()
 
+    def early_stopped_params(self) -> dict[str, Any]:
+        """Parameters under which a fit *without* ``valid=`` trains the model early stopping kept
+        (training is seeded and validation draws no random numbers): ``{"epochs": best epoch}``;
+        empty when the last fit did not early-stop."""
+        best = getattr(self, "best_epoch_", None)
+        return {} if best is None else {"epochs": int(best)}
+
     def _train(self, torch, X: sp.csr_matrix, rng: np.random.Generator) -> None:
         from recstrata.evaluation import evaluate
 

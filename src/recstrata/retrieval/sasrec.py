@@ -146,6 +146,15 @@ class SASRec(Recommender):
         finally:
             del self._valid
 
+    def early_stopped_params(self) -> dict[str, Any]:
+        """Parameters under which a fit *without* ``valid=`` trains the network early stopping kept:
+        ``{"epochs": best epoch}`` for one network with the constant rate and no averaging (a cosine
+        schedule depends on ``epochs`` itself; ensembles and averages keep several epochs); else empty."""
+        best = getattr(self, "best_epoch_", [])
+        if len(best) != 1 or best[0] is None or self.average != 1 or self.schedule != "constant":
+            return {}
+        return {"epochs": int(best[0])}
+
     def _check_params(self) -> None:
         stride = self.max_len if self.stride is None else self.stride
         if (self.max_len < 2 or self.dim % self.heads or self.batch_size < 1 or self.epochs < 1
