@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from recstrata.errors import ConfigError
+
 
 def linear_autoencoder(gram: np.ndarray, penalty: np.ndarray | float, zero_diagonal: bool = True) -> np.ndarray:
     """Closed-form item-item weights of a ridge-regularised linear autoencoder (float32).
@@ -23,6 +25,58 @@ def linear_autoencoder(gram: np.ndarray, penalty: np.ndarray | float, zero_diago
     else:
         b = np.eye(len(p)) - p * penalty[None, :]
     return b.astype(np.float32)
+
+
+def weighted_interactions(dataset, rating_weight: float) -> sp.csr_matrix:
+    """(users x items) float64 rows: ``1 - β + β * rating / top rating`` per interaction (β =
+    ``rating_weight``; 0 = binary). An interaction without a rating (or a data set whose weights
+    are all equal) counts 1, like a top rating; so does an item in a history given at request time."""
+    if rating_weight == 0:
+        return dataset.user_items.astype(np.float64)
+    x = dataset.matrix("rating").astype(np.float64)
+    top = x.data.max(initial=0.0)
+    if top <= 0 or x.data.min(initial=top) == top:
+        return dataset.user_items.astype(np.float64)
+    x.data = 1.0 - rating_weight + rating_weight * np.clip(x.data, 0.0, top) / top
+    return x
+
+
+class RatingWeightedUsers:
+    """Mixin for models with a ``rating_weight``: known users are scored from their rating-weighted
+    training rows (kept in ``user_rows_``, saved with the model); a history given at request time is
+    binary, i.e. each of its items counts like a top-rated one."""
+
+    rating_weight: float
+
+    def _check_rating_weight(self) -> None:
+        if not (isinstance(self.rating_weight, (int, float, np.integer, np.floating)) and not isinstance(
+                self.rating_weight, bool) and 0.0 <= self.rating_weight <= 1.0):
+            raise ConfigError(f"{type(self).__name__} needs 0 <= rating_weight <= 1 (0 = binary interactions), "
+                              f"got rating_weight={self.rating_weight!r}")
+
+    def _weighted(self, dataset) -> sp.csr_matrix:
+        self._check_rating_weight()
+        x = weighted_interactions(dataset, self.rating_weight)
+        self.user_rows_ = None if self.rating_weight == 0 else x.astype(np.float32).tocsr()
+        return x
+
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
+        rows = getattr(self, "user_rows_", None)
+        return self._score_histories(self.seen_[users] if rows is None else rows[users])
+
+    def _state(self) -> dict[str, np.ndarray]:
+        state = super()._state()
+        rows = getattr(self, "user_rows_", None)
+        if rows is not None:
+            state |= {"rows_indptr": rows.indptr, "rows_indices": rows.indices, "rows_data": rows.data}
+        return state
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        super()._set_state(arrays)
+        self.user_rows_ = None
+        if "rows_data" in arrays:
+            self.user_rows_ = sp.csr_matrix((arrays["rows_data"], arrays["rows_indices"], arrays["rows_indptr"]),
+                                            shape=(len(arrays["rows_indptr"]) - 1, self.weights_.shape[0]))
 
 
 class DenseItemWeights:

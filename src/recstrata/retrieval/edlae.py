@@ -18,22 +18,24 @@ import numpy as np
 
 from recstrata.data.dataset import Dataset
 from recstrata.errors import ConfigError
-from recstrata.retrieval._item_item import DenseItemWeights, linear_autoencoder
+from recstrata.retrieval._item_item import DenseItemWeights, RatingWeightedUsers, linear_autoencoder
 from recstrata.retrieval.base import Recommender
 
 
-class EDLAE(DenseItemWeights, Recommender):
+class EDLAE(RatingWeightedUsers, DenseItemWeights, Recommender):
     name = "edlae"
 
-    def __init__(self, dropout: float = 0.25, reg: float = 10.0, zero_diagonal: bool = True) -> None:
+    def __init__(self, dropout: float = 0.25, reg: float = 10.0, zero_diagonal: bool = True,
+                 rating_weight: float = 0.0) -> None:
         self.dropout = dropout
         self.reg = reg
         self.zero_diagonal = zero_diagonal
+        self.rating_weight = rating_weight  # as EASE's: 0 = binary interactions
 
     def _fit(self, dataset: Dataset) -> None:
         if not 0.0 <= self.dropout < 1.0 or self.reg <= 0:
             raise ConfigError(f"EDLAE needs 0 <= dropout < 1 and reg > 0; got dropout={self.dropout}, reg={self.reg}")
-        x = dataset.user_items.astype(np.float64)
+        x = self._weighted(dataset)
         gram = (x.T @ x).toarray()  # (items, items)
         penalty = self.dropout / (1.0 - self.dropout) * np.diag(gram) + self.reg  # diagonal of Λ
         self.weights_ = linear_autoencoder(gram, penalty, zero_diagonal=self.zero_diagonal)
