@@ -12,7 +12,6 @@ instead of binary interactions: the items a user rated highly say more about wha
 
 from __future__ import annotations
 
-import numpy as np
 
 from recstrata.data.dataset import Dataset
 from recstrata.errors import ConfigError
