@@ -30,7 +30,7 @@ MODELS: dict[str, str] = {
 SEARCH_SPACES: dict[str, dict[str, list]] = {
     "pop": {},
     "itemknn": {"k": [20, 50, 100, 200], "shrink": [0.0, 10.0]},
-    "ease": {"reg": [50.0, 100.0, 250.0, 500.0, 1000.0]},
+    "ease": {"reg": [50.0, 100.0, 250.0, 500.0, 1000.0], "rating_weight": [0.0, 0.5]},
     "rp3beta": {"k": [100, 200, 400], "alpha": [0.5, 1.0], "beta": [0.0, 0.3, 0.6]},
     "edlae": {"dropout": [0.1, 0.33, 0.5], "reg": [50.0, 200.0, 500.0, 1000.0], "zero_diagonal": [True, False]},
     "gfcf": {"k": [32, 64, 128, 256], "alpha": [0.1, 0.3, 1.0]},
