@@ -55,7 +55,9 @@ def test_tune_searches_only_the_parameters_not_given_on_validation(blocks, tmp_p
     report = train_and_publish(ds, ModelStore(tmp_path, "blend"), sources={"ease": {"reg": 1.0}, "itemknn": {}},
                                n_per_source=15, ranker_params={"min_data_in_leaf": 1, "n_estimators": 20}, folds=2,
                                tune=True)
-    assert report.spec["sources"]["ease"] == {"reg": 1.0}
+    ease = report.spec["sources"]["ease"]  # reg was given: only the rest of EASE's grid is searched
+    assert ease["reg"] == 1.0 and set(ease) == {"reg", "rating_weight"}
+    assert ease["rating_weight"] in SEARCH_SPACES["ease"]["rating_weight"]
     assert set(report.spec["sources"]["itemknn"]) == {"k", "shrink"}
 
 
