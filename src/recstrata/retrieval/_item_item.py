@@ -29,8 +29,10 @@ def linear_autoencoder(gram: np.ndarray, penalty: np.ndarray | float, zero_diago
 
 def weighted_interactions(dataset, rating_weight: float) -> sp.csr_matrix:
     """(users x items) float64 rows: ``1 - β + β * rating / top rating`` per interaction (β =
-    ``rating_weight``; 0 = binary). An interaction without a rating (or a data set whose weights
-    are all equal) counts 1, like a top rating; so does an item in a history given at request time."""
+    ``rating_weight``; 0 = binary; repeated pairs are summed, then capped at the top rating). A data
+    set without ratings (all weights equal) gives the binary matrix; served events folded in by
+    :func:`recstrata.data.events.with_events` carry the top rating, and an item in a history given
+    at request time counts 1, like a top rating."""
     if rating_weight == 0:
         return dataset.user_items.astype(np.float64)
     x = dataset.matrix("rating").astype(np.float64)
