@@ -144,3 +144,17 @@ def test_cli_events_must_be_an_existing_event_store_and_is_never_written(tmp_pat
                          "--events", str(path))
         assert result.exit_code == 2 and message in result.output, result.output
     assert other.read_bytes() == before and not_db.read_text().startswith("user_id")
+
+
+def test_an_early_stopping_model_gets_its_epoch_count_from_validation_without_tune(blocks, tmp_path):
+    ds, _ = blocks
+    small = {"hidden": 32, "latent": 8, "batch_size": 8, "learning_rate": 0.01, "total_anneal_steps": 100,
+             "anneal_cap": 0.2, "patience": 5}
+    report = train_and_publish(ds, ModelStore(tmp_path, "vae"), model="multvae", params=small)
+    spec = report.spec
+    assert spec["early_stopped"] and 1 <= spec["params"]["epochs"] < 200  # not the configured maximum
+    model, _ = ModelStore(tmp_path, "vae").load()
+    assert model.epochs == spec["params"]["epochs"] and set(report.heldout) == {"multvae"}
+    # given epochs are respected as they are
+    fixed = train_and_publish(ds, ModelStore(tmp_path, "vae2"), model="multvae", params=small | {"epochs": 3})
+    assert fixed.spec == {"model": "multvae", "params": small | {"epochs": 3}}

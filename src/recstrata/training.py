@@ -53,7 +53,10 @@ def train_and_publish(dataset: Dataset, store, *, model: str | None = None, para
 
     ``tune=True`` grid-searches every hyper-parameter not given (the registry's grids) on the
     validation part of the split, keeps the best, and reports it on the held-out part before the
-    final fit on everything (a single model is then split and scored too)."""
+    final fit on everything (a single model is then split and scored too). A model that early-stops
+    (Mult-VAE, RecVAE, SASRec: its ``fit`` takes ``valid=``) and whose ``epochs`` is not given gets
+    its epoch count from early stopping on that split even without ``tune``, instead of training
+    the configured maximum on everything."""
     if (model is None) == (sources is None):
         raise ConfigError("give either model= (one model) or sources= (a blended pipeline), not both or neither")
     start = time.perf_counter()
@@ -73,12 +76,29 @@ def _single(dataset: Dataset, name: str, params: dict[str, Any], tune: bool, see
 
     spec: dict[str, Any] = {"model": name, "params": params}
     heldout = {}
+    if not tune and "epochs" not in params and _early_stops(name):
+        from recstrata.experiment import tune as grid_search
+
+        split = ratio_split(dataset, seed=seed)
+        stopped, best, _ = grid_search(name, split, space={}, fixed=params)
+        params = {**params, **best.params}
+        heldout[name] = _heldout(stopped, split)
+        spec = {"model": name, "params": params, "early_stopped": True,
+                "split": {"ratios": [0.8, 0.1, 0.1], "seed": seed}}
     if tune:
         split = ratio_split(dataset, seed=seed)
         tuned, params = _fit_source(name, params, split, tune=True)
         heldout[name] = _heldout(tuned, split)
         spec = {"model": name, "params": params, "tuned": True, "split": {"ratios": [0.8, 0.1, 0.1], "seed": seed}}
     return make_model(name, **params).fit(dataset), TrainReport("", "", "model", spec, 0.0, heldout=heldout)
+
+
+def _early_stops(name: str) -> bool:
+    import inspect
+
+    from recstrata.retrieval.registry import model_class
+
+    return "valid" in inspect.signature(model_class(name).fit).parameters
 
 
 def _fit_source(name: str, given: Mapping[str, Any], split, *, tune: bool):
