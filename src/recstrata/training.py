@@ -76,20 +76,12 @@ def _single(dataset: Dataset, name: str, params: dict[str, Any], tune: bool, see
 
     spec: dict[str, Any] = {"model": name, "params": params}
     heldout = {}
-    if not tune and "epochs" not in params and _early_stops(name):
-        from recstrata.experiment import tune as grid_search
-
+    if tune or ("epochs" not in params and _early_stops(name)):
         split = ratio_split(dataset, seed=seed)
-        stopped, best, _ = grid_search(name, split, space={}, fixed=params)
-        params = {**params, **best.params}
-        heldout[name] = _heldout(stopped, split)
-        spec = {"model": name, "params": params, "early_stopped": True,
+        fitted, params = _fit_source(name, params, split, tune=True, search=tune)
+        heldout[name] = _heldout(fitted, split)
+        spec = {"model": name, "params": params, ("tuned" if tune else "early_stopped"): True,
                 "split": {"ratios": [0.8, 0.1, 0.1], "seed": seed}}
-    if tune:
-        split = ratio_split(dataset, seed=seed)
-        tuned, params = _fit_source(name, params, split, tune=True)
-        heldout[name] = _heldout(tuned, split)
-        spec = {"model": name, "params": params, "tuned": True, "split": {"ratios": [0.8, 0.1, 0.1], "seed": seed}}
     return make_model(name, **params).fit(dataset), TrainReport("", "", "model", spec, 0.0, heldout=heldout)
 
 
@@ -101,16 +93,17 @@ def _early_stops(name: str) -> bool:
     return "valid" in inspect.signature(model_class(name).fit).parameters
 
 
-def _fit_source(name: str, given: Mapping[str, Any], split, *, tune: bool):
+def _fit_source(name: str, given: Mapping[str, Any], split, *, tune: bool, search: bool = True):
     """A source fitted on ``split.train`` and its parameters (the given ones, plus the best of the
-    registry grid on validation for the rest when ``tune``)."""
+    registry grid on validation for the rest when ``tune``; with ``search=False`` no grid, only
+    what early stopping on validation chooses, e.g. the epoch count)."""
     from recstrata.retrieval.registry import SEARCH_SPACES, make_model
 
     if not tune:
         return make_model(name, **given).fit(split.train), dict(given)
     from recstrata.experiment import tune as grid_search
 
-    space = {k: v for k, v in SEARCH_SPACES.get(name, {}).items() if k not in given}
+    space = {k: v for k, v in SEARCH_SPACES.get(name, {}).items() if k not in given} if search else {}
     fitted, best, _ = grid_search(name, split, space=space, fixed=given)
     return fitted, {**given, **best.params}
 
