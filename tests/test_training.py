@@ -158,3 +158,7 @@ def test_an_early_stopping_model_gets_its_epoch_count_from_validation_without_tu
     # given epochs are respected as they are
     fixed = train_and_publish(ds, ModelStore(tmp_path, "vae2"), model="multvae", params=small | {"epochs": 3})
     assert fixed.spec == {"model": "multvae", "params": small | {"epochs": 3}}
+    # the same for a pipeline's sources
+    blend = train_and_publish(ds, ModelStore(tmp_path, "blend"), sources={"multvae": small, "pop": {}},
+                              n_per_source=15, ranker_params={"min_data_in_leaf": 1, "n_estimators": 20}, folds=2)
+    assert 1 <= blend.spec["sources"]["multvae"]["epochs"] < 200 and blend.spec["sources"]["pop"] == {}

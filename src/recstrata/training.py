@@ -76,34 +76,35 @@ def _single(dataset: Dataset, name: str, params: dict[str, Any], tune: bool, see
 
     spec: dict[str, Any] = {"model": name, "params": params}
     heldout = {}
-    if tune or ("epochs" not in params and _early_stops(name)):
+    if tune or _needs_early_stopping(name, params):
         split = ratio_split(dataset, seed=seed)
-        fitted, params = _fit_source(name, params, split, tune=True, search=tune)
+        fitted, params = _fit_source(name, params, split, tune=tune)
         heldout[name] = _heldout(fitted, split)
         spec = {"model": name, "params": params, ("tuned" if tune else "early_stopped"): True,
                 "split": {"ratios": [0.8, 0.1, 0.1], "seed": seed}}
     return make_model(name, **params).fit(dataset), TrainReport("", "", "model", spec, 0.0, heldout=heldout)
 
 
-def _early_stops(name: str) -> bool:
+def _needs_early_stopping(name: str, given: Mapping[str, Any]) -> bool:
+    """The model early-stops on validation (its ``fit`` takes ``valid=``) and no epoch count was given."""
     import inspect
 
     from recstrata.retrieval.registry import model_class
 
-    return "valid" in inspect.signature(model_class(name).fit).parameters
+    return "epochs" not in given and "valid" in inspect.signature(model_class(name).fit).parameters
 
 
-def _fit_source(name: str, given: Mapping[str, Any], split, *, tune: bool, search: bool = True):
-    """A source fitted on ``split.train`` and its parameters (the given ones, plus the best of the
-    registry grid on validation for the rest when ``tune``; with ``search=False`` no grid, only
-    what early stopping on validation chooses, e.g. the epoch count)."""
+def _fit_source(name: str, given: Mapping[str, Any], split, *, tune: bool):
+    """A source fitted on ``split.train`` and its parameters: the given ones, plus the best of the
+    registry grid on validation for the rest when ``tune``; a model that early-stops and has no
+    ``epochs`` given also gets the epoch count early stopping on validation chose (tune or not)."""
     from recstrata.retrieval.registry import SEARCH_SPACES, make_model
 
-    if not tune:
+    if not tune and not _needs_early_stopping(name, given):
         return make_model(name, **given).fit(split.train), dict(given)
     from recstrata.experiment import tune as grid_search
 
-    space = {k: v for k, v in SEARCH_SPACES.get(name, {}).items() if k not in given} if search else {}
+    space = {k: v for k, v in SEARCH_SPACES.get(name, {}).items() if k not in given} if tune else {}
     fitted, best, _ = grid_search(name, split, space=space, fixed=given)
     return fitted, {**given, **best.params}
 
