@@ -25,18 +25,16 @@ from recstrata._ops import topk_rows
 from recstrata.errors import ConfigError, DataError
 from recstrata.evaluation.metrics import ndcg, relevance
 from recstrata.ranking.candidates import Candidates
+from recstrata.retrieval._params import is_int, is_number
 
-#: largest grid :func:`fusion_settings` builds (3 weights over 8 sources x 3 k = 19,683 settings took
-#: 180 s on 943 users; the cost grows with users x settings)
+#: largest grid :func:`fusion_settings` builds (3 weights over 8 sources x 3 k, 18,915 settings once
+#: rescaled duplicates are dropped, took 180 s on 943 users: bench/results/ranker_round3.json; the
+#: cost grows with users x settings)
 MAX_SETTINGS = 20_000
 
 
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
-
-
 def check_folds(folds) -> None:
-    if folds is not None and (not isinstance(folds, (int, np.integer)) or isinstance(folds, bool) or folds < 2):
+    if folds is not None and (not is_int(folds) or folds < 2):
         raise ConfigError(f"folds must be an integer >= 2 (or None for no out-of-fold estimate), got {folds!r}")
 
 
@@ -68,7 +66,7 @@ def fusion_settings(sources: Sequence[str], weights: Sequence[float], ks: Sequen
     (weights (1, 1) and (0.5, 0.5) rank identically at the same k: the first one listed is kept)."""
     if not sources or not weights or not ks:
         raise ConfigError("fusion grid needs at least one source, one weight and one k")
-    if not all(_is_number(x) and x >= 0 for x in (*weights, *ks)) or max(weights) <= 0:
+    if not all(is_number(x) and x >= 0 for x in (*weights, *ks)) or max(weights) <= 0:
         raise ConfigError(f"fusion weights and k must be numbers >= 0 with at least one weight > 0, "
                           f"got weights={list(weights)} and ks={list(ks)}")
     size = len(ks) * len(set(weights)) ** len(sources)

@@ -37,6 +37,7 @@ from recstrata.ranking.features import FeatureBuilder
 from recstrata.ranking.folds import RankingData
 from recstrata.ranking.fusion import check_folds, fusion_settings, rrf_scores, tune_fusion
 from recstrata.ranking.ranker import LambdaRanker
+from recstrata.retrieval._params import is_int
 from recstrata.retrieval.base import histories_to_csr
 
 
@@ -260,8 +261,7 @@ class Pipeline:
         self._check_fitted()
         fusion_settings(tuple(self.sources), weights, ks)  # a bad grid fails before any retrieval
         check_folds(folds)
-        if max_users is not None and (not isinstance(max_users, (int, np.integer)) or isinstance(max_users, bool)
-                                      or max_users < 1):
+        if max_users is not None and (not is_int(max_users) or max_users < 1):
             raise ConfigError(f"max_users must be a positive integer (or None for every labelled user), got {max_users!r}")
         truth = labels.user_items.tocsr()
         users = np.flatnonzero(np.diff(truth.indptr) > 0)

@@ -22,7 +22,7 @@ from recstrata.data.dataset import Dataset
 from recstrata.errors import ConfigError
 from recstrata.retrieval._torch import load_module_arrays, module_arrays, seeded, torch_module
 from recstrata.retrieval._torch import threads as torch_threads
-from recstrata.retrieval._params import check_int
+from recstrata.retrieval._params import check_int, check_number
 from recstrata.retrieval.base import Recommender
 
 _NET_PREFIX = "net."
@@ -33,6 +33,12 @@ class UserAutoencoder(Recommender):
     threads: int | None
     epochs: int
     patience: int
+    # checked here for every subclass (each also checks its own parameters in _check_params)
+    hidden: int
+    latent: int
+    batch_size: int
+    dropout: float
+    learning_rate: float
 
     # ---- fitting ----------------------------------------------------------------------------------
     def fit(self, dataset: Dataset, valid: Any = None) -> Self:
@@ -58,8 +64,10 @@ class UserAutoencoder(Recommender):
         """One training epoch over ``users`` (rows of ``X`` with a history); returns the mean loss."""
 
     def _fit(self, dataset: Dataset) -> None:
-        for name in ("epochs", "patience"):
+        for name in ("epochs", "patience", "hidden", "latent", "batch_size"):
             check_int(self, name)
+        check_number(self, "dropout", 0.0, 1.0, high_open=True)
+        check_number(self, "learning_rate", 0.0, low_open=True)
         if self.threads is not None:
             check_int(self, "threads")
         self._check_params()

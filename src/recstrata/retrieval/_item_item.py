@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from recstrata.errors import ConfigError
+from recstrata.retrieval._params import check_number
 
 
 def linear_autoencoder(gram: np.ndarray, penalty: np.ndarray | float, zero_diagonal: bool = True) -> np.ndarray:
@@ -50,14 +50,8 @@ class RatingWeightedUsers:
 
     rating_weight: float
 
-    def _check_rating_weight(self) -> None:
-        if not (isinstance(self.rating_weight, (int, float, np.integer, np.floating)) and not isinstance(
-                self.rating_weight, bool) and 0.0 <= self.rating_weight <= 1.0):
-            raise ConfigError(f"{type(self).__name__} needs 0 <= rating_weight <= 1 (0 = binary interactions), "
-                              f"got rating_weight={self.rating_weight!r}")
-
     def _weighted(self, dataset) -> sp.csr_matrix:
-        self._check_rating_weight()
+        check_number(self, "rating_weight", 0.0, 1.0, hint=" (0 = binary interactions)")
         x = weighted_interactions(dataset, self.rating_weight)
         self.user_rows_ = None if self.rating_weight == 0 else x.astype(np.float32).tocsr()
         return x

@@ -11,10 +11,21 @@ import numpy as np
 from recstrata.errors import ConfigError
 
 
+def is_int(value: Any) -> bool:
+    """An integer (Python or numpy), not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """A finite real number (Python or numpy), not a bool."""
+    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
 def check_int(model: Any, name: str, minimum: int = 1) -> None:
     """ConfigError unless parameter ``name`` is an integer (not a bool) >= ``minimum``."""
     value = getattr(model, name)
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+    if not is_int(value) or value < minimum:
         raise ConfigError(f"{type(model).__name__} needs an integer {name} >= {minimum}, got {name}={value!r}")
 
 
@@ -23,8 +34,7 @@ def check_number(model: Any, name: str, low: float | None = None, high: float | 
     """ConfigError unless parameter ``name`` is a finite number within the bounds (``low <= x``, or
     ``low < x`` with ``low_open``; likewise ``high``). ``hint`` is appended to the message."""
     value = getattr(model, name)
-    ok = (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-          and math.isfinite(value)
+    ok = (is_number(value)
           and (low is None or (value > low if low_open else value >= low))
           and (high is None or (value < high if high_open else value <= high)))
     if not ok:

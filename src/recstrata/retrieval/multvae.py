@@ -98,12 +98,9 @@ class MultVAE(UserAutoencoder):
         self.threads = threads
 
     def _check_params(self) -> None:
-        for name in ("hidden", "latent", "batch_size"):
-            check_int(self, name)
+        # hidden, latent, batch_size, dropout, learning_rate, epochs, ...: UserAutoencoder._fit
         check_int(self, "total_anneal_steps", 0)
-        check_number(self, "dropout", 0.0, 1.0, high_open=True)
         check_number(self, "anneal_cap", 0.0)
-        check_number(self, "learning_rate", 0.0, low_open=True)
         check_number(self, "weight_decay", 0.0)
 
     def _build(self, torch):

@@ -120,11 +120,10 @@ class RecVAE(UserAutoencoder):
         self.threads = threads
 
     def _check_params(self) -> None:
-        for name in ("hidden", "latent", "batch_size", "encoder_epochs", "decoder_epochs"):
+        # hidden, latent, batch_size, dropout, learning_rate, epochs, ...: UserAutoencoder._fit
+        for name in ("encoder_epochs", "decoder_epochs"):
             check_int(self, name)
-        check_number(self, "dropout", 0.0, 1.0, high_open=True)
         check_number(self, "gamma", 0.0)
-        check_number(self, "learning_rate", 0.0, low_open=True)
 
     def _build(self, torch):
         return _build_net(torch, self.n_items_, self.hidden, self.latent)

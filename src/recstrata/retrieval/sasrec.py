@@ -70,6 +70,7 @@ import scipy.sparse as sp
 from recstrata._optional import require
 from recstrata.data.dataset import Dataset
 from recstrata.errors import ConfigError
+from recstrata.retrieval._params import check_number
 from recstrata.retrieval._torch import seeded
 from recstrata.retrieval.base import Recommender
 
@@ -177,9 +178,8 @@ class SASRec(Recommender):
                 or not 0 <= self.warmup_epochs < self.epochs):
             raise ConfigError(f"SASRec needs an integer 0 <= warmup_epochs < epochs (0 = no warmup); got "
                               f"warmup_epochs={self.warmup_epochs!r} with epochs={self.epochs}")
-        if not self.learning_rate > 0 or not self.weight_decay >= 0:
-            raise ConfigError(f"SASRec needs learning_rate > 0 and weight_decay >= 0; got "
-                              f"learning_rate={self.learning_rate!r}, weight_decay={self.weight_decay!r}")
+        check_number(self, "learning_rate", 0.0, low_open=True)
+        check_number(self, "weight_decay", 0.0)
         if not isinstance(self.item_features, (bool, type(None))):
             raise ConfigError(f"SASRec needs item_features to be True, False or None (genres when the dataset "
                               f"has them); got item_features={self.item_features!r}")
