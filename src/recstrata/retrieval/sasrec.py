@@ -103,6 +103,7 @@ class SASRec(Recommender):
         average: int = 1,
         ensemble: int = 1,
         label_smoothing: float = 0.1,
+        history_margin: float = 0.0,
         tie_output: bool = True,
         output_bias: bool = False,
         item_features: bool | None = None,
@@ -129,6 +130,7 @@ class SASRec(Recommender):
         self.average = average
         self.ensemble = ensemble
         self.label_smoothing = label_smoothing
+        self.history_margin = history_margin
         self.tie_output = tie_output
         self.output_bias = output_bias
         self.item_features = item_features
@@ -180,6 +182,7 @@ class SASRec(Recommender):
                               f"warmup_epochs={self.warmup_epochs!r} with epochs={self.epochs}")
         check_number(self, "learning_rate", 0.0, low_open=True)
         check_number(self, "weight_decay", 0.0)
+        check_number(self, "history_margin", 0.0, hint=" (0 = the plain cross-entropy)")
         if not isinstance(self.item_features, (bool, type(None))):
             raise ConfigError(f"SASRec needs item_features to be True, False or None (genres when the dataset "
                               f"has them); got item_features={self.item_features!r}")
@@ -237,6 +240,8 @@ class SASRec(Recommender):
                 h = net(x)  # (B, T, C)
                 keep = y > 0
                 logits = net.scores(h[keep])  # (N, n_items)
+                if self.history_margin:
+                    logits = logits + self.history_margin * self._visible(torch, x, logits.shape[1])[keep]
                 loss = fn.cross_entropy(logits, y[keep] - 1, label_smoothing=self.label_smoothing)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -270,6 +275,16 @@ class SASRec(Recommender):
         self.averaged_epochs_.append(sorted(e + 1 for _, e, _ in kept))
         net.load_state_dict({k: torch.stack([w[k] for _, _, w in kept]).mean(0) for k in kept[0][2]})
         net.eval()
+
+    @staticmethod
+    def _visible(torch, x, n_items: int):
+        """(B, T, n_items) 0/1: the items each position of the left-padded input rows ``x`` (B, T) has
+        seen, i.e. ``x[b, s]`` for ``s <= t`` (the network's own input, nothing older)."""
+        b, t = x.shape
+        seen = torch.zeros(b, t, n_items + 1)  # column 0 = padding, dropped
+        causal = torch.ones(t, t).tril().expand(b, t, t)  # [b, t, s] = s <= t
+        seen.scatter_reduce_(2, x[:, None, :].expand(b, t, t), causal, reduce="amax")
+        return seen[..., 1:]
 
     def _learning_rate(self, epoch: int) -> float:
         """The learning rate of 0-based ``epoch``: linear warmup, then constant or cosine decay to 0.
