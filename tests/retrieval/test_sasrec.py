@@ -440,3 +440,37 @@ def test_early_stopped_params_only_when_a_plain_fit_reproduces_it():
     assert stopped([7], schedule="cosine") == {}  # the schedule depends on epochs itself
     assert stopped([7, 9], ensemble=2) == {}  # each member keeps its own best epoch
     assert SASRec().early_stopped_params() == {}  # never fitted with valid=
+
+
+def test_history_margin_ranks_the_networks_own_input_that_margin_lower():
+    """Users consume all 8 items once each, in random order: the next item is uniform over the unseen
+    ones. With label smoothing e the loss is lowest when each seen item's logit lies
+    log((e/n) / ((1-e)/unseen + e/n)) below an unseen one's; with ``history_margin`` m the training
+    logits of the inputs are raised by m, so the fitted logits lie a further m below."""
+    from tests_support import tiny_dataset
+
+    n, eps, margin = 8, 0.5, 2.0
+    rng = np.random.default_rng(0)
+    ds = tiny_dataset([list(rng.permutation(n)) for _ in range(300)], n)
+    histories = [list(rng.permutation(n)[:k]) for k in (2, 3, 4, 5) for _ in range(5)]
+    seen = np.zeros((len(histories), n), bool)
+    for row, h in enumerate(histories):
+        seen[row, h] = True
+    unseen = n - seen.sum(1)
+    optimum = -np.log((eps / n) / ((1 - eps) / unseen + eps / n))  # unseen minus seen logit
+
+    def gaps(m):
+        params = {**SMALL, "max_len": n}
+        model = SASRec(epochs=150, label_smoothing=eps, history_margin=m, item_features=False, **params).fit(ds)
+        logits = full_scores(model, histories)
+        return np.array([row[~s].mean() - row[s].mean() for row, s in zip(logits, seen)])
+
+    plain, with_margin = gaps(0.0), gaps(margin)
+    assert abs((plain - optimum).mean()) < 0.3
+    assert abs((with_margin - plain).mean() - margin) < 0.4
+
+
+def test_history_margin_must_be_a_non_negative_number():
+    for bad in (-1.0, "2", float("nan")):
+        with pytest.raises(ConfigError, match="history_margin"):
+            SASRec(epochs=1, history_margin=bad, **SMALL).fit(successor_dataset(n_users=5))

@@ -33,6 +33,14 @@ With ``ensemble=n`` the model is ``n`` networks trained independently (seeds ``s
 the training and scoring time. ``label_smoothing`` spreads that share of each target's probability
 mass uniformly over the catalog in the training loss (Szegedy et al., CVPR 2016).
 
+``history_margin`` m (training only, default 0 = the plain cross-entropy) raises, in the training
+loss, the logits of the items a position has itself read (its window's items up to that position,
+nothing older) by m, so the network learns to rank what it reads at least m below the next item. On
+data without repeats (ML-100K) a tied-embedding SASRec otherwise fills its top-10 with items of its
+own input, which the unmasked leave-one-out protocol counts as misses; scoring is unchanged (no item
+is masked, the user's older history stays unknown to the network). Leave it at 0 where users do
+repeat items (music, groceries).
+
 Output layer and item features: by default the input item table also scores
 the items (tied weights, as in the paper), which makes items the query was built from score high.
 ``tie_output=False`` gives the network a separate output item table, so how far history items
