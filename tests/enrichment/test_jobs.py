@@ -11,7 +11,6 @@ from fakes import ScriptedBackend, item_reply
 
 from recstrata.enrichment import (
     HardNegativeJob,
-    ItemAttributes,
     ItemAttributesJob,
     UserProfileJob,
     iter_outputs,

@@ -6,17 +6,13 @@ only built when an ``integration`` test asks for them.
 
 from __future__ import annotations
 
-from llm_support import ItemTags  # noqa: F401  (re-exported for fixtures)
-
 import json
 import socket
 import subprocess
 import sys
 import time
-from typing import Annotated
 
 import pytest
-from pydantic import BaseModel, Field
 
 from recstrata.llm import LlamaCppBackend, MockBackend, OpenAIHTTPBackend, UsageLedger
 from recstrata.llm.base import Request
