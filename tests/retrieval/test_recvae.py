@@ -10,6 +10,7 @@ from tests_support import tiny_dataset
 torch = pytest.importorskip("torch")
 
 from recstrata.errors import ConfigError  # noqa: E402
+from recstrata.retrieval.base import Recommender  # noqa: E402
 from recstrata.retrieval.recvae import RecVAE, _log_normal  # noqa: E402
 
 SMALL = {"hidden": 32, "latent": 8, "batch_size": 8, "epochs": 20, "learning_rate": 0.01}
@@ -80,3 +81,18 @@ def test_early_stopping_keeps_the_best_epoch(blocks):
 def test_bad_parameters_are_clear_errors(params, match):
     with pytest.raises(ConfigError, match=match):
         RecVAE(**params).fit(tiny_dataset([[0, 1], [1, 2]], n_items=3))
+
+
+def test_the_prior_copy_is_not_saved_and_older_artefacts_still_load(trained, tmp_path):
+    trained.save(tmp_path / "m")
+    assert not any("old_encoder" in k for k in np.load(tmp_path / "m" / "state.npz").files)
+    loaded = Recommender.load(tmp_path / "m")
+    for a, b in zip(loaded.net_.encoder.parameters(), loaded.net_.old_encoder.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+    old = dict(super(RecVAE, trained)._state())  # the layout saved before: old encoder included
+    assert any("old_encoder" in k for k in old)
+    again = RecVAE(**trained.get_params())
+    again.n_users_, again.n_items_, again.seen_ = trained.n_users_, trained.n_items_, trained.seen_
+    again._set_state(old)
+    h = [[30, 31, 32], [1]]
+    np.testing.assert_array_equal(again.recommend(histories=h, k=5)[0], trained.recommend(histories=h, k=5)[0])

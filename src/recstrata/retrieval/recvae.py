@@ -24,7 +24,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from recstrata.retrieval._autoencoder import UserAutoencoder
+from recstrata.retrieval._autoencoder import _NET_PREFIX, UserAutoencoder
 from recstrata.retrieval._params import check_int, check_number
 
 #: mixture weights of the composite prior: standard normal, previous posterior, wide normal (paper)
@@ -164,6 +164,20 @@ class RecVAE(UserAutoencoder):
             opt.step()
             total += float(loss.detach()) * len(x)
         return total / max(len(order), 1)
+
+    # ---- persistence: the prior's frozen encoder copy only matters while training --------------------
+    _OLD = _NET_PREFIX + "old_encoder."
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {k: v for k, v in super()._state().items() if not k.startswith(self._OLD)}
+
+    def _set_state(self, arrays: dict[str, np.ndarray]) -> None:
+        # artefacts saved before this change also hold the old encoder: scoring never reads it, so it is
+        # restored as a copy of the encoder either way (what ``refresh_prior`` would set)
+        encoder = _NET_PREFIX + "encoder."
+        kept = {k: v for k, v in arrays.items() if not k.startswith(self._OLD)}
+        kept.update({self._OLD + k[len(encoder):]: v for k, v in arrays.items() if k.startswith(encoder)})
+        super()._set_state(kept)
 
     def item_vectors(self) -> np.ndarray:
         """(n_items, latent) decoder weights: scores are μ · item vector + item bias."""
