@@ -2,6 +2,11 @@
 
 Confidence c = 1 + alpha * r. A new or updated history is folded in with the exact ALS
 least-squares step for one user, so no retraining is needed for a fresh event.
+
+``rating_weight`` β > 0 fits on explicit ratings: r = ``1 - β + β * rating / top rating`` instead of 1
+(as EASE's option, :func:`~recstrata.retrieval._item_item.weighted_interactions`). Known users keep
+the factors fitted on their weighted rows; a history given at request time is binary, each item
+counting like a top rating. The default 0 is the binary model.
 """
 
 from __future__ import annotations
@@ -9,7 +14,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from recstrata.data.dataset import Dataset
 from recstrata.retrieval._factors import FactorModel
+from recstrata.retrieval._item_item import weighted_interactions
+from recstrata.retrieval._params import check_number
 
 
 class ALS(FactorModel):
@@ -22,12 +30,20 @@ class ALS(FactorModel):
         alpha: float = 2.0,
         iterations: int = 15,
         seed: int = 2020,
+        rating_weight: float = 0.0,
     ) -> None:
         self.factors = factors
         self.regularization = regularization
         self.alpha = alpha
         self.iterations = iterations
         self.seed = seed
+        self.rating_weight = rating_weight
+
+    def _fit_matrix(self, dataset: Dataset) -> sp.csr_matrix:
+        check_number(self, "rating_weight", 0.0, 1.0, hint=" (0 = binary interactions)")
+        if self.rating_weight == 0:
+            return dataset.user_items  # float32 as before: the binary fit stays bit for bit
+        return weighted_interactions(dataset, self.rating_weight).astype(np.float32)
 
     def _make_model(self):
         implicit = self._implicit()
