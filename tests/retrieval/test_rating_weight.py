@@ -142,3 +142,19 @@ def test_als_fits_the_weighted_matrix(rated_blocks):
     np.testing.assert_array_equal(model.user_factors_, users)
     np.testing.assert_array_equal(model.item_factors_, items)
     assert not np.allclose(items, implicit_factors(ds.user_items)[1], atol=1e-3)
+
+
+def test_als_fold_in_is_implicits_own_user_step(rated_blocks):
+    """Known users keep the factors fitted on their weighted rows; folding a row in solves the same
+    least-squares step implicit takes (its confidence is alpha * r), for a weighted training row and
+    for a binary history given at request time alike."""
+    implicit = pytest.importorskip("implicit")
+    ds, _ = rated_blocks
+    rows = weighted_interactions(ds, 0.8).astype(np.float32)
+    ref = implicit.cpu.als.AlternatingLeastSquares(alpha=2.0, random_state=2020, **ALS_SMALL)
+    ref.fit(rows, show_progress=False)
+    model = ALS(**ALS_SMALL, rating_weight=0.8).fit(ds)
+    users = np.arange(6)
+    for histories in (rows[users], ds.user_items[users]):
+        np.testing.assert_allclose(model._fold_in(histories), ref.recalculate_user(users, histories),
+                                   rtol=1e-4, atol=1e-4)

@@ -1,7 +1,9 @@
 """Implicit-feedback ALS (Hu, Koren & Volinsky, ICDM 2008) via the ``implicit`` library.
 
-Confidence c = 1 + alpha * r. A new or updated history is folded in with the exact ALS
-least-squares step for one user, so no retraining is needed for a fresh event.
+Confidence c = alpha * r on a user's items and 1 elsewhere (the ``implicit`` library's convention:
+the paper's 1 + alpha' * r with alpha' = alpha - 1 for binary r). A new or updated history is folded
+in with the exact ALS least-squares step for one user (the one implicit's ``recalculate_user``
+takes), so no retraining is needed for a fresh event.
 
 ``rating_weight`` β > 0 fits on explicit ratings: r = ``1 - β + β * rating / top rating`` instead of 1
 (as EASE's option, :func:`~recstrata.retrieval._item_item.weighted_interactions`). Known users keep
@@ -65,7 +67,7 @@ class ALS(FactorModel):
         return cached[1]
 
     def _fold_in(self, histories: sp.csr_matrix) -> np.ndarray:
-        # For each user: (YᵀY + Yᵀ(C-I)Y + λI) x = Yᵀ C p, with C-I = alpha * r on the history.
+        # For each user: (YᵀY + Yᵀ(C-I)Y + λI) x = Yᵀ C p, with C = alpha * r on the history (p = 1 there)
         y = self.item_factors_  # only the history rows are cast to float64: the catalog may be 1M rows
         yty = self._gram()
         reg = self.regularization * np.eye(y.shape[1])
@@ -77,7 +79,7 @@ class ALS(FactorModel):
                 continue
             conf = self.alpha * histories.data[s:e].astype(np.float64)
             yu = y[idx].astype(np.float64)
-            a = yty + (yu.T * conf) @ yu + reg
-            b = (yu.T * (1.0 + conf)).sum(1)
+            a = yty + (yu.T * (conf - 1.0)) @ yu + reg
+            b = (yu.T * conf).sum(1)
             out[u] = np.linalg.solve(a, b)
         return out
