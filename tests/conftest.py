@@ -9,7 +9,7 @@ import pytest
 from recstrata.data.dataset import Dataset
 from recstrata.data.loaders._build import build_dataset
 
-from tests_support import ML100K_DIR, PROTOCOL_DIR
+from tests_support import ML100K_DIR, PROTOCOL_DIR, with_ratings
 
 
 def make_blocks(n_blocks: int = 4, block: int = 10, seed: int = 0) -> tuple[Dataset, np.ndarray]:
@@ -58,6 +58,15 @@ def make_blocks(n_blocks: int = 4, block: int = 10, seed: int = 0) -> tuple[Data
 @pytest.fixture(scope="session")
 def blocks() -> tuple[Dataset, np.ndarray]:
     return make_blocks()
+
+
+@pytest.fixture(scope="session")
+def rated_blocks(blocks) -> tuple[Dataset, np.ndarray]:
+    """The blocks with ratings 1-5 varying from cell to cell (same pairs, same expected answers)."""
+    ds, expected = blocks
+    inter = ds.interactions
+    ratings = (1 + (3 * inter.user.astype(np.int64) + inter.item) % 5).astype(np.float32)
+    return with_ratings(ds, ratings), expected
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,14 @@ def tiny_dataset(histories: list[list[int]], n_items: int) -> Dataset:
     )
 
 
+def with_ratings(ds: Dataset, ratings: np.ndarray) -> Dataset:
+    """``ds`` with its interactions' weights (the explicit ratings) replaced by ``ratings``."""
+    from recstrata.data.dataset import Interactions
+
+    inter = ds.interactions
+    return ds.with_interactions(Interactions.from_arrays(inter.user, inter.item, ratings, inter.timestamp))
+
+
 def good_sentence(title: str = "Movie 1") -> str:
     """An LLM reply that satisfies the explanation contract on the block dataset."""
     import json

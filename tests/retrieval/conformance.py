@@ -1,7 +1,7 @@
 """The shared conformance suite every ``Recommender`` must pass (inherit and set ``make``).
 
-On the block dataset (see ``make_blocks``) each user's single unseen in-block item is the
-known best recommendation; the suite also checks the contract's mechanics: batching,
+On the block dataset (see ``make_blocks``; ``rated = True`` fits on its copy with varied ratings)
+each user's single unseen in-block item is the known best recommendation; the suite also checks the contract's mechanics: batching,
 histories, exclusions, candidates, padding, errors and a save/load round trip.
 """
 
@@ -19,11 +19,13 @@ class RecommenderConformance:
     make = None
     #: models that cannot find the in-block answer (popularity) set this False
     knows_blocks = True
+    #: fit on the blocks with varied 1-5 ratings (``rated_blocks``): models with a ``rating_weight``
+    rated = False
 
     @pytest.fixture(scope="class")
     @classmethod
-    def fitted(cls, blocks):
-        ds, _ = blocks
+    def fitted(cls, blocks, request):
+        ds, _ = request.getfixturevalue("rated_blocks") if cls.rated else blocks
         return cls.make().fit(ds)
 
     def test_fit_returns_self_and_init_stores_params(self, blocks):

@@ -38,6 +38,11 @@ class TestTwoTowerEnsemble(RecommenderConformance):
     make = staticmethod(lambda: TwoTower(text=False, ensemble=2, **SMALL))
 
 
+class TestTwoTowerRated(RecommenderConformance):
+    make = staticmethod(lambda: TwoTower(text=False, rating_weight=0.5, **SMALL))
+    rated = True
+
+
 @pytest.fixture(scope="module")
 def base(blocks):
     return TwoTower(text=False, **SMALL).fit(blocks[0])
@@ -131,3 +136,35 @@ def test_loading_leaves_the_callers_torch_rng_alone(base, tmp_path):
     from tests_support import assert_load_leaves_torch_rng_alone
 
     assert_load_leaves_torch_rng_alone(base, tmp_path / "m")
+
+
+def test_rating_weight_zero_is_the_binary_model_bit_for_bit(rated_blocks, base):
+    ds, _ = rated_blocks  # the ratings vary, but b = 0 never reads them
+    model = TwoTower(text=False, rating_weight=0.0, **SMALL).fit(ds)
+    np.testing.assert_array_equal(model.item_vectors_, base.item_vectors_)
+    np.testing.assert_array_equal(model._score_users(np.arange(ds.n_users)), base._score_users(np.arange(ds.n_users)))
+
+
+def test_rating_weight_pulls_users_toward_their_top_rated_items(blocks, base):
+    """Every user rates the first half of their block 5 and the second half 1: weighting the positives
+    by rating scores the first half above the second for every user (binary: no systematic gap)."""
+    from tests_support import with_ratings
+
+    ds, _ = blocks
+    ds = with_ratings(ds, np.where(ds.interactions.item % 10 < 5, 5.0, 1.0).astype(np.float32))
+    users = np.arange(ds.n_users)
+    first = (users // 10 * 10)[:, None] + np.arange(5)  # (U, 5) each user's top-rated half
+
+    def gap(model):  # (U,) mean score of the top-rated half minus the other half
+        s = model._score_users(users)
+        return np.take_along_axis(s, first, 1).mean(1) - np.take_along_axis(s, first + 5, 1).mean(1)
+
+    weighted = TwoTower(text=False, rating_weight=1.0, **SMALL).fit(ds)
+    assert (gap(weighted) > 0).all()
+    assert gap(weighted).mean() > 0.05 > abs(gap(base).mean())
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, "0.5", None, True])
+def test_bad_rating_weight_is_named(blocks, bad):
+    with pytest.raises(ConfigError, match="rating_weight"):
+        TwoTower(text=False, rating_weight=bad, **SMALL).fit(blocks[0])

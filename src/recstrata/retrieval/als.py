@@ -1,7 +1,14 @@
 """Implicit-feedback ALS (Hu, Koren & Volinsky, ICDM 2008) via the ``implicit`` library.
 
-Confidence c = 1 + alpha * r. A new or updated history is folded in with the exact ALS
-least-squares step for one user, so no retraining is needed for a fresh event.
+Confidence c = alpha * r on a user's items and 1 elsewhere (the ``implicit`` library's convention:
+the paper's 1 + alpha' * r with alpha' = alpha - 1 for binary r). A new or updated history is folded
+in with the exact ALS least-squares step for one user (the one implicit's ``recalculate_user``
+takes), so no retraining is needed for a fresh event.
+
+``rating_weight`` β > 0 fits on explicit ratings: r = ``1 - β + β * rating / top rating`` instead of 1
+(as EASE's option, :func:`~recstrata.retrieval._item_item.weighted_interactions`). Known users keep
+the factors fitted on their weighted rows; a history given at request time is binary, each item
+counting like a top rating. The default 0 is the binary model.
 """
 
 from __future__ import annotations
@@ -9,7 +16,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from recstrata.data.dataset import Dataset
 from recstrata.retrieval._factors import FactorModel
+from recstrata.retrieval._item_item import weighted_interactions
+from recstrata.retrieval._params import check_number
 
 
 class ALS(FactorModel):
@@ -22,12 +32,20 @@ class ALS(FactorModel):
         alpha: float = 2.0,
         iterations: int = 15,
         seed: int = 2020,
+        rating_weight: float = 0.0,
     ) -> None:
         self.factors = factors
         self.regularization = regularization
         self.alpha = alpha
         self.iterations = iterations
         self.seed = seed
+        self.rating_weight = rating_weight
+
+    def _fit_matrix(self, dataset: Dataset) -> sp.csr_matrix:
+        check_number(self, "rating_weight", 0.0, 1.0, hint=" (0 = binary interactions)")
+        if self.rating_weight == 0:
+            return dataset.user_items  # float32 as before: the binary fit stays bit for bit
+        return weighted_interactions(dataset, self.rating_weight).astype(np.float32)
 
     def _make_model(self):
         implicit = self._implicit()
@@ -49,7 +67,7 @@ class ALS(FactorModel):
         return cached[1]
 
     def _fold_in(self, histories: sp.csr_matrix) -> np.ndarray:
-        # For each user: (YᵀY + Yᵀ(C-I)Y + λI) x = Yᵀ C p, with C-I = alpha * r on the history.
+        # For each user: (YᵀY + Yᵀ(C-I)Y + λI) x = Yᵀ C p, with C = alpha * r on the history (p = 1 there)
         y = self.item_factors_  # only the history rows are cast to float64: the catalog may be 1M rows
         yty = self._gram()
         reg = self.regularization * np.eye(y.shape[1])
@@ -61,7 +79,7 @@ class ALS(FactorModel):
                 continue
             conf = self.alpha * histories.data[s:e].astype(np.float64)
             yu = y[idx].astype(np.float64)
-            a = yty + (yu.T * conf) @ yu + reg
-            b = (yu.T * (1.0 + conf)).sum(1)
+            a = yty + (yu.T * (conf - 1.0)) @ yu + reg
+            b = (yu.T * conf).sum(1)
             out[u] = np.linalg.solve(a, b)
         return out

@@ -9,6 +9,10 @@ singular vectors of R̃, a user's scores are
 a linear low-pass filter on the item graph plus an "ideal" low-pass filter keeping only the k
 smoothest graph frequencies. No training: V comes from the eigendecomposition of R̃ᵀR̃ (the same
 O(n_items³) cost as EASE's inverse, and deterministic unlike an iterative sparse SVD).
+
+``rating_weight`` β > 0 builds R (and so the degrees) from explicit ratings, each cell
+``1 - β + β * rating / top rating`` instead of 1, like EASE's option; known users are scored from
+their weighted rows, a history given at request time is binary. The default 0 is the paper's GF-CF.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import scipy.sparse as sp
 
 from recstrata.data.dataset import Dataset
 from recstrata.errors import ConfigError
-from recstrata.retrieval._item_item import DenseItemWeights
+from recstrata.retrieval._item_item import DenseItemWeights, RatingWeightedUsers
 from recstrata.retrieval.base import Recommender
 
 
@@ -26,19 +30,20 @@ def _inv_sqrt(degrees: np.ndarray) -> np.ndarray:
     return np.where(degrees > 0, 1.0 / np.sqrt(np.where(degrees > 0, degrees, 1.0)), 0.0)
 
 
-class GFCF(DenseItemWeights, Recommender):
+class GFCF(RatingWeightedUsers, DenseItemWeights, Recommender):
     name = "gfcf"
 
-    def __init__(self, k: int = 64, alpha: float = 0.3) -> None:
+    def __init__(self, k: int = 64, alpha: float = 0.3, rating_weight: float = 0.0) -> None:
         self.k = k
         self.alpha = alpha
+        self.rating_weight = rating_weight
 
     def _fit(self, dataset: Dataset) -> None:
         n_items = dataset.n_items
         if not 0 < self.k <= n_items or self.alpha < 0:
             raise ConfigError(f"GF-CF needs 0 < k <= n_items ({n_items}) and alpha >= 0; "
                               f"got k={self.k}, alpha={self.alpha}")
-        r = dataset.user_items.astype(np.float64)
+        r = self._weighted(dataset)  # float64; binary when rating_weight is 0
         du = _inv_sqrt(np.asarray(r.sum(1)).ravel())
         item_degree = np.asarray(r.sum(0)).ravel()
         di = _inv_sqrt(item_degree)

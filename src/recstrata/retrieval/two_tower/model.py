@@ -23,6 +23,11 @@ ignored: ordered histories score like their sets). Each training example pools t
 training get a zero ID embedding and are placed by text/genre/year/extra features alone; ID
 dropout while training teaches the content path to stand alone.
 
+``rating_weight`` β > 0 weights each training positive's softmax term by ``1 - β + β * rating / top
+rating`` (the cells of :func:`~recstrata.retrieval._item_item.weighted_interactions`; the batch loss
+is the weighted mean, so the step size stays that of the binary model): highly rated items pull the
+user vector harder. Training only - histories stay sets and scoring is unchanged. Default 0: binary.
+
 Cost note: every step runs the item tower over the whole catalog (cheap below ~1e5 items); a larger
 catalog would run it only over the batch's targets and history items.
 """
@@ -46,7 +51,8 @@ from recstrata.retrieval._torch import (
     threads as torch_threads,
     torch_module,
 )
-from recstrata.retrieval._params import check_int
+from recstrata.retrieval._item_item import weighted_interactions
+from recstrata.retrieval._params import check_int, check_number
 from recstrata.retrieval.base import Recommender
 from recstrata.retrieval.two_tower.features import categorical_features, hard_negative_matrix
 
@@ -75,6 +81,7 @@ class TwoTower(Recommender):
         seed: int = 2020,
         ensemble: int = 1,
         threads: int | None = 1,
+        rating_weight: float = 0.0,
     ) -> None:
         self.dim = dim
         self.text = text
@@ -95,6 +102,7 @@ class TwoTower(Recommender):
         self.seed = seed
         self.ensemble = ensemble
         self.threads = threads
+        self.rating_weight = rating_weight
 
     # ---- fitting ----------------------------------------------------------------------------------
     def fit(
@@ -140,6 +148,7 @@ class TwoTower(Recommender):
                 and self.max_history > 0):
             raise ConfigError(f"invalid two_tower parameters: {self!r}")
         check_int(self, "ensemble")  # towers trained with seeds seed, seed + 1, ...
+        check_number(self, "rating_weight", 0.0, 1.0, hint=" (0 = binary interactions)")
         text = self._text_matrix(dataset)
         feats = categorical_features(dataset, genres=self.genres, year=self.year,
                                      extra=self._inputs["item_features"])
@@ -158,6 +167,10 @@ class TwoTower(Recommender):
         X = dataset.user_items  # (U, N) binary
         users = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
         items = X.indices.astype(np.int64)
+        # (P,) loss weight per training pair, aligned with X's cells (same pairs, same order); None = binary
+        weights = None
+        if self.rating_weight > 0:
+            weights = weighted_interactions(dataset, self.rating_weight).data.astype(np.float32)
         counts = np.bincount(items, minlength=dataset.n_items).astype(np.float64)
         trained = counts > 0
         log_q = np.log(np.maximum(counts, 1.0) / len(items)).astype(np.float32)
@@ -183,7 +196,7 @@ class TwoTower(Recommender):
                 drop = rng.random(dataset.n_items) < self.id_dropout
                 keep = trained_t * torch.from_numpy((~drop).astype(np.float32))  # (N,) ID mask this step
                 loss = self._batch_loss(torch, item_tower, user_tower, X, users[b], items[b], keep, text_t,
-                                        feats_t, log_q_t, hard, rng)
+                                        feats_t, log_q_t, hard, rng, None if weights is None else weights[b])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -193,8 +206,10 @@ class TwoTower(Recommender):
             logits = user_tower.item_logits(history)
         return target.numpy().copy(), history.numpy().copy(), logits.numpy().copy(), user_tower.eval()
 
-    def _batch_loss(self, torch, item_tower, user_tower, X, u, i, keep, text_t, feats_t, log_q_t, hard, rng):
-        """Sampled-softmax loss of one batch of (user, positive item) pairs: u, i are (B,) arrays."""
+    def _batch_loss(self, torch, item_tower, user_tower, X, u, i, keep, text_t, feats_t, log_q_t, hard, rng,
+                    weights=None):
+        """Sampled-softmax loss of one batch of (user, positive item) pairs: u, i are (B,) arrays;
+        ``weights`` (B,) per positive, or None for the plain mean."""
         target, history = item_tower(keep, text_t, feats_t)  # (N, d), (N, d)
         i_t = torch.from_numpy(i)
         idx, valid = self._sample_histories(X, u, i, rng)  # (B, L) each
@@ -210,7 +225,11 @@ class TwoTower(Recommender):
         if hard is not None:
             logits = torch.cat([logits, self._hard_logits(torch, hard, u, rng, user_vecs, target)], dim=1)
         labels = torch.arange(len(u))
-        return torch.nn.functional.cross_entropy(logits, labels)
+        if weights is None:
+            return torch.nn.functional.cross_entropy(logits, labels)
+        w = torch.from_numpy(weights)
+        per_pair = torch.nn.functional.cross_entropy(logits, labels, reduction="none")  # (B,)
+        return (w * per_pair).sum() / w.sum().clamp_min(1e-12)
 
     def _sample_histories(self, X, u, i, rng) -> tuple[np.ndarray, np.ndarray]:
         """Up to ``max_history`` items of each user's history except the target: (B, L) indices + 0/1 mask.
