@@ -326,6 +326,23 @@ def test_item_features_embed_each_items_genres_at_the_input(tmp_path):
     np.testing.assert_array_equal(full_scores(loaded, h), before)
 
 
+def test_an_ensemble_saves_the_feature_rows_once_and_older_copies_still_load(tmp_path):
+    ds = genre_dataset(n_users=20)
+    model = SASRec(epochs=2, ensemble=2, item_features=True, **SMALL).fit(ds)
+    model.save(tmp_path / "m")
+    saved = np.load(tmp_path / "m" / "state.npz").files
+    assert [k for k in saved if k.endswith("item_features")] == ["net.0.item_features"]
+    h = [[3, 4, 5], [20, 21]]
+    loaded = Recommender.load(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.nets_[1].item_features.numpy(), model.nets_[1].item_features.numpy())
+    np.testing.assert_array_equal(full_scores(loaded, h), full_scores(model, h))
+    older = model._state() | {"net.1.item_features": model.nets_[1].item_features.numpy()}  # the old layout
+    again = SASRec(**model.get_params())
+    again.n_users_, again.n_items_, again.seen_ = model.n_users_, model.n_items_, model.seen_
+    again._set_state(older)
+    np.testing.assert_array_equal(full_scores(again, h), full_scores(model, h))
+
+
 def test_item_features_default_to_genres_when_the_dataset_has_them():
     with_genres = SASRec(epochs=1, **SMALL).fit(genre_dataset(n_users=5))  # item_features=None
     assert with_genres.nets_[0].features is not None and with_genres.nets_[0].item_features.shape == (31, 4)

@@ -389,6 +389,8 @@ class SASRec(Recommender):
         }
         for m, net in enumerate(self.nets_):
             for key, tensor in net.state_dict().items():
+                if m and key == "item_features":  # the same rows in every member: saved once, with member 0
+                    continue
                 state[f"{_NET_PREFIX}{m}.{key}"] = tensor.detach().numpy()
         return state
 
@@ -406,6 +408,9 @@ class SASRec(Recommender):
                 if not member.isdigit():  # saved before ensembles: one network, no member index
                     member, name = "0", key[len(_NET_PREFIX) :]
                 weights.setdefault(int(member), {})[name] = torch.from_numpy(np.array(value))
+        for m in weights:  # members after the first share member 0's feature rows (older artefacts hold copies)
+            if m and rows is not None:
+                weights[m].setdefault("item_features", weights[0]["item_features"])
         self.nets_ = []
         for m in sorted(weights):
             with seeded(self.seed):  # the initial weights are overwritten: leave the caller's RNG alone
