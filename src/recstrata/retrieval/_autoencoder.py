@@ -4,6 +4,11 @@ NDCG@10 (the best epoch's weights are kept); scoring encodes a history to its po
 decodes it, so any history - new or updated - is scored without retraining; weights are saved as
 plain arrays.
 
+Scale: both networks read a dense (batch, n_items) input and decode a full softmax over the catalog,
+with two (n_items, hidden) weight matrices: ~5 MB at ML-100K's 1,682 items, ~4.8 GB of weights and
+~2 GB per batch of 512 at 1M items. They are meant for catalogs up to ~100k items; at millions of
+items serve a sampled-softmax model (the two-tower) or a linear/factor model through the ANN index.
+
 Subclasses set ``name``, implement ``_check_params``, ``_build`` (the network, with ``encode(x) ->
 (μ, log σ²)`` and ``decode(z) -> logits``) and ``_train_epoch``, and keep ``seed`` / ``threads`` /
 ``epochs`` / ``patience`` parameters.
