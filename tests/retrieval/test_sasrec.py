@@ -487,6 +487,31 @@ def test_history_margin_ranks_the_networks_own_input_that_margin_lower():
     assert abs((with_margin - plain).mean() - margin) < 0.4
 
 
+def test_history_margin_raises_exactly_the_items_each_position_has_read():
+    """Against a plain loop: left padding, repeated items, all-padding rows, positions not trained."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    n_items, width = 9, 7
+    for _ in range(50):
+        x = torch.from_numpy(rng.integers(1, n_items + 1, (5, width)))
+        for b, pad in enumerate(rng.integers(0, width + 1, 5)):
+            x[b, :pad] = 0  # left padding; pad == width: a row of padding only
+        keep = torch.from_numpy(rng.random((5, width)) < 0.7) & (x > 0)
+        logits = torch.from_numpy(rng.normal(size=(int(keep.sum()), n_items)).astype(np.float32))
+        got = SASRec._add_history_margin(torch, logits, x, keep, 2.5) - logits
+        expected = np.zeros(got.shape, np.float32)
+        row = 0
+        for b in range(5):
+            for t in range(width):
+                if keep[b, t]:
+                    for s in range(t + 1):  # what position t has read, itself included
+                        if x[b, s] > 0:
+                            expected[row, int(x[b, s]) - 1] = 2.5
+                    row += 1
+        np.testing.assert_allclose(got.numpy(), expected, atol=1e-6)
+
+
 def test_history_margin_must_be_a_non_negative_number():
     for bad in (-1.0, "2", float("nan")):
         with pytest.raises(ConfigError, match="history_margin"):
