@@ -1,8 +1,9 @@
 """The shared conformance suite every ``Recommender`` must pass (inherit and set ``make``).
 
 On the block dataset (see ``make_blocks``; ``rated = True`` fits on its copy with varied ratings)
-each user's single unseen in-block item is the known best recommendation; the suite also checks the contract's mechanics: batching,
-histories, exclusions, candidates, padding, errors and a save/load round trip.
+each user's single unseen in-block item is the known best recommendation; the suite also checks the
+contract's mechanics: batching, histories, exclusions, candidates, padding, errors and a save/load
+round trip.
 """
 
 from __future__ import annotations

@@ -99,14 +99,16 @@ def test_gfcf_normalises_the_weighted_cells_by_hand():
     # known users are scored from their weighted rows, a request-time history is binary
     rows = np.array([[1, 0.6, 0], [0, 1, 1]])
     np.testing.assert_allclose(model._score_users(np.arange(2)), rows @ model.weights_, rtol=1e-6)
-    np.testing.assert_allclose(model._score_histories(ds.user_items), ds.user_items @ model.weights_, rtol=1e-6)
+    np.testing.assert_allclose(model._score_histories(ds.user_items), ds.user_items @ model.weights_,
+                               rtol=1e-6)
 
 
 def test_gfcf_weight_zero_or_equal_ratings_is_the_binary_model(rated_blocks):
     ds, _ = rated_blocks
     binary = GFCF(k=4, alpha=0.3).fit(ds)
+    all_fours = rated(ds, np.full(len(ds.interactions), 4.0, np.float32))
     for same in (GFCF(k=4, alpha=0.3, rating_weight=0.0).fit(ds),
-                 GFCF(k=4, alpha=0.3, rating_weight=0.8).fit(rated(ds, np.full(len(ds.interactions), 4.0, np.float32)))):
+                 GFCF(k=4, alpha=0.3, rating_weight=0.8).fit(all_fours)):
         np.testing.assert_array_equal(same.weights_, binary.weights_)
         np.testing.assert_array_equal(same.recommend(np.arange(ds.n_users), k=5)[0],
                                       binary.recommend(np.arange(ds.n_users), k=5)[0])

@@ -95,4 +95,5 @@ def test_the_prior_copy_is_not_saved_and_older_artefacts_still_load(trained, tmp
     again.n_users_, again.n_items_, again.seen_ = trained.n_users_, trained.n_items_, trained.seen_
     again._set_state(old)
     h = [[30, 31, 32], [1]]
-    np.testing.assert_array_equal(again.recommend(histories=h, k=5)[0], trained.recommend(histories=h, k=5)[0])
+    np.testing.assert_array_equal(again.recommend(histories=h, k=5)[0],
+                                  trained.recommend(histories=h, k=5)[0])

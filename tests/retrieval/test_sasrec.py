@@ -478,7 +478,8 @@ def test_history_margin_ranks_the_networks_own_input_that_margin_lower():
 
     def gaps(m):
         params = {**SMALL, "max_len": n}
-        model = SASRec(epochs=150, label_smoothing=eps, history_margin=m, item_features=False, **params).fit(ds)
+        model = SASRec(epochs=150, label_smoothing=eps, history_margin=m, item_features=False, **params)
+        model.fit(ds)
         logits = full_scores(model, histories)
         return np.array([row[~s].mean() - row[s].mean() for row, s in zip(logits, seen)])
 

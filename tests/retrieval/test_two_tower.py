@@ -142,7 +142,8 @@ def test_rating_weight_zero_is_the_binary_model_bit_for_bit(rated_blocks, base):
     ds, _ = rated_blocks  # the ratings vary, but b = 0 never reads them
     model = TwoTower(text=False, rating_weight=0.0, **SMALL).fit(ds)
     np.testing.assert_array_equal(model.item_vectors_, base.item_vectors_)
-    np.testing.assert_array_equal(model._score_users(np.arange(ds.n_users)), base._score_users(np.arange(ds.n_users)))
+    users = np.arange(ds.n_users)
+    np.testing.assert_array_equal(model._score_users(users), base._score_users(users))
 
 
 def test_rating_weight_pulls_users_toward_their_top_rated_items(blocks, base):
@@ -168,3 +169,34 @@ def test_rating_weight_pulls_users_toward_their_top_rated_items(blocks, base):
 def test_bad_rating_weight_is_named(blocks, bad):
     with pytest.raises(ConfigError, match="rating_weight"):
         TwoTower(text=False, rating_weight=bad, **SMALL).fit(blocks[0])
+
+
+def test_weighted_batch_loss_is_the_weighted_mean_of_each_pairs_term(blocks):
+    """Uniform weights give the binary loss (the step size is kept); in general the loss is
+    sum(w * term) / sum(w), each pair's term being its loss alone (one-hot weights)."""
+    import torch
+
+    from recstrata.retrieval.two_tower.towers import ItemTower, UserTower
+
+    ds, _ = blocks
+    model = TwoTower(text=False, genres=False, year=False, **SMALL)
+    X = ds.user_items
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        towers = (ItemTower(ds.n_items, model.dim, 0, 0, model.history_ids),
+                  UserTower(model.dim, model.attention))
+    u = np.array([0, 11, 22, 33])
+    i = np.array([X[r].indices[0] for r in u])
+
+    def loss(weights):
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            return model._batch_loss(torch, *towers, X, u, i, torch.ones(ds.n_items), None, None,
+                                     torch.zeros(ds.n_items), None, np.random.default_rng(0), weights)
+
+    plain = loss(None)
+    torch.testing.assert_close(loss(np.full(4, 0.3, np.float32)), plain)
+    terms = torch.stack([loss(np.eye(4, dtype=np.float32)[k]) for k in range(4)])
+    torch.testing.assert_close(terms.mean(), plain)
+    w = np.array([0.2, 1.0, 0.5, 0.8], np.float32)
+    torch.testing.assert_close(loss(w), (torch.from_numpy(w) * terms).sum() / w.sum())

@@ -4,10 +4,13 @@ NDCG@10 (the best epoch's weights are kept); scoring encodes a history to its po
 decodes it, so any history - new or updated - is scored without retraining; weights are saved as
 plain arrays.
 
-Scale: both networks read a dense (batch, n_items) input and decode a full softmax over the catalog,
-with two (n_items, hidden) weight matrices: ~5 MB at ML-100K's 1,682 items, ~4.8 GB of weights and
-~2 GB per batch of 512 at 1M items. They are meant for catalogs up to ~100k items; at millions of
-items serve a sampled-softmax model (the two-tower) or a linear/factor model through the ANN index.
+Scale: both networks read a dense (batch, n_items) input and decode a full softmax over the catalog.
+At the default sizes and 1M items: Mult-VAE holds two (n_items, 600) weight matrices, 4.8 GB; RecVAE
+an (n_items, 600) encoder layer and an (n_items, 200) decoder, 3.2 GB saved, 5.6 GB in memory with
+the prior's frozen encoder copy; a batch of 500 users needs another ~4 GB (input + logits), before
+Adam's two moment copies of every weight. They are meant for catalogs up to ~100k items; at
+millions serve a sampled-softmax model (the two-tower) or a linear / factor model through the ANN
+index.
 
 Subclasses set ``name``, implement ``_check_params``, ``_build`` (the network, with ``encode(x) ->
 (μ, log σ²)`` and ``decode(z) -> logits``) and ``_train_epoch``, and keep ``seed`` / ``threads`` /

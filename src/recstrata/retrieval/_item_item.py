@@ -43,6 +43,11 @@ def weighted_interactions(dataset, rating_weight: float) -> sp.csr_matrix:
     return x
 
 
+def check_rating_weight(model) -> None:
+    """ConfigError unless ``model.rating_weight`` is a number in [0, 1]."""
+    check_number(model, "rating_weight", 0.0, 1.0, hint=" (0 = binary interactions)")
+
+
 class RatingWeightedUsers:
     """Mixin for models with a ``rating_weight``: known users are scored from their rating-weighted
     training rows (kept in ``user_rows_``, saved with the model); a history given at request time is
@@ -51,7 +56,7 @@ class RatingWeightedUsers:
     rating_weight: float
 
     def _weighted(self, dataset) -> sp.csr_matrix:
-        check_number(self, "rating_weight", 0.0, 1.0, hint=" (0 = binary interactions)")
+        check_rating_weight(self)
         x = weighted_interactions(dataset, self.rating_weight)
         self.user_rows_ = None if self.rating_weight == 0 else x.astype(np.float32).tocsr()
         return x

@@ -18,8 +18,7 @@ import scipy.sparse as sp
 
 from recstrata.data.dataset import Dataset
 from recstrata.retrieval._factors import FactorModel
-from recstrata.retrieval._item_item import weighted_interactions
-from recstrata.retrieval._params import check_number
+from recstrata.retrieval._item_item import check_rating_weight, weighted_interactions
 
 
 class ALS(FactorModel):
@@ -42,7 +41,7 @@ class ALS(FactorModel):
         self.rating_weight = rating_weight
 
     def _fit_matrix(self, dataset: Dataset) -> sp.csr_matrix:
-        check_number(self, "rating_weight", 0.0, 1.0, hint=" (0 = binary interactions)")
+        check_rating_weight(self)
         if self.rating_weight == 0:
             return dataset.user_items  # float32 as before: the binary fit stays bit for bit
         return weighted_interactions(dataset, self.rating_weight).astype(np.float32)
@@ -67,7 +66,8 @@ class ALS(FactorModel):
         return cached[1]
 
     def _fold_in(self, histories: sp.csr_matrix) -> np.ndarray:
-        # For each user: (YᵀY + Yᵀ(C-I)Y + λI) x = Yᵀ C p, with C = alpha * r on the history (p = 1 there)
+        # For each user: (YᵀY + Yᵀ(C-I)Y + λI) x = Yᵀ C p,
+        # with C = alpha * r on the history (p = 1 there)
         y = self.item_factors_  # only the history rows are cast to float64: the catalog may be 1M rows
         yty = self._gram()
         reg = self.regularization * np.eye(y.shape[1])

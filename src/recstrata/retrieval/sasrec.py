@@ -416,7 +416,8 @@ class SASRec(Recommender):
                 if not member.isdigit():  # saved before ensembles: one network, no member index
                     member, name = "0", key[len(_NET_PREFIX) :]
                 weights.setdefault(int(member), {})[name] = torch.from_numpy(np.array(value))
-        for m in weights:  # members after the first share member 0's feature rows (older artefacts hold copies)
+        # members after the first share member 0's feature rows (older artefacts hold copies)
+        for m in weights:
             if m and rows is not None:
                 weights[m].setdefault("item_features", weights[0]["item_features"])
         self.nets_ = []

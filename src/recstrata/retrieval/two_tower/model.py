@@ -42,7 +42,7 @@ import scipy.sparse as sp
 
 from recstrata.data.dataset import Dataset
 from recstrata.data.embeddings import DEFAULT_MODEL, item_text_embeddings
-from recstrata.errors import ConfigError, DataError
+from recstrata.errors import ConfigError, DataError, RecstrataError
 from recstrata.retrieval._torch import (
     load_module_arrays,
     module_arrays,
@@ -51,8 +51,8 @@ from recstrata.retrieval._torch import (
     threads as torch_threads,
     torch_module,
 )
-from recstrata.retrieval._item_item import weighted_interactions
-from recstrata.retrieval._params import check_int, check_number
+from recstrata.retrieval._item_item import check_rating_weight, weighted_interactions
+from recstrata.retrieval._params import check_int
 from recstrata.retrieval.base import Recommender
 from recstrata.retrieval.two_tower.features import categorical_features, hard_negative_matrix
 
@@ -148,7 +148,7 @@ class TwoTower(Recommender):
                 and self.max_history > 0):
             raise ConfigError(f"invalid two_tower parameters: {self!r}")
         check_int(self, "ensemble")  # towers trained with seeds seed, seed + 1, ...
-        check_number(self, "rating_weight", 0.0, 1.0, hint=" (0 = binary interactions)")
+        check_rating_weight(self)
         text = self._text_matrix(dataset)
         feats = categorical_features(dataset, genres=self.genres, year=self.year,
                                      extra=self._inputs["item_features"])
@@ -170,7 +170,10 @@ class TwoTower(Recommender):
         # (P,) loss weight per training pair, aligned with X's cells (same pairs, same order); None = binary
         weights = None
         if self.rating_weight > 0:
-            weights = weighted_interactions(dataset, self.rating_weight).data.astype(np.float32)
+            cells = weighted_interactions(dataset, self.rating_weight)
+            if not (np.array_equal(cells.indptr, X.indptr) and np.array_equal(cells.indices, X.indices)):
+                raise RecstrataError("rating weights do not line up with the interactions (a recstrata bug)")
+            weights = cells.data.astype(np.float32)
         counts = np.bincount(items, minlength=dataset.n_items).astype(np.float64)
         trained = counts > 0
         log_q = np.log(np.maximum(counts, 1.0) / len(items)).astype(np.float32)
