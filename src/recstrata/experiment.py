@@ -45,6 +45,11 @@ class ModelReport:
     trials: list[Trial] = field(default_factory=list)
     groups: dict[str, Any] = field(default_factory=dict)
     fitted: Recommender | None = field(default=None, repr=False)
+    # the test figure of the selection metric: its bootstrap 95% interval over users, and the paired
+    # comparison with the model of best validation figure (None for that model itself)
+    test_interval: tuple[float, float] | None = None
+    vs_best: dict[str, Any] | None = None
+    test_result: Any = field(default=None, repr=False)  # the test EvalResult (per-user values)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +62,8 @@ class ModelReport:
             "total_seconds": self.total_seconds,
             "trials": [t.__dict__ for t in self.trials],
             "groups": self.groups,
+            "test_interval": None if self.test_interval is None else list(self.test_interval),
+            "vs_best": self.vs_best,
         }
 
 
@@ -134,9 +141,25 @@ def run_experiment(
                 trials=trials,
                 groups=test.groups,
                 fitted=model,
+                test_interval=test.interval(metric),
+                test_result=test,
             )
         )
+    _compare_with_best(reports, metric)
     return reports
+
+
+def _compare_with_best(reports: list[ModelReport], metric: str) -> None:
+    """Each report's paired test comparison with the model validation ranks first (how much of a
+    difference on test is noise: the same users score both)."""
+    from recstrata.evaluation.stats import compare
+
+    if len(reports) < 2:
+        return
+    best = max(reports, key=lambda r: r.valid[metric])
+    for r in reports:
+        if r is not best:
+            r.vs_best = {"model": best.model, **compare(r.test_result, best.test_result, metric).to_dict()}
 
 
 def _metric_k(metric: str) -> int:

@@ -67,6 +67,8 @@ def evaluate_cmd(
         table.add_column(f"{m}@{kmin}", justify="right")
     for extra in (f"coverage@{kmin}", f"novelty@{kmin}"):
         table.add_column(extra, justify="right")
+    table.add_column(f"{metric} 95% CI", justify="right")
+    table.add_column("vs best valid (p)", justify="right")
     table.add_column(f"valid {metric}", justify="right")
     table.add_column("fit s", justify="right")
     table.add_column("params")
@@ -76,6 +78,8 @@ def evaluate_cmd(
             *(f"{r.test[f'{m}@{kmin}']:.4f}" for m in SHOWN),
             f"{r.test.get(f'coverage@{kmin}', float('nan')):.3f}",
             f"{r.test.get(f'novelty@{kmin}', float('nan')):.2f}",
+            _interval(r.test_interval),
+            _versus(r.vs_best),
             f"{r.valid[metric]:.4f}",
             f"{r.fit_seconds:.2f}",
             ", ".join(f"{a}={b}" for a, b in r.params.items() if a != "seed"),
@@ -93,6 +97,18 @@ def evaluate_cmd(
         "models": [r.to_dict() for r in reports],
         "seconds": time.perf_counter() - start,
     })
+
+
+def _interval(bounds) -> str:
+    return "-" if bounds is None else f"{bounds[0]:.4f}-{bounds[1]:.4f}"
+
+
+def _versus(c) -> str:
+    """``a - best`` on test with the paired t-test's p-value, ``*`` when its 95% interval excludes 0."""
+    if c is None:
+        return "(best)"
+    star = "*" if c["low"] > 0 or c["high"] < 0 else ""
+    return f"{c['difference']:+.4f} (p {c['p_value']:.2g}){star}"
 
 
 def _print_groups(reports, metric: str) -> None:

@@ -37,6 +37,14 @@ class EvalResult:
     groups: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     seconds: float = 0.0
 
+    def interval(self, metric: str, *, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+        """Bootstrap confidence interval over users of ``metric``'s mean (see ``evaluation.stats``)."""
+        from recstrata.evaluation.stats import interval
+
+        if metric not in self.per_user:
+            raise ConfigError(f"metric {metric!r} is not per-user in this result (it has {sorted(self.per_user)})")
+        return interval(self.per_user[metric], level=level, seed=seed)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "part": self.part,
