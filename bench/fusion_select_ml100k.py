@@ -101,7 +101,7 @@ def main() -> None:
                r.cv_ndcg, r.ndcg, time.perf_counter() - start, settings=r.n_settings,
                fold_choices=[[w, k] for w, k in r.fold_choices])
 
-    finish_selection(args, ev, trials, best)
+    finish_selection(args, ev, trials, best, split)
 
 
 if __name__ == "__main__":

@@ -115,7 +115,7 @@ def main() -> None:
                    pipe.ranker_.best_iteration_, time.perf_counter() - start, "folds")
 
     model = best[2]
-    finish_selection(args, ev, trials, best)
+    finish_selection(args, ev, trials, best, split)
     ranker = getattr(model, "ranker_", None)
     if ranker is not None:
         print("\nTop features by gain:",
