@@ -6,9 +6,9 @@
 Starts the recstrata server (uvicorn, one process) and the bare anchor (FastAPI + one faiss HNSW
 top-100 search, ef 128) and drives each with wrk at concurrency 1, 8 and 32 for a bounded time,
 over a fixed list of user ids. The load generator shares the machine's 2 cores with the server.
-wrk's percentiles include its coordinated-omission correction: a sample longer than twice the mean
-per-connection interval is also counted at every interval below it, so a few slow requests (e.g.
-the first one on a connection the server was slow to accept) move p99 a lot; look at Max too.
+wrk's percentiles include its coordinated-omission correction: with I the mean time per request on
+one connection, a sample v >= 2I is also counted at v - I, v - 2I, ... down to just above I, so a
+few slow requests (e.g. the first one on a connection the server was slow to accept) move p99 a lot.
 
 ``--synthetic N`` serves a generated catalog of N items (titles, genres, years) with interactions
 that have real structure: users belong to latent taste clusters (popularity-skewed), each cluster
