@@ -254,8 +254,8 @@ def main() -> None:
 
             # the event loop `recstrata serve` uses (ServingSettings.event_loop), so both paths match
             cmd = [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "bench"), "--factory",
-                   "serve_load:synthetic_app", "--port", str(port), "--loop", get_settings().serving.event_loop,
-                   "--log-level", "warning", "--no-access-log"]
+                   "serve_load:synthetic_app", "--port", str(port),
+                   "--loop", get_settings().serving.event_loop, "--log-level", "warning", "--no-access-log"]
         else:
             users = [str(u) for u in range(1, 944)]
             cmd = [sys.executable, "-m", "recstrata.cli", "serve", "--dataset", args.dataset, "--model", args.model,
