@@ -6,6 +6,9 @@
 Starts the recstrata server (uvicorn, one process) and the bare anchor (FastAPI + one faiss HNSW
 top-100 search, ef 128) and drives each with wrk at concurrency 1, 8 and 32 for a bounded time,
 over a fixed list of user ids. The load generator shares the machine's 2 cores with the server.
+wrk's percentiles include its coordinated-omission correction: with I the mean time per request on
+one connection, a sample v >= 2I is also counted at v - I, v - 2I, ... down to just above I, so a
+few slow requests (e.g. the first one on a connection the server was slow to accept) move p99 a lot.
 
 ``--synthetic N`` serves a generated catalog of N items (titles, genres, years) with interactions
 that have real structure: users belong to latent taste clusters (popularity-skewed), each cluster
@@ -13,7 +16,8 @@ owns a slice of the catalog and a couple of genres, and items within a cluster a
 power-law popularity. ALS (64 factors) is fitted, indexed (``VectorRetriever``, kind ``--index``)
 and published as one ``ann`` artefact in this process (times printed); the real app
 (``create_app`` + ``build_state``) then loads it, index memory-mapped, in a uvicorn worker started
-with ``--factory serve_load:synthetic_app``, which regenerates the same catalog from the seed. The
+with ``--factory serve_load:synthetic_app`` (which regenerates the same catalog from the seed) on
+the event loop ``recstrata serve`` uses (``ServingSettings.event_loop``). The
 anchor indexes as many random vectors as the catalog has items unless ``--anchor-items`` says
 otherwise (its HNSW build takes minutes at 1M items; it is timed and printed, not measured).
 """
@@ -246,8 +250,12 @@ def main() -> None:
             users, timings = prepare_synthetic(args.synthetic, args.seed, work / "runs", args.als_iterations, index)
             env |= {"RECSTRATA_SERVING__MODEL": "ann", "BENCH_SYNTHETIC_ITEMS": str(args.synthetic),
                     "BENCH_SYNTHETIC_SEED": str(args.seed)}
+            from recstrata.config import get_settings
+
+            # the event loop `recstrata serve` uses (ServingSettings.event_loop), so both paths match
             cmd = [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "bench"), "--factory",
-                   "serve_load:synthetic_app", "--port", str(port), "--log-level", "warning", "--no-access-log"]
+                   "serve_load:synthetic_app", "--port", str(port),
+                   "--loop", get_settings().serving.event_loop, "--log-level", "warning", "--no-access-log"]
         else:
             users = [str(u) for u in range(1, 944)]
             cmd = [sys.executable, "-m", "recstrata.cli", "serve", "--dataset", args.dataset, "--model", args.model,

@@ -51,5 +51,5 @@ def serve(
                   f"  curl -X POST {base}/v1/explanations -H 'Content-Type: application/json' "
                   "-d '{\"user_id\": \"1\", \"item_ids\": [\"1\"]}'")
     # one process: the model, overlay and event store live in it (scale out with more replicas)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                access_log=access_log)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, loop=settings.event_loop,
+                log_level="info", access_log=access_log)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -14,6 +15,12 @@ class ServingSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    event_loop: Literal["asyncio", "uvloop", "auto"] = Field(
+        "asyncio", description="uvicorn event loop. asyncio, not uvloop: uvloop's libuv accepts one new "
+        "connection per loop iteration, and recommendations are scored on the loop, so under load an "
+        "iteration lasts ~1 ms per request in flight and new connections queue for it (up to 0.5 s at 32 "
+        "connections on the 1M-item catalog); asyncio accepts the whole backlog at once. See BENCHMARKS.md",
+    )
     dataset: str = Field("ml-latest-small", description="dataset name or path the catalog comes from")
     model: str = Field("als", description="model fitted at start-up when runs_dir has no published artefact")
     model_params: dict = Field(default_factory=dict)
