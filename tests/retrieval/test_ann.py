@@ -304,3 +304,24 @@ def test_nprobe_above_nlist_searches_every_list(clustered):
     for kind in ("ivf", "ivfpq4fs"):
         got = make_index(kind, nlist=8, nprobe=64).build(x, ids).search(queries, 10)[0]
         assert recall_of(got, want).mean() >= 0.99, kind
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("shards", [1, 3])
+def test_exact_path_for_small_filtered_sets_equals_brute_force(kind, shards, clustered):
+    """Allowed sets within ``filter_exact_below`` are searched exactly: a few exclusions (most rows
+    allowed: scored in place), a third of the catalog (the same) and a seventh (gathered rows)."""
+    x, ids, queries = clustered
+    index = make_index(kind, shards=shards, filter_exact_below=10_000).build(x, ids)
+    rng = np.random.default_rng(3)
+    exclude = [rng.choice(ids, 40, replace=False) for _ in queries]
+    kept = ~np.stack([np.isin(ids, e) for e in exclude])  # (n_queries, n)
+    for kw, mask in (
+        (dict(exclude=exclude), kept),
+        (dict(allow=ids[::3]), np.isin(ids, ids[::3])[None, :].repeat(len(queries), 0)),
+        (dict(allow=ids[::7], exclude=exclude), np.isin(ids, ids[::7]) & kept),
+    ):
+        got, got_scores = index.search(queries, 12, **kw)
+        want, want_scores = brute_force(x, ids, queries, 12, mask)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_allclose(got_scores, want_scores, rtol=1e-5, atol=1e-6)

@@ -342,12 +342,31 @@ class VectorIndex:
         for i in range(q.shape[0]):
             if found[i] >= min(k, plan.count(i)) and plan.count(i) > self.filter_exact_below:
                 continue
-            allowed = plan.positions(i, len(self))
             pos[i], scores[i] = -1, -np.inf
+            count = plan.count(i)
+            if count * 4 >= len(self):  # most rows allowed: score them all in place, mask the rest
+                sc = self._score_all(q[i])  # (n,) no copy of the stored vectors
+                sc[~np.unpackbits(plan.bitmap(i), count=len(self), bitorder="little").astype(bool)] = -np.inf
+                best = top_k(sc[None, :], min(k, count))[0]
+                pos[i, : best.size], scores[i, : best.size] = best, sc[best]
+                continue
+            allowed = plan.positions(i, len(self))
             if allowed.size:
                 sc = self._gather(allowed) @ q[i]  # (n_allowed,)
                 best = top_k(sc[None, :], min(k, allowed.size))[0]
                 pos[i, : best.size], scores[i, : best.size] = allowed[best], sc[best]
+
+    def _score_all(self, query: np.ndarray) -> np.ndarray:
+        """Exact inner products (n,) of one query with every stored vector, read in place."""
+        if self.vectors_ is not None:
+            return np.asarray(self.vectors_ @ query, dtype=np.float32)
+        faiss = faiss_module()
+        out = np.empty(len(self), dtype=np.float32)
+        for s, index in enumerate(self.shards_):
+            size = int(self.bounds_[s + 1] - self.bounds_[s])
+            view = faiss.rev_swig_ptr(self._flat_storage(index).get_xb(), size * self.dim_).reshape(size, self.dim_)
+            out[self.bounds_[s] : self.bounds_[s + 1]] = view @ query
+        return out
 
     # ----------------------------------------------------------------- persistence
     def save(self, directory: str | os.PathLike[str]) -> Path:
