@@ -296,17 +296,27 @@ class VectorIndex:
         """Original float32 vectors of row positions ``pos`` (any shape; entries must be >= 0)."""
         if self.vectors_ is not None:
             return np.asarray(self.vectors_[pos])
-        faiss = faiss_module()
         out = np.empty((*pos.shape, self.dim_), dtype=np.float32)
         shard_of = np.searchsorted(self.bounds_, pos, side="right") - 1
-        for s, index in enumerate(self.shards_):
+        for s in range(len(self.shards_)):
             hit = shard_of == s
             if hit.any():
-                flat = self._flat_storage(index)
-                size = int(self.bounds_[s + 1] - self.bounds_[s])
-                view = faiss.rev_swig_ptr(flat.get_xb(), size * self.dim_).reshape(size, self.dim_)
-                out[hit] = view[pos[hit] - self.bounds_[s]]
+                out[hit] = self._shard_view(s)[pos[hit] - self.bounds_[s]]
         return out
+
+    def _shard_view(self, s: int) -> np.ndarray:
+        """(rows, d) float32 originals of shard ``s`` read in place from faiss's flat storage (the
+        kinds that keep no ``vectors_`` copy: exact and HNSW)."""
+        faiss = faiss_module()
+        size = int(self.bounds_[s + 1] - self.bounds_[s])
+        xb = self._flat_storage(self.shards_[s]).get_xb()
+        return faiss.rev_swig_ptr(xb, size * self.dim_).reshape(size, self.dim_)
+
+    def _score_all(self, query: np.ndarray) -> np.ndarray:
+        """Exact inner products (n,) of one query with every stored vector, read in place."""
+        if self.vectors_ is not None:
+            return _inner(self.vectors_, query)
+        return np.concatenate([_inner(self._shard_view(s), query) for s in range(len(self.shards_))])
 
     def _rerank(self, q: np.ndarray, pos: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Exact inner products of the shortlist ``pos`` (nq, kk); keep the best k per row."""
@@ -344,29 +354,20 @@ class VectorIndex:
                 continue
             pos[i], scores[i] = -1, -np.inf
             count = plan.count(i)
-            if count * 4 >= len(self):  # most rows allowed: score them all in place, mask the rest
-                sc = self._score_all(q[i])  # (n,) no copy of the stored vectors
-                sc[~np.unpackbits(plan.bitmap(i), count=len(self), bitorder="little").astype(bool)] = -np.inf
+            # an eighth or more of the rows allowed: scoring every row in place and masking beats
+            # copying the allowed rows out (measured at 40,000 x 64: gather + dot 0.20 ms at 10% of the
+            # rows, 0.39 ms at 20%; every row in place 0.23-0.25 ms)
+            if count * 8 >= len(self):
+                sc = self._score_all(q[i])  # (n,)
+                sc[~plan.mask(i, len(self))] = -np.inf
                 best = top_k(sc[None, :], min(k, count))[0]
                 pos[i, : best.size], scores[i, : best.size] = best, sc[best]
                 continue
             allowed = plan.positions(i, len(self))
             if allowed.size:
-                sc = self._gather(allowed) @ q[i]  # (n_allowed,)
+                sc = _inner(self._gather(allowed), q[i])  # (n_allowed,)
                 best = top_k(sc[None, :], min(k, allowed.size))[0]
                 pos[i, : best.size], scores[i, : best.size] = allowed[best], sc[best]
-
-    def _score_all(self, query: np.ndarray) -> np.ndarray:
-        """Exact inner products (n,) of one query with every stored vector, read in place."""
-        if self.vectors_ is not None:
-            return np.asarray(self.vectors_ @ query, dtype=np.float32)
-        faiss = faiss_module()
-        out = np.empty(len(self), dtype=np.float32)
-        for s, index in enumerate(self.shards_):
-            size = int(self.bounds_[s + 1] - self.bounds_[s])
-            view = faiss.rev_swig_ptr(self._flat_storage(index).get_xb(), size * self.dim_).reshape(size, self.dim_)
-            out[self.bounds_[s] : self.bounds_[s + 1]] = view @ query
-        return out
 
     # ----------------------------------------------------------------- persistence
     def save(self, directory: str | os.PathLike[str]) -> Path:
@@ -397,3 +398,14 @@ class VectorIndex:
             self._pool_.shutdown(wait=True)
             self._pool_ = None
 
+
+def _inner(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """(len(rows),) float32 inner products with faiss's single-threaded kernel: numpy's BLAS would start
+    its own thread pool, which ``threads`` does not govern (on a busy 2-core machine a median 8 ms at
+    9,742 x 64 instead of 0.05 ms)."""
+    faiss = faiss_module()
+    rows = np.ascontiguousarray(rows, dtype=np.float32)  # no copy for float32 C-order storage
+    q = np.ascontiguousarray(query, dtype=np.float32)
+    out = np.empty(len(rows), dtype=np.float32)
+    faiss.fvec_inner_products_ny(faiss.swig_ptr(out), faiss.swig_ptr(q), faiss.swig_ptr(rows), q.size, len(rows))
+    return out

@@ -48,12 +48,15 @@ class FilterPlan:
     def count(self, q: int) -> int:
         return int(self.counts[0 if self.shared else q])
 
+    def mask(self, q: int, n: int) -> np.ndarray:
+        """(n,) bool: the rows query ``q`` may return."""
+        return np.unpackbits(self.bitmap(q), count=n, bitorder="little").astype(bool)
+
     def positions(self, q: int, n: int) -> np.ndarray:
         """Allowed row positions of query ``q`` (for exact search over a small allowed set)."""
         key = 0 if self.shared else q
         if key not in self._positions:
-            bits = np.unpackbits(self.bitmap(q), count=n, bitorder="little")
-            self._positions[key] = np.flatnonzero(bits).astype(np.int64)
+            self._positions[key] = np.flatnonzero(self.mask(q, n)).astype(np.int64)
         return self._positions[key]
 
 

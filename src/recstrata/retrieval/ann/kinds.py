@@ -17,8 +17,10 @@ float32; with one code per dimension the re-ranked shortlist catches nearly all 
 even on random vectors (bench/ann_speed.py). ``pq4fs`` is the flat scan; as faiss's flat
 fast-scan index takes no selector, its filtered searches over-fetch and drop disallowed rows.
 
-``vectors.npy`` (the float32 originals) is memory-mapped on load; only the re-ranked shortlist and
-small filtered sets touch it. HNSW and flat keep originals inside faiss and need no copy.
+``vectors.npy`` (the float32 originals) is memory-mapped on load; the re-ranked shortlist and exact
+filtered searches read it (a filtered search whose allowed set is within ``filter_exact_below`` reads
+all of it when an eighth or more of the catalog is allowed, i.e. on catalogs up to 8x that
+threshold). HNSW and flat keep originals inside faiss and need no copy.
 """
 
 from __future__ import annotations
