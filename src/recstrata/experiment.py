@@ -123,6 +123,7 @@ def run_experiment(
 ) -> list[ModelReport]:
     """Tune (or just fit, with ``tuned=False``) each model and score it on valid and test."""
     reports = []
+    ks = tuple(sorted(set(ks) | {_metric_k(metric)}))  # the selection metric is always scored
     for name in models:
         start = time.perf_counter()
         space = (spaces or {}).get(name) if tuned else {}

@@ -45,7 +45,8 @@ def test_cli_evaluate_prints_and_saves_the_intervals(tmp_path):
     result = CliRunner().invoke(app, ["evaluate", "--dataset", "ml-latest-small", "--models", "pop,itemknn",
                                       "--no-tune", "--k", "10", "--output", str(out)])
     assert result.exit_code == 0, result.output
-    assert "95% CI" in result.output and "(best)" in result.output
+    assert "95% CI" in result.output and "(reference)" in result.output
+    assert "best on validation" in result.output
     saved = {m["model"]: m for m in json.loads(out.read_text())["models"]}
     for m in saved.values():
         low, high = m["test_interval"]

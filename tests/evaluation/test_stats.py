@@ -41,11 +41,11 @@ def test_interval_is_reproducible_ignores_nan_and_is_a_point_without_spread():
     x = np.random.default_rng(3).random(50)
     assert interval(x, seed=7) == interval(x, seed=7)
     assert interval(np.r_[x, np.nan], seed=7) == interval(x, seed=7)
-    assert interval([0.5, 0.5, 0.5]) == (0.5, 0.5)
+    assert interval([0.5] * 40) == (0.5, 0.5)
 
 
-@pytest.mark.parametrize("values, match", [([0.3], "at least 2"), ([np.nan, 0.2], "at least 2"),
-                                           ([0.1, np.inf], "finite")])
+@pytest.mark.parametrize("values, match", [([0.3] * 29, "at least 30"), ([np.nan] * 5 + [0.2] * 29, "at least 30"),
+                                           ([0.1] * 40 + [np.inf], "finite")])
 def test_interval_refuses_what_it_cannot_estimate(values, match):
     with pytest.raises(ConfigError, match=match):
         interval(values)
@@ -54,7 +54,7 @@ def test_interval_refuses_what_it_cannot_estimate(values, match):
 @pytest.mark.parametrize("kw, match", [(dict(level=95), "level"), (dict(resamples=10), "resamples")])
 def test_interval_refuses_bad_settings(kw, match):
     with pytest.raises(ConfigError, match=match):
-        interval([0.1, 0.2, 0.3], **kw)
+        interval(np.linspace(0, 1, 50), **kw)
 
 
 def test_paired_comparison_finds_a_small_shift_the_unpaired_intervals_cannot():
@@ -82,19 +82,46 @@ def test_comparing_a_model_with_itself_or_with_noise_is_not_significant():
 
 
 def test_comparison_leaves_out_users_undefined_in_either_result():
-    a, b = np.array([0.5, np.nan, 0.2, 0.4]), np.array([0.1, 0.3, np.nan, 0.2])
+    rng = np.random.default_rng(8)
+    a, b = rng.random(60), rng.random(60)
+    a[:10], b[10:20] = np.nan, np.nan
     c = compare(result(a), result(b), "ndcg@10")
-    assert c.n_users == 2 and c.difference == pytest.approx(((0.5 - 0.1) + (0.4 - 0.2)) / 2)
+    assert c.n_users == 40 and c.difference == pytest.approx((a[20:] - b[20:]).mean())
+    with pytest.raises(ConfigError, match="at least 30"):  # 29 users defined in both
+        compare(result(a), result(np.r_[b[:31], np.full(29, np.nan)]), "ndcg@10")
+
+
+def test_a_constant_shift_is_certain_and_the_flag_agrees_with_the_p_value():
+    a = np.random.default_rng(9).random(100)
+    c = compare(result(a), result(a - 0.1), "ndcg@10")  # a - (a - 0.1): float noise, no real spread
+    assert c.difference == pytest.approx(0.1) and c.p_value == 0.0 and c.significant
+    assert c.p_wilcoxon < 1e-15  # every difference positive: the smallest two-sided p for 100 users
+    assert c.to_dict()["significant"] is True
+
+
+def test_wilcoxon_ranks_zero_differences_pratt():
+    """20 users tied, 25 better, 15 worse: Pratt's test ranks |d| with the ties included (then drops
+    them), so W- = the rank sum of the worse users among all 60; the default would rank the 40 only."""
+    from scipy import stats
+
+    d = np.r_[np.zeros(20), np.arange(1, 26), -3 * np.arange(1, 16)] / 1024  # exact in binary: a - (a - d) = d
+    a = np.full(60, 0.5)
+    c = compare(result(a), result(a - d), "ndcg@10")
+    pratt = stats.wilcoxon(d, zero_method="pratt")
+    w_minus = stats.rankdata(np.abs(d))[d < 0].sum()
+    assert pratt.statistic == w_minus
+    assert c.p_wilcoxon == pytest.approx(pratt.pvalue)
+    assert abs(c.p_wilcoxon - stats.wilcoxon(d, zero_method="wilcox").pvalue) > 0.05
 
 
 def test_comparison_refuses_results_over_different_users_or_without_the_metric():
-    a = result(np.full(5, 0.2))
+    a = result(np.full(40, 0.2))
     with pytest.raises(ConfigError, match="same users"):
-        compare(a, result(np.full(5, 0.1), users=np.arange(1, 6)), "ndcg@10")
+        compare(a, result(np.full(40, 0.1), users=np.arange(1, 41)), "ndcg@10")
     with pytest.raises(ConfigError, match="same users"):
-        compare(a, result(np.full(5, 0.1), part="valid"), "ndcg@10")
+        compare(a, result(np.full(40, 0.1), part="valid"), "ndcg@10")
     with pytest.raises(ConfigError, match="recall@10"):
-        compare(a, result(np.full(5, 0.1)), "recall@10")
+        compare(a, result(np.full(40, 0.1)), "recall@10")
 
 
 def test_eval_result_interval_on_a_real_evaluation():

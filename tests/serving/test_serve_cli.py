@@ -51,3 +51,13 @@ def test_the_event_loop_comes_from_settings(uvicorn_calls, monkeypatch):
 def test_an_unknown_event_loop_is_rejected_with_the_choices():
     with pytest.raises(pydantic.ValidationError, match="'asyncio', 'uvloop' or 'auto'"):
         ServingSettings(event_loop="trio")
+
+
+def test_the_event_loop_option_overrides_settings_and_is_checked(uvicorn_calls, monkeypatch):
+    monkeypatch.setenv("RECSTRATA_SERVING__EVENT_LOOP", "uvloop")
+    result = _serve("--event-loop", "asyncio")
+    assert result.exit_code == 0, result.output
+    assert [c["loop"] for c in uvicorn_calls] == ["asyncio"]
+    bad = _serve("--event-loop", "trio")
+    assert bad.exit_code == 2 and "event_loop" in bad.output
+    assert len(uvicorn_calls) == 1  # nothing started for the bad value

@@ -68,7 +68,7 @@ def evaluate_cmd(
     for extra in (f"coverage@{kmin}", f"novelty@{kmin}"):
         table.add_column(extra, justify="right")
     table.add_column(f"{metric} 95% CI", justify="right")
-    table.add_column("vs best valid (p)", justify="right")
+    table.add_column("vs reference (p)", justify="right")
     table.add_column(f"valid {metric}", justify="right")
     table.add_column("fit s", justify="right")
     table.add_column("params")
@@ -85,6 +85,11 @@ def evaluate_cmd(
             ", ".join(f"{a}={b}" for a, b in r.params.items() if a != "seed"),
         )
     console.print(table)
+    reference = next((r.model for r in reports if r.vs_best is None and len(reports) > 1), None)
+    if reference:
+        console.print(f"{metric} 95% CI: bootstrap over test users. vs reference: paired test difference from "
+                      f"{reference} (the best on validation; the order on test may differ), paired t-test p; "
+                      f"* = the paired 95% interval excludes 0 and p < 0.05 (no correction for several models)")
     _print_groups(reports, f"ndcg@{kmin}")
     console.print(f"total {time.perf_counter() - start:.1f} s")
     out = output or Path("results") / f"{ds.name}-{protocol}.json"
@@ -104,11 +109,10 @@ def _interval(bounds) -> str:
 
 
 def _versus(c) -> str:
-    """``a - best`` on test with the paired t-test's p-value, ``*`` when its 95% interval excludes 0."""
+    """``a - reference`` on test with the paired t-test's p-value, ``*`` when ``Comparison.significant``."""
     if c is None:
-        return "(best)"
-    star = "*" if c["low"] > 0 or c["high"] < 0 else ""
-    return f"{c['difference']:+.4f} (p {c['p_value']:.2g}){star}"
+        return "(reference)"
+    return f"{c['difference']:+.4f} (p {c['p_value']:.2g}){'*' if c['significant'] else ''}"
 
 
 def _print_groups(reports, metric: str) -> None:

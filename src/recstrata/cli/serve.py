@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 
+import pydantic
 import typer
 
 from recstrata.cli import app
@@ -21,6 +22,7 @@ def serve(
     index: str | None = typer.Option(None, help="serve the model through an ANN index (sq8, hnsw, ivf:nprobe=128, ...)"
                                                 " for large catalogs; default: dense scoring"),
     access_log: bool = typer.Option(False, help="log every request (Prometheus /metrics has the aggregates)"),
+    event_loop: str | None = typer.Option(None, help="asyncio (default), uvloop or auto; see ServingSettings"),
 ) -> None:
     """Start the recommendation API."""
     import uvicorn
@@ -30,7 +32,7 @@ def serve(
 
     settings = get_settings().serving
     updates = {k: v for k, v in {"host": host, "port": port, "dataset": dataset, "model": model,
-                                 "index": index}.items() if v}
+                                 "index": index, "event_loop": event_loop}.items() if v}
     if llm is not None:
         updates["llm_backend"] = None if llm == "none" else llm
     if not settings.api_keys:
@@ -41,7 +43,11 @@ def serve(
                       f"for this run:[/] {key}")
     else:
         key = "<your key>"
-    settings = settings.model_copy(update=updates)
+    try:  # validated like the environment's values (model_copy alone would not check them)
+        settings = type(settings).model_validate({**settings.model_dump(), **updates})
+    except pydantic.ValidationError as exc:
+        console.print(f"[red]invalid serving option:[/] {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
+        raise typer.Exit(2) from exc
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"serving {settings.dataset} with {settings.model} on {base}  (docs: {base}/docs)")
     console.print("try:\n"

@@ -11,8 +11,17 @@ differences between good models; two models scored on the same users are compare
     c = compare(a_result, b_result, "ndcg@10")   # a - b: difference, its interval, p-values
 
 Intervals are percentile bootstraps over users (``scipy.stats.bootstrap``, seeded, so a report is
-reproducible); p-values are the paired t-test and the Wilcoxon signed-rank test (two-sided). Users
-whose value is undefined (NaN) are left out, pairwise for comparisons.
+reproducible); p-values are the paired t-test (of the mean difference) and the Wilcoxon signed-rank
+test (Pratt's treatment of zero differences, which are common: two models often score a user alike;
+it tests that the differences are centred on 0, not their mean). Users whose value is undefined (NaN)
+are left out, pairwise for comparisons.
+
+What the interval covers: the spread over users of one fitted model on one split - not seeds, not
+other splits (two SASRec seeds differ by more than nothing). It is close to nominal from a few
+hundred users on (simulated zero-inflated NDCG-like data: 95% intervals covered the mean 0.94 of the
+time at 200 users, 0.90 at 50, 0.86 at 20), so fewer than ``MIN_USERS`` users are refused.
+``Comparison.significant`` needs both the interval to exclude 0 and the t-test's p below
+1 - level, so the flag never contradicts the p-value shown next to it.
 """
 
 from __future__ import annotations
@@ -23,6 +32,9 @@ from typing import Any
 import numpy as np
 
 from recstrata.errors import ConfigError
+
+#: fewer users than this give intervals well below their nominal coverage (see the module docstring)
+MIN_USERS = 30
 
 
 @dataclass(frozen=True)
@@ -38,15 +50,15 @@ class Comparison:
     high: float
     level: float
     p_value: float  # paired t-test, two-sided
-    p_wilcoxon: float  # Wilcoxon signed-rank, two-sided (ties at zero dropped)
+    p_wilcoxon: float  # Wilcoxon signed-rank, two-sided (zero differences ranked, Pratt)
 
     @property
     def significant(self) -> bool:
-        """The interval excludes 0."""
-        return self.low > 0 or self.high < 0
+        """The interval excludes 0 and the paired t-test agrees at the same level."""
+        return (self.low > 0 or self.high < 0) and self.p_value < 1.0 - self.level
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "significant": self.significant}
 
 
 def interval(values, *, level: float = 0.95, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
@@ -57,8 +69,10 @@ def interval(values, *, level: float = 0.95, resamples: int = 2000, seed: int = 
     _check_level(level, resamples)
     if np.all(x == x[0]):  # no spread: every resample has the same mean
         return float(x[0]), float(x[0])
-    res = stats.bootstrap((x,), np.mean, confidence_level=level, n_resamples=resamples,
-                          method="percentile", random_state=np.random.default_rng(seed), vectorized=True)
+    # batch bounds the memory: all resamples at once would take 8 bytes x users x resamples (4 GB for
+    # ML-20M's 138k users)
+    res = stats.bootstrap((x,), np.mean, confidence_level=level, n_resamples=resamples, batch=50,
+                          method="percentile", rng=np.random.default_rng(seed), vectorized=True)
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
@@ -84,8 +98,9 @@ def compare(a, b, metric: str, *, level: float = 0.95, resamples: int = 2000, se
     if np.all(d == 0):
         p_t = p_w = 1.0
     else:
-        p_t = float(stats.ttest_rel(va, vb).pvalue) if np.std(d) > 0 else 0.0  # a constant non-zero shift
-        p_w = float(stats.wilcoxon(d, zero_method="wilcox").pvalue)
+        constant = np.ptp(d) <= 1e-12 * max(1.0, float(np.abs(d).max()))  # a shift without spread
+        p_t = 0.0 if constant else float(stats.ttest_rel(va, vb).pvalue)
+        p_w = float(stats.wilcoxon(d, zero_method="pratt").pvalue)
     return Comparison(metric=metric, n_users=len(d), mean_a=float(va.mean()), mean_b=float(vb.mean()),
                       difference=float(d.mean()), low=low, high=high, level=level, p_value=p_t, p_wilcoxon=p_w)
 
@@ -93,8 +108,9 @@ def compare(a, b, metric: str, *, level: float = 0.95, resamples: int = 2000, se
 def _finite(values, what: str) -> np.ndarray:
     x = np.asarray(values, np.float64).ravel()
     x = x[~np.isnan(x)]
-    if len(x) < 2:
-        raise ConfigError(f"{what}: need at least 2 defined per-user values for an interval, got {len(x)}")
+    if len(x) < MIN_USERS:
+        raise ConfigError(f"{what}: need at least {MIN_USERS} defined per-user values for a trustworthy "
+                          f"interval, got {len(x)} (evaluate on more users)")
     if not np.isfinite(x).all():
         raise ConfigError(f"{what}: per-user values must be finite (found inf)")
     return x
