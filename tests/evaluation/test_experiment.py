@@ -54,3 +54,9 @@ def test_cli_evaluate_prints_and_saves_the_intervals(tmp_path):
     assert sum(m["vs_best"] is None for m in saved.values()) == 1
     worse = next(m for m in saved.values() if m["vs_best"] is not None)
     assert np.isclose(worse["vs_best"]["mean_a"], worse["test"]["ndcg@10"])
+
+
+def test_the_selection_metric_is_scored_even_when_its_cutoff_is_not_listed(blocks):
+    split = ratio_split(blocks[0], seed=0)
+    [report] = run_experiment(split, ["pop"], ks=[20], metric="ndcg@10", tuned=False, group_by=[])
+    assert {"ndcg@10", "ndcg@20"} <= set(report.test) and report.test_interval is not None
