@@ -315,8 +315,8 @@ class VectorIndex:
     def _score_all(self, query: np.ndarray) -> np.ndarray:
         """Exact inner products (n,) of one query with every stored vector, read in place."""
         if self.vectors_ is not None:
-            return _inner(self.vectors_, query)
-        return np.concatenate([_inner(self._shard_view(s), query) for s in range(len(self.shards_))])
+            return np.asarray(self.vectors_ @ query, dtype=np.float32)
+        return np.concatenate([self._shard_view(s) @ query for s in range(len(self.shards_))]).astype(np.float32)
 
     def _rerank(self, q: np.ndarray, pos: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Exact inner products of the shortlist ``pos`` (nq, kk); keep the best k per row."""
@@ -365,7 +365,7 @@ class VectorIndex:
                 continue
             allowed = plan.positions(i, len(self))
             if allowed.size:
-                sc = _inner(self._gather(allowed), q[i])  # (n_allowed,)
+                sc = self._gather(allowed) @ q[i]  # (n_allowed,)
                 best = top_k(sc[None, :], min(k, allowed.size))[0]
                 pos[i, : best.size], scores[i, : best.size] = allowed[best], sc[best]
 
@@ -397,15 +397,3 @@ class VectorIndex:
         if getattr(self, "_pool_", None) is not None:
             self._pool_.shutdown(wait=True)
             self._pool_ = None
-
-
-def _inner(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """(len(rows),) float32 inner products with faiss's single-threaded kernel: numpy's BLAS would start
-    its own thread pool, which ``threads`` does not govern (on a busy 2-core machine a median 8 ms at
-    9,742 x 64 instead of 0.05 ms)."""
-    faiss = faiss_module()
-    rows = np.ascontiguousarray(rows, dtype=np.float32)  # no copy for float32 C-order storage
-    q = np.ascontiguousarray(query, dtype=np.float32)
-    out = np.empty(len(rows), dtype=np.float32)
-    faiss.fvec_inner_products_ny(faiss.swig_ptr(out), faiss.swig_ptr(q), faiss.swig_ptr(rows), q.size, len(rows))
-    return out
