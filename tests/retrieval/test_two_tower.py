@@ -191,7 +191,7 @@ def test_weighted_batch_loss_is_the_weighted_mean_of_each_pairs_term(blocks):
     def loss(weights):
         with torch.random.fork_rng():
             torch.manual_seed(0)
-            return model._batch_loss(torch, *towers, X, u, i, torch.ones(ds.n_items), None, None,
+            return model._batch_loss(torch, *towers, X, u, i, np.ones(ds.n_items, bool), None, None,
                                      torch.zeros(ds.n_items), None, np.random.default_rng(0), weights)
 
     plain = loss(None)

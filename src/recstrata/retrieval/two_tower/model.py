@@ -185,9 +185,7 @@ class TwoTower(Recommender):
             user_tower = UserTower(self.dim, self.attention)
         params = list(item_tower.parameters()) + list(user_tower.parameters())
         opt = torch.optim.AdamW(params, lr=self.learning_rate, weight_decay=self.weight_decay)
-        text_t = None if text is None else torch.from_numpy(text)
-        feats_t = sparse_tensor(feats) if feats.shape[1] else None
-        trained_t = torch.from_numpy(trained.astype(np.float32))
+        feats = feats if feats.shape[1] else None
         log_q_t = torch.from_numpy(log_q)
 
         for _ in range(self.epochs):
@@ -196,37 +194,54 @@ class TwoTower(Recommender):
                 b = order[start : start + self.batch_size]
                 if len(b) < 2:
                     continue
-                drop = rng.random(dataset.n_items) < self.id_dropout
-                keep = trained_t * torch.from_numpy((~drop).astype(np.float32))  # (N,) ID mask this step
-                loss = self._batch_loss(torch, item_tower, user_tower, X, users[b], items[b], keep, text_t,
-                                        feats_t, log_q_t, hard, rng, None if weights is None else weights[b])
+                loss = self._batch_loss(torch, item_tower, user_tower, X, users[b], items[b], trained, text,
+                                        feats, log_q_t, hard, rng, None if weights is None else weights[b])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
 
-        with torch.no_grad():
-            target, history = item_tower(trained_t, text_t, feats_t)
+        with torch.no_grad():  # every item's vectors: the whole catalog in one pass
+            target, history = item_tower(torch.from_numpy(trained.astype(np.float32)),
+                                         None if text is None else torch.from_numpy(text),
+                                         None if feats is None else sparse_tensor(feats))
             logits = user_tower.item_logits(history)
         return target.numpy().copy(), history.numpy().copy(), logits.numpy().copy(), user_tower.eval()
 
-    def _batch_loss(self, torch, item_tower, user_tower, X, u, i, keep, text_t, feats_t, log_q_t, hard, rng,
+    def _batch_loss(self, torch, item_tower, user_tower, X, u, i, trained, text, feats, log_q_t, hard, rng,
                     weights=None):
         """Sampled-softmax loss of one batch of (user, positive item) pairs: u, i are (B,) arrays;
-        ``weights`` (B,) per positive, or None for the plain mean."""
-        target, history = item_tower(keep, text_t, feats_t)  # (N, d), (N, d)
-        i_t = torch.from_numpy(i)
+        ``trained`` (N,) bool, ``text`` (N, t) or None, ``feats`` (N, f) CSR or None are the catalog's
+        inputs; ``weights`` (B,) per positive, or None for the plain mean.
+
+        Only the items the batch uses (its targets, the sampled history items and the hard negatives)
+        go through the item tower, so a step costs the same on 10,000 items as on 1,000,000; their
+        IDs are dropped at random (``id_dropout``) for this step."""
         idx, valid = self._sample_histories(X, u, i, rng)  # (B, L) each
-        user_vecs = user_tower.forward_sampled(torch.from_numpy(idx), torch.from_numpy(valid), history,
+        picks, has_hard = self._hard_picks(hard, u, rng) if hard is not None else (None, None)
+        rows = np.unique(np.concatenate([i, idx.ravel()] + ([] if picks is None else [picks])))  # (R,)
+        keep = trained[rows] & (rng.random(len(rows)) >= self.id_dropout)  # (R,) ID mask this step
+        target, history = item_tower(torch.from_numpy(keep.astype(np.float32)),
+                                     None if text is None else torch.from_numpy(text[rows]),
+                                     None if feats is None else sparse_tensor(feats[rows]),
+                                     torch.from_numpy(rows))  # (R, d) each
+
+        def local(a: np.ndarray):  # item indices -> rows of target / history
+            return torch.from_numpy(np.searchsorted(rows, a))
+
+        i_t = local(i)
+        user_vecs = user_tower.forward_sampled(local(idx), torch.from_numpy(valid), history,
                                                user_tower.item_logits(history))  # (B, d)
         logits = user_vecs @ target[i_t].T / self.temperature  # (B, B): row b, column = batch item j
         if self.logq:
-            logits = logits - log_q_t[i_t][None, :]
+            logits = logits - log_q_t[torch.from_numpy(i)][None, :]
         # accidental hits: a batch item the user has interacted with is not a negative for that user
         hits = np.asarray(X[u][:, i].todense(), dtype=bool)
         np.fill_diagonal(hits, False)
         logits = logits.masked_fill(torch.from_numpy(hits), float("-inf"))
-        if hard is not None:
-            logits = torch.cat([logits, self._hard_logits(torch, hard, u, rng, user_vecs, target)], dim=1)
+        if picks is not None:
+            hard_logits = (user_vecs * target[local(picks)]).sum(-1) / self.temperature  # (B,)
+            logits = torch.cat([logits, hard_logits.masked_fill(torch.from_numpy(~has_hard), float("-inf"))[:, None]],
+                               dim=1)
         labels = torch.arange(len(u))
         if weights is None:
             return torch.nn.functional.cross_entropy(logits, labels)
@@ -248,12 +263,12 @@ class TwoTower(Recommender):
         valid = ((whole < n) | (n > L)) & (idx != i[:, None])
         return idx, valid.astype(np.float32)
 
-    def _hard_logits(self, torch, hard, u, rng, user_vecs, target):
-        """(B, 1) logit of one hard negative drawn per row's user; -inf where the user has none."""
+    @staticmethod
+    def _hard_picks(hard, u, rng) -> tuple[np.ndarray, np.ndarray]:
+        """One hard negative drawn per row's user (B,), and whether that user has any (B,) bool."""
         start, count = hard.indptr[u], np.diff(hard.indptr)[u]
         pick = hard.indices[np.minimum(start + (rng.random(len(u)) * count).astype(np.int64), hard.nnz - 1)]
-        scores = (user_vecs * target[torch.from_numpy(pick.astype(np.int64))]).sum(-1) / self.temperature
-        return scores.masked_fill(torch.from_numpy(count == 0), float("-inf"))[:, None]
+        return pick.astype(np.int64), count > 0
 
     # ---- scoring ----------------------------------------------------------------------------------
     def user_vectors(self, users: Sequence[int] | np.ndarray | None = None, *,

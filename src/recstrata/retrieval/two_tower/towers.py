@@ -41,13 +41,17 @@ class ItemTower(nn.Module):
             nn.init.normal_(self.history_ids.weight, std=0.1)
 
     def forward(
-        self, keep: torch.Tensor, text: torch.Tensor | None, feats: torch.Tensor | None
+        self, keep: torch.Tensor, text: torch.Tensor | None, feats: torch.Tensor | None,
+        rows: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Vectors for the whole catalog: (targets, history inputs), both (N, d) and unit-norm.
+        """Item vectors: (targets, history inputs), both (R, d) and unit-norm.
 
-        keep: (N,) 0/1 ID mask; text: (N, t) dense; feats: (N, f) sparse.
+        ``rows`` (R,) item indices, or None for the whole catalog (R = N); the inputs are aligned with
+        them: keep (R,) 0/1 ID mask; text (R, t) dense; feats (R, f) sparse. Every row is computed on
+        its own, so a training step only runs the items it uses.
         """
-        z = self.ids.weight * keep[:, None]  # (N, d)
+        ids = self.ids.weight if rows is None else self.ids(rows)  # (R, d)
+        z = ids * keep[:, None]
         if self.text is not None and text is not None:
             z = z + self.text(text)
         if self.feat is not None and feats is not None:
@@ -55,7 +59,8 @@ class ItemTower(nn.Module):
         target = F.normalize(self.mlp(z), dim=-1)
         history = target
         if self.history_ids is not None:
-            history = F.normalize(target + self.history_ids.weight * keep[:, None], dim=-1)
+            own = self.history_ids.weight if rows is None else self.history_ids(rows)
+            history = F.normalize(target + own * keep[:, None], dim=-1)
         return target, history
 
 
