@@ -28,8 +28,10 @@ rating`` (the cells of :func:`~recstrata.retrieval._item_item.weighted_interacti
 is the weighted mean, so the step size stays that of the binary model): highly rated items pull the
 user vector harder. Training only - histories stay sets and scoring is unchanged. Default 0: binary.
 
-Cost note: every step runs the item tower over the whole catalog (cheap below ~1e5 items); a larger
-catalog would run it only over the batch's targets and history items.
+Cost: a training step runs the item tower only over the items the batch uses (its targets, the
+sampled history items, the hard negatives), so a step costs about the same at 10,000 and 1,000,000
+items; the whole catalog goes through the tower once, after training, for the exported vectors
+(``bench/two_tower_scale.py``).
 """
 
 from __future__ import annotations
@@ -194,7 +196,8 @@ class TwoTower(Recommender):
                 b = order[start : start + self.batch_size]
                 if len(b) < 2:
                     continue
-                loss = self._batch_loss(torch, item_tower, user_tower, X, users[b], items[b], trained, text,
+                keep = trained & (rng.random(dataset.n_items) >= self.id_dropout)  # (N,) ID mask this step
+                loss = self._batch_loss(torch, item_tower, user_tower, X, users[b], items[b], keep, text,
                                         feats, log_q_t, hard, rng, None if weights is None else weights[b])
                 opt.zero_grad()
                 loss.backward()
@@ -207,20 +210,19 @@ class TwoTower(Recommender):
             logits = user_tower.item_logits(history)
         return target.numpy().copy(), history.numpy().copy(), logits.numpy().copy(), user_tower.eval()
 
-    def _batch_loss(self, torch, item_tower, user_tower, X, u, i, trained, text, feats, log_q_t, hard, rng,
+    def _batch_loss(self, torch, item_tower, user_tower, X, u, i, keep, text, feats, log_q_t, hard, rng,
                     weights=None):
         """Sampled-softmax loss of one batch of (user, positive item) pairs: u, i are (B,) arrays;
-        ``trained`` (N,) bool, ``text`` (N, t) or None, ``feats`` (N, f) CSR or None are the catalog's
-        inputs; ``weights`` (B,) per positive, or None for the plain mean.
+        ``keep`` (N,) bool (the items whose ID embedding is used this step), ``text`` (N, t) or None,
+        ``feats`` (N, f) CSR or None are the catalog's inputs; ``weights`` (B,) per positive, or None
+        for the plain mean.
 
         Only the items the batch uses (its targets, the sampled history items and the hard negatives)
-        go through the item tower, so a step costs the same on 10,000 items as on 1,000,000; their
-        IDs are dropped at random (``id_dropout``) for this step."""
+        go through the item tower: the loss and its gradients are those of the whole catalog's step."""
         idx, valid = self._sample_histories(X, u, i, rng)  # (B, L) each
         picks, has_hard = self._hard_picks(hard, u, rng) if hard is not None else (None, None)
         rows = np.unique(np.concatenate([i, idx.ravel()] + ([] if picks is None else [picks])))  # (R,)
-        keep = trained[rows] & (rng.random(len(rows)) >= self.id_dropout)  # (R,) ID mask this step
-        target, history = item_tower(torch.from_numpy(keep.astype(np.float32)),
+        target, history = item_tower(torch.from_numpy(keep[rows].astype(np.float32)),
                                      None if text is None else torch.from_numpy(text[rows]),
                                      None if feats is None else sparse_tensor(feats[rows]),
                                      torch.from_numpy(rows))  # (R, d) each
@@ -240,8 +242,8 @@ class TwoTower(Recommender):
         logits = logits.masked_fill(torch.from_numpy(hits), float("-inf"))
         if picks is not None:
             hard_logits = (user_vecs * target[local(picks)]).sum(-1) / self.temperature  # (B,)
-            logits = torch.cat([logits, hard_logits.masked_fill(torch.from_numpy(~has_hard), float("-inf"))[:, None]],
-                               dim=1)
+            hard_logits = hard_logits.masked_fill(torch.from_numpy(~has_hard), float("-inf"))  # no hard negative
+            logits = torch.cat([logits, hard_logits[:, None]], dim=1)
         labels = torch.arange(len(u))
         if weights is None:
             return torch.nn.functional.cross_entropy(logits, labels)
