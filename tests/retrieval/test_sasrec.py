@@ -366,7 +366,7 @@ def test_item_features_need_genres():
         SASRec(epochs=1, item_features=True, **SMALL).fit(successor_dataset(n_users=5))  # no genres
 
 
-@pytest.mark.parametrize("name", ["tie_output", "output_bias", "item_features"])
+@pytest.mark.parametrize("name", ["tie_output", "output_bias", "item_features", "tie_shuffle"])
 def test_switches_must_be_booleans(name):
     with pytest.raises(ConfigError) as err:
         SASRec(epochs=1, **{**SMALL, name: "no"}).fit(successor_dataset(n_users=5))
@@ -508,3 +508,61 @@ def test_history_margin_raises_exactly_the_items_each_position_has_read():
                             expected[row, int(x[b, s]) - 1] = 2.5
                     row += 1
         np.testing.assert_allclose(got.numpy(), expected, atol=1e-6)
+
+
+def timed_dataset(histories: list[list[int]], times: list[list[int]], n_items: int):
+    """``tiny_dataset`` with the given per-user timestamps (file order = list order)."""
+    from recstrata.data.dataset import Interactions
+    from tests_support import tiny_dataset
+
+    ds = tiny_dataset(histories, n_items)
+    inter = ds.interactions
+    return ds.with_interactions(Interactions.from_arrays(inter.user, inter.item, inter.weight,
+                                                         np.concatenate(times).astype(np.int64)))
+
+
+def test_tie_shuffle_reorders_items_only_within_a_timestamp():
+    ds = timed_dataset([[5, 1, 7, 2, 0, 3], [4, 6]], [[10, 10, 10, 20, 30, 30], [5, 5]], 8)
+    model = SASRec(tie_shuffle=True)
+    model.sequences_, model._times = ds.histories(), ds.history_timestamps()
+    assert [list(s) for s in model.sequences_] == [[5, 1, 7, 2, 0, 3], [4, 6]]  # ties keep file order
+    rng = np.random.default_rng(0)
+    heads, tails, pairs = set(), set(), set()
+    for _ in range(200):
+        first, second = model._epoch_sequences(rng)
+        assert sorted(first[:3]) == [1, 5, 7] and first[3] == 2 and sorted(first[4:]) == [0, 3]
+        heads.add(tuple(first[:3]))
+        tails.add(tuple(first[4:]))
+        pairs.add(tuple(second))
+    assert len(heads) == 6 and len(tails) == 2 and len(pairs) == 2  # every order of every run
+    model.tie_shuffle = False
+    assert model._epoch_sequences(rng) is model.sequences_
+
+
+def test_tie_shuffle_teaches_both_orders_of_items_recorded_together():
+    """Users consume item pairs (2j, 2j + 1), both at one timestamp and always in that file order, the
+    pairs in random order. In the file 2j never follows 2j + 1, so a plain fit ranks 2j low after
+    2j + 1; with ``tie_shuffle`` half of the epochs see 2j + 1 first, and 2j is the top answer."""
+    n_pairs, rng = 6, np.random.default_rng(0)
+    histories, times = [], []
+    for _ in range(400):
+        order = rng.permutation(n_pairs)
+        histories.append([i for j in order for i in (2 * j, 2 * j + 1)])
+        times.append([t for t in range(n_pairs) for _ in range(2)])
+    ds = timed_dataset(histories, times, 2 * n_pairs)
+    probes = [[2 * j + 1] for j in range(n_pairs)]  # history: one odd item; its partner is the answer
+    ranks = {}
+    for shuffle in (False, True):
+        model = SASRec(epochs=40, tie_shuffle=shuffle, label_smoothing=0.0, item_features=False, **SMALL).fit(ds)
+        scores = full_scores(model, probes)
+        ranks[shuffle] = [int((row > row[2 * j]).sum()) for j, row in enumerate(scores)]
+    assert ranks[True] == [0] * n_pairs
+    assert min(ranks[False]) >= n_pairs // 2
+
+
+def test_tie_shuffle_needs_timestamps():
+    from recstrata.data.dataset import MISSING_TIMESTAMP
+
+    ds = timed_dataset([[0, 1, 2]] * 5, [[MISSING_TIMESTAMP] * 3] * 5, 3)
+    with pytest.raises(ConfigError, match="tie_shuffle=False"):
+        SASRec(epochs=1, tie_shuffle=True, **SMALL).fit(ds)

@@ -210,12 +210,19 @@ class Dataset:
 
     def histories(self, users: Sequence[int] | np.ndarray | None = None) -> list[np.ndarray]:
         """Per-user item indices in time order (ties keep file order)."""
+        return self._per_user(self.interactions.item, users)
+
+    def history_timestamps(self, users: Sequence[int] | np.ndarray | None = None) -> list[np.ndarray]:
+        """Per-user timestamps aligned with :meth:`histories` (``MISSING_TIMESTAMP`` where unknown)."""
+        return self._per_user(self.interactions.timestamp, users)
+
+    def _per_user(self, values: np.ndarray, users) -> list[np.ndarray]:
         inter = self.interactions
         order = np.lexsort((np.arange(len(inter)), inter.timestamp, inter.user))
-        u, it = inter.user[order], inter.item[order]
+        u, v = inter.user[order], values[order]
         bounds = np.searchsorted(u, np.arange(self.n_users + 1))
         wanted = range(self.n_users) if users is None else users
-        return [it[bounds[x] : bounds[x + 1]] for x in wanted]
+        return [v[bounds[x] : bounds[x + 1]] for x in wanted]
 
     def item_text(self, index: int) -> str:
         """A one-line text of an item for embedding / prompting: title, year, genres, free text."""

@@ -43,6 +43,12 @@ with m = 2, ~2.1 (``bench/results/sasrec-round8.md``). Scoring is unchanged: no 
 time and the user's older history stays unknown to the network. Leave it at 0 where users do repeat
 items (music, groceries).
 
+``tie_shuffle=True`` (training only) puts each run of a user's items that share a timestamp in a
+fresh random order every epoch, keeping the order across timestamps: a file's order within a
+timestamp is an accident of how it was written, not behaviour, and on ML-100K half of all
+consecutive ratings share their second (ratings were submitted a page at a time), so next-item
+targets inside such a run teach the network that accident. Needs timestamps on every interaction.
+
 Output layer and item features: by default the input item table also scores
 the items (tied weights, as in the paper), which makes items the query was built from score high.
 ``tie_output=False`` gives the network a separate output item table, so how far history items
@@ -114,6 +120,7 @@ class SASRec(Recommender):
         ensemble: int = 1,
         label_smoothing: float = 0.1,
         history_margin: float = 0.0,
+        tie_shuffle: bool = False,
         tie_output: bool = True,
         output_bias: bool = False,
         item_features: bool | None = None,
@@ -141,6 +148,7 @@ class SASRec(Recommender):
         self.ensemble = ensemble
         self.label_smoothing = label_smoothing
         self.history_margin = history_margin
+        self.tie_shuffle = tie_shuffle
         self.tie_output = tie_output
         self.output_bias = output_bias
         self.item_features = item_features
@@ -158,6 +166,7 @@ class SASRec(Recommender):
             return super().fit(dataset)
         finally:
             del self._valid
+            self.__dict__.pop("_times", None)  # training only
 
     def early_stopped_params(self) -> dict[str, Any]:
         """Parameters under which a fit *without* ``valid=`` trains the network early stopping kept:
@@ -180,7 +189,7 @@ class SASRec(Recommender):
                 f"batch_size={self.batch_size}, epochs={self.epochs}, stride={self.stride}, norm={self.norm!r}, "
                 f"average={self.average}, ensemble={self.ensemble}, label_smoothing={self.label_smoothing}"
             )
-        for name in ("tie_output", "output_bias"):
+        for name in ("tie_output", "output_bias", "tie_shuffle"):
             value = getattr(self, name)
             if not isinstance(value, bool):
                 raise ConfigError(f"SASRec needs {name} to be True or False; got {name}={value!r}")
@@ -201,6 +210,11 @@ class SASRec(Recommender):
         self._check_params()
         torch = self._torch()
         self.sequences_ = dataset.histories()
+        if self.tie_shuffle:
+            if not dataset.interactions.has_timestamps:
+                raise ConfigError("SASRec(tie_shuffle=True) needs a timestamp on every interaction (items "
+                                  "sharing one are shuffled); use tie_shuffle=False for a dataset without them")
+            self._times = dataset.history_timestamps()
         use = self.item_features
         if use is None:  # genres when the dataset has them
             use = "genres" in dataset.items.columns and dataset.genre_matrix[0].shape[1] > 0
@@ -337,8 +351,9 @@ class SASRec(Recommender):
         """
         length = self.max_len
         stride = self.stride or length
+        sequences = self._epoch_sequences(rng)
         spans = []  # (user, start, end)
-        for u, seq in enumerate(self.sequences_):
+        for u, seq in enumerate(sequences):
             end, start = len(seq), len(seq) - int(rng.integers(1, stride + 1))
             while end > 1:
                 start = 1 if end - 1 <= length else max(start, 1)  # the oldest window takes all that is left
@@ -347,11 +362,24 @@ class SASRec(Recommender):
         inputs = np.zeros((len(spans), length), np.int64)
         targets = np.zeros((len(spans), length), np.int64)
         for row, (u, start, end) in enumerate(spans):
-            seq = self.sequences_[u] + 1  # item rows: 0 is padding
+            seq = sequences[u] + 1  # item rows: 0 is padding
             inp = seq[max(0, end - 1 - length) : end - 1]
             inputs[row, length - len(inp) :] = inp
             targets[row, length - (end - start) :] = seq[start:end]  # seq[j] sits under its input seq[j - 1]
         return inputs, targets
+
+    def _epoch_sequences(self, rng: np.random.Generator) -> list[np.ndarray]:
+        """The histories an epoch trains on: as recorded or, with ``tie_shuffle``, each run of items
+        sharing a timestamp in a fresh random order (the order across timestamps kept)."""
+        if not self.tie_shuffle:
+            return self.sequences_
+        lengths = np.array([len(s) for s in self.sequences_])
+        if not lengths.sum():
+            return self.sequences_
+        items, times = np.concatenate(self.sequences_), np.concatenate(self._times)
+        users = np.repeat(np.arange(len(lengths)), lengths)
+        shuffled = items[np.lexsort((rng.random(len(items)), times, users))]
+        return np.split(shuffled, np.cumsum(lengths)[:-1])
 
     # ---- scoring ----------------------------------------------------------------------------------
     def _score_sequences(self, sequences: list[np.ndarray], histories: sp.csr_matrix) -> np.ndarray:
