@@ -366,7 +366,7 @@ def test_item_features_need_genres():
         SASRec(epochs=1, item_features=True, **SMALL).fit(successor_dataset(n_users=5))  # no genres
 
 
-@pytest.mark.parametrize("name", ["tie_output", "output_bias", "item_features", "tie_shuffle"])
+@pytest.mark.parametrize("name", ["tie_output", "output_bias", "item_features", "tie_shuffle", "repeat_score"])
 def test_switches_must_be_booleans(name):
     with pytest.raises(ConfigError) as err:
         SASRec(epochs=1, **{**SMALL, name: "no"}).fit(successor_dataset(n_users=5))
@@ -485,8 +485,10 @@ def test_history_margin_ranks_the_networks_own_input_that_margin_lower():
     assert abs((with_margin - plain).mean() - margin) < 0.4
 
 
-def test_history_margin_raises_exactly_the_items_each_position_has_read():
-    """Against a plain loop: left padding, repeated items, all-padding rows, positions not trained."""
+@pytest.mark.parametrize("per_row", [False, True])
+def test_read_term_raises_exactly_the_items_each_position_has_read(per_row):
+    """Against a plain loop: left padding, repeated items, all-padding rows, positions not trained;
+    one value for all rows (the margin) or one per row (the learned repeat score)."""
     import torch
 
     rng = np.random.default_rng(0)
@@ -497,7 +499,11 @@ def test_history_margin_raises_exactly_the_items_each_position_has_read():
             x[b, :pad] = 0  # left padding; pad == width: a row of padding only
         keep = torch.from_numpy(rng.random((5, width)) < 0.7) & (x > 0)
         logits = torch.from_numpy(rng.normal(size=(int(keep.sum()), n_items)).astype(np.float32))
-        got = SASRec._add_history_margin(torch, logits, x, keep, 2.5) - logits
+        rows = int(keep.sum())
+        values = rng.normal(size=(rows, 1)) if per_row else np.full((rows, 1), 2.5)
+        values = values.astype(np.float32)
+        value = torch.from_numpy(values) if per_row else 2.5
+        got = SASRec._add_read_term(torch, logits, x, keep, value) - logits
         expected = np.zeros(got.shape, np.float32)
         row = 0
         for b in range(5):
@@ -505,7 +511,7 @@ def test_history_margin_raises_exactly_the_items_each_position_has_read():
                 if keep[b, t]:
                     for s in range(t + 1):  # what position t has read, itself included
                         if x[b, s] > 0:
-                            expected[row, int(x[b, s]) - 1] = 2.5
+                            expected[row, int(x[b, s]) - 1] = values[row, 0]
                     row += 1
         np.testing.assert_allclose(got.numpy(), expected, atol=1e-6)
 
@@ -566,3 +572,50 @@ def test_tie_shuffle_needs_timestamps():
     ds = timed_dataset([[0, 1, 2]] * 5, [[MISSING_TIMESTAMP] * 3] * 5, 3)
     with pytest.raises(ConfigError, match="tie_shuffle=False"):
         SASRec(epochs=1, tie_shuffle=True, **SMALL).fit(ds)
+
+
+def test_repeat_score_is_added_to_exactly_the_windows_items_when_scoring(tmp_path):
+    import torch
+
+    model = SASRec(epochs=2, repeat_score=True, item_features=False, **SMALL).fit(successor_dataset(n_users=20))
+    net = model.nets_[0]
+    with torch.no_grad():
+        net.repeat.weight.normal_()  # a state-dependent score, not the trained near-constant
+    histories = [[3, 4, 5], [7, 7, 2], [], list(range(20))]  # a repeat, an empty history, > max_len
+    got = full_scores(model, histories)
+    for row, h in zip(got, histories):
+        x = torch.zeros((1, SMALL["max_len"]), dtype=torch.long)
+        window = h[-SMALL["max_len"]:]
+        if window:
+            x[0, -len(window):] = torch.tensor(window) + 1
+        with torch.no_grad():
+            state = net(x)[:, -1]
+            plain, score = net.scores(state)[0].numpy(), float(net.repeat(state))
+        expected = plain.copy()
+        expected[sorted(set(window))] += score
+        np.testing.assert_allclose(row, expected, rtol=1e-5, atol=1e-5)
+    model.save(tmp_path / "m")
+    np.testing.assert_allclose(full_scores(Recommender.load(tmp_path / "m"), histories), got, atol=1e-6)
+
+
+@pytest.mark.parametrize("repeats, sign", [(False, -1), (True, 1)])
+def test_repeat_score_learns_whether_users_repeat_what_they_read(repeats, sign):
+    """Users who never repeat (each consumes 8 random items of 40 once) teach a negative score for the
+    window's items; users who cycle through their own 4 items teach a positive one."""
+    from tests_support import tiny_dataset
+
+    rng = np.random.default_rng(0)
+    if repeats:
+        histories = [list(rng.choice(40, 4, replace=False)) * 3 for _ in range(300)]
+    else:
+        histories = [list(rng.choice(40, 8, replace=False)) for _ in range(300)]
+    model = SASRec(epochs=15, repeat_score=True, label_smoothing=0.0, item_features=False, **SMALL)
+    model.fit(tiny_dataset(histories, 40))
+    probes = [list(rng.choice(40, 4, replace=False)) for _ in range(20)]
+    import torch
+
+    net = model.nets_[0]
+    x = torch.tensor([[0] * (SMALL["max_len"] - 4) + [i + 1 for i in p] for p in probes])
+    with torch.no_grad():
+        learned = net.repeat(net(x)[:, -1]).numpy().ravel()
+    assert (sign * learned > 1.0).all(), learned

@@ -15,7 +15,9 @@ Options beyond the paper: ``tie_output=False`` scores items with a separate outp
 table then only encodes the history), ``output_bias`` adds a learned per-item bias to the scores, and
 ``n_features > 0`` adds a linear embedding of each item's feature vector (a buffer, e.g. its genres
 normalised to sum 1) to its ID embedding at the input, as RecBole's SASRecF sums feature and ID
-embeddings; the output side stays ID-only.
+embeddings; the output side stays ID-only. ``repeat_score`` adds ``repeat`` (a linear map of the
+hidden state to one number, zero at the start) to the scores of the items in the network's own input;
+:class:`~recstrata.retrieval.sasrec.SASRec` applies it, in training and scoring alike.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class SASRecNet(nn.Module):
     def __init__(
         self, n_items: int, max_len: int, dim: int, layers: int, heads: int, inner: int,
         dropout: float, attn_dropout: float, norm: str = "pre", tie_output: bool = True,
-        output_bias: bool = False, n_features: int = 0,
+        output_bias: bool = False, n_features: int = 0, repeat_score: bool = False,
     ) -> None:
         super().__init__()
         post = norm == "post"
@@ -79,7 +81,11 @@ class SASRecNet(nn.Module):
         self.features = nn.Linear(n_features, dim, bias=False) if n_features else None
         # (n_items + 1, F) item feature rows, row 0 = padding; saved with the weights
         self.register_buffer("item_features", torch.zeros(n_items + 1, n_features) if n_features else None)
+        # the learned score of re-recommending an item of the input window (starts at 0: plain SASRec)
+        self.repeat = nn.Linear(dim, 1) if repeat_score else None
         self.apply(self._init)
+        if self.repeat is not None:
+            nn.init.zeros_(self.repeat.weight)
 
     @staticmethod
     def _init(module: nn.Module) -> None:
