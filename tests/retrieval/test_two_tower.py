@@ -48,11 +48,13 @@ def base(blocks):
     return TwoTower(text=False, **SMALL).fit(blocks[0])
 
 
-def test_cold_item_is_retrieved_for_its_block_through_text(blocks):
+@pytest.mark.parametrize("lazy_adam", [False, True])
+def test_cold_item_is_retrieved_for_its_block_through_text(blocks, lazy_adam):
     ds, _ = blocks
     cold = np.array([5, 15, 25, 35])  # one item per block never seen in training
     train = without_items(ds, cold)
-    model = TwoTower(genres=False, year=False, **SMALL).fit(train, text_encoder=block_encoder)
+    model = TwoTower(genres=False, year=False, lazy_adam=lazy_adam, **SMALL)
+    model.fit(train, text_encoder=block_encoder)
     ids, _ = model.recommend(np.arange(ds.n_users), k=1, candidates=cold)
     assert (ids[:, 0] == cold[np.arange(ds.n_users) // 10]).mean() >= 0.95
 

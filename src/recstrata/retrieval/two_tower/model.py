@@ -32,6 +32,12 @@ Cost: a training step runs the item tower only over the items the batch uses (it
 sampled history items, the hard negatives), so a step costs about the same at 10,000 and 1,000,000
 items; the whole catalog goes through the tower once, after training, for the exported vectors
 (``bench/two_tower_scale.py``).
+
+``lazy_adam=True`` updates the two ID tables with lazy (row-sparse) Adam: a step reads and writes only
+the rows it looked up with their ID kept, instead of AdamW's pass over every row, which is most of a
+step's cost at a million items. It is a different optimiser (an unused row's moments do not decay
+and it gets no momentum step; ``weight_decay`` shrinks only the rows a step touched, decoupled as in
+AdamW); the rest of the model keeps AdamW. See ``two_tower/optim.py``. Default False: dense AdamW.
 """
 
 from __future__ import annotations
@@ -84,6 +90,7 @@ class TwoTower(Recommender):
         ensemble: int = 1,
         threads: int | None = 1,
         rating_weight: float = 0.0,
+        lazy_adam: bool = False,
     ) -> None:
         self.dim = dim
         self.text = text
@@ -105,6 +112,7 @@ class TwoTower(Recommender):
         self.ensemble = ensemble
         self.threads = threads
         self.rating_weight = rating_weight
+        self.lazy_adam = lazy_adam
 
     # ---- fitting ----------------------------------------------------------------------------------
     def fit(
@@ -151,6 +159,9 @@ class TwoTower(Recommender):
             raise ConfigError(f"invalid two_tower parameters: {self!r}")
         check_int(self, "ensemble")  # towers trained with seeds seed, seed + 1, ...
         check_rating_weight(self)
+        if not isinstance(self.lazy_adam, bool):
+            raise ConfigError(f"TwoTower needs lazy_adam to be True (lazy Adam for the ID tables) or False "
+                              f"(AdamW); got lazy_adam={self.lazy_adam!r}")
         text = self._text_matrix(dataset)
         feats = categorical_features(dataset, genres=self.genres, year=self.year,
                                      extra=self._inputs["item_features"])
@@ -164,6 +175,7 @@ class TwoTower(Recommender):
 
     def _fit_member(self, torch, dataset: Dataset, text, feats, hard, seed: int):
         """Train one pair of towers: (item vectors, history vectors, history logits, user tower)."""
+        from recstrata.retrieval.two_tower.optim import tower_optimiser
         from recstrata.retrieval.two_tower.towers import ItemTower, UserTower
 
         X = dataset.user_items  # (U, N) binary
@@ -183,10 +195,9 @@ class TwoTower(Recommender):
 
         with seeded(seed):
             item_tower = ItemTower(dataset.n_items, self.dim, 0 if text is None else text.shape[1],
-                                   feats.shape[1], self.history_ids)
+                                   feats.shape[1], self.history_ids, sparse=self.lazy_adam)
             user_tower = UserTower(self.dim, self.attention)
-        params = list(item_tower.parameters()) + list(user_tower.parameters())
-        opt = torch.optim.AdamW(params, lr=self.learning_rate, weight_decay=self.weight_decay)
+        opt = tower_optimiser(item_tower, user_tower, self.learning_rate, self.weight_decay, self.lazy_adam)
         feats = feats if feats.shape[1] else None
         log_q_t = torch.from_numpy(log_q)
 

@@ -28,15 +28,17 @@ class ResidualMLP(nn.Module):
 
 
 class ItemTower(nn.Module):
-    def __init__(self, n_items: int, dim: int, text_dim: int, feat_dim: int, history_ids: bool) -> None:
+    def __init__(self, n_items: int, dim: int, text_dim: int, feat_dim: int, history_ids: bool,
+                 sparse: bool = False) -> None:
         super().__init__()
-        self.ids = nn.Embedding(n_items, dim)
+        # sparse=True: the ID tables get row-sparse gradients (for lazy Adam, see optim.py)
+        self.ids = nn.Embedding(n_items, dim, sparse=sparse)
         nn.init.normal_(self.ids.weight, std=0.1)
         self.text = nn.Linear(text_dim, dim, bias=False) if text_dim else None
         self.feat = nn.Linear(feat_dim, dim, bias=False) if feat_dim else None
         self.mlp = ResidualMLP(dim)
         # a second ID table for the item's role as history (asymmetric item-item relations)
-        self.history_ids = nn.Embedding(n_items, dim) if history_ids else None
+        self.history_ids = nn.Embedding(n_items, dim, sparse=sparse) if history_ids else None
         if self.history_ids is not None:
             nn.init.normal_(self.history_ids.weight, std=0.1)
 
@@ -50,8 +52,7 @@ class ItemTower(nn.Module):
         them: keep (R,) 0/1 ID mask; text (R, t) dense; feats (R, f) sparse. Every row is computed on
         its own, so a training step only runs the items it uses.
         """
-        ids = self.ids.weight if rows is None else self.ids(rows)  # (R, d)
-        z = ids * keep[:, None]
+        z = self._ids(self.ids, rows, keep)  # (R, d)
         if self.text is not None and text is not None:
             z = z + self.text(text)
         if self.feat is not None and feats is not None:
@@ -59,9 +60,23 @@ class ItemTower(nn.Module):
         target = F.normalize(self.mlp(z), dim=-1)
         history = target
         if self.history_ids is not None:
-            own = self.history_ids.weight if rows is None else self.history_ids(rows)
-            history = F.normalize(target + own * keep[:, None], dim=-1)
+            history = F.normalize(target + self._ids(self.history_ids, rows, keep), dim=-1)
         return target, history
+
+    @staticmethod
+    def _ids(table: nn.Embedding, rows: torch.Tensor | None, keep: torch.Tensor) -> torch.Tensor:
+        """(R, d) the rows' ID embeddings times their 0/1 ``keep`` mask (rows None: the whole table).
+
+        A sparse table looks up only the kept rows, so an ID dropped this step stays out of the sparse
+        gradient and lazy Adam leaves its row and moments alone; the values are the same either way.
+        """
+        if rows is None:
+            return table.weight * keep[:, None]
+        if not table.sparse:
+            return table(rows) * keep[:, None]
+        kept = keep.nonzero().squeeze(1)  # (K,) positions in rows
+        out = keep.new_zeros(len(rows), table.embedding_dim)
+        return out.index_copy(0, kept, table(rows[kept]) * keep[kept, None])
 
 
 class UserTower(nn.Module):

@@ -1,0 +1,156 @@
+"""Two-tower with lazy (row-sparse) Adam for its ID tables: the conformance suite with the option on,
+and known answers on single steps: which rows move, by how much, and what dense AdamW does instead."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conformance import RecommenderConformance
+
+torch = pytest.importorskip("torch")
+
+from recstrata.errors import ConfigError  # noqa: E402
+from recstrata.retrieval.two_tower import TwoTower  # noqa: E402
+
+SMALL = {"dim": 16, "epochs": 30, "batch_size": 64, "learning_rate": 0.01, "temperature": 0.1}
+STEP = SMALL | {"text": False, "genres": False, "year": False, "id_dropout": 0.0}  # ID embeddings only
+
+
+class TestTwoTowerLazyAdam(RecommenderConformance):
+    make = staticmethod(lambda: TwoTower(text=False, lazy_adam=True, **SMALL))
+
+
+def _setup(ds, model):
+    """Fresh towers (seed 0, the same for both optimisers) and ``model``'s optimiser over them."""
+    from recstrata.retrieval.two_tower.optim import tower_optimiser
+    from recstrata.retrieval.two_tower.towers import ItemTower, UserTower
+
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        item = ItemTower(ds.n_items, model.dim, 0, 0, model.history_ids, sparse=model.lazy_adam)
+        user = UserTower(model.dim, model.attention)
+    return item, user, tower_optimiser(item, user, model.learning_rate, model.weight_decay, model.lazy_adam)
+
+
+def _tables(towers) -> list[torch.Tensor]:
+    return [towers[0].ids.weight.detach().clone(), towers[0].history_ids.weight.detach().clone()]
+
+
+def _step(model, towers, ds, u, keep=None):
+    """One training step on users ``u`` (user r's target: its (r % 9)-th item, so block mates' targets
+    differ): the rows it looked up (targets and sampled histories) and each ID table's gradient, dense.
+    A looked-up row can have a zero gradient (a target in no pooled history has none in history_ids)."""
+    item, user, opt = towers
+    X = ds.user_items
+    i = np.array([X[r].indices[r % 9] for r in u])
+    keep = np.ones(ds.n_items, bool) if keep is None else keep
+    loss = model._batch_loss(torch, item, user, X, u, i, keep, None, None, torch.zeros(ds.n_items), None,
+                             np.random.default_rng(0))
+    opt.zero_grad()
+    loss.backward()
+    grads = [t.weight.grad.to_dense().clone() for t in (item.ids, item.history_ids)]
+    opt.step()
+    idx, _ = model._sample_histories(X, u, i, np.random.default_rng(0))  # the same draw as the step's
+    return np.unique(np.concatenate([i, idx.ravel()])), grads
+
+
+def test_lazy_adam_moves_only_the_rows_a_step_used_and_dense_momentum_moves_the_others(blocks):
+    """Step 1 uses block 0's rows, step 2 block 2's. Both optimisers move exactly the rows with a
+    non-zero gradient at step 1 (no weight decay: zero moments, zero step), so every unused row stays
+    bit for bit. At step 2, dense AdamW's momentum moves block 0's rows again although the step did
+    not use them; lazy Adam leaves them alone."""
+    ds, _ = blocks
+    out = {}
+    for lazy in (False, True):
+        model = TwoTower(lazy_adam=lazy, **STEP)
+        towers = _setup(ds, model)
+        before = _tables(towers)
+        first, grads = _step(model, towers, ds, np.arange(5))
+        after1 = _tables(towers)
+        second, _ = _step(model, towers, ds, np.arange(20, 25))
+        out[lazy] = before, after1, _tables(towers), grads
+    assert set(first) <= set(range(10)) and set(second) <= set(range(20, 30))
+    for lazy, (before, after1, after2, grads) in out.items():
+        for b, a1, a2, g in zip(before, after1, after2, grads, strict=True):
+            active = g.any(dim=1)  # (N,) rows with a non-zero gradient at step 1
+            assert active.sum() >= 8 and not active[len(first):].any()
+            assert torch.equal((a1 != b).any(dim=1), active)  # step 1: the same rows move
+            moved = (a2[:10] != a1[:10]).any(dim=1)  # step 2 on block 0's rows
+            assert not moved.any() if lazy else torch.equal(moved, active[:10])
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_first_lazy_step_on_used_rows_is_adams_first_step(blocks, weight_decay):
+    """Adam's first step is ``lr * g / (|g| + eps')`` after decoupled decay ``w * (1 - lr * wd)``:
+    eps' = eps for AdamW, eps / sqrt(1 - beta2) for SparseAdam (it adds eps before the bias
+    correction). Both hold on the used rows; with weight decay, lazy leaves the unused rows alone
+    where AdamW shrinks every one of them."""
+    ds, _ = blocks
+    lr, eps = SMALL["learning_rate"], 1e-8
+    updates = {}
+    for lazy, eps_t in ((False, eps), (True, eps / np.sqrt(1 - 0.999))):
+        model = TwoTower(lazy_adam=lazy, weight_decay=weight_decay, **STEP)
+        towers = _setup(ds, model)
+        before = _tables(towers)
+        used, grads = _step(model, towers, ds, np.arange(0, 40, 4))
+        unused = np.setdiff1d(np.arange(ds.n_items), used)
+        for b, a, g in zip(before, _tables(towers), grads, strict=True):
+            expected = b[used] * (1 - lr * weight_decay) - lr * g[used] / (g[used].abs() + eps_t)
+            torch.testing.assert_close(a[used], expected, rtol=1e-6, atol=1e-8)
+            shrunk = b[unused] * (1 - lr * weight_decay) if not lazy else b[unused]
+            assert torch.equal(a[unused], shrunk)
+            assert not g[unused].any()
+        updates[lazy] = [(a[used] - b[used], g[used]) for b, a, g in zip(before, _tables(towers), grads,
+                                                                         strict=True)]
+    for (dense, g), (lazy, _) in zip(updates[False], updates[True], strict=True):
+        big = g.abs() > 1e-4  # where eps' is negligible against |g| the two steps agree
+        assert big.float().mean() > 0.9
+        torch.testing.assert_close(lazy[big], dense[big], rtol=5e-3, atol=0)
+
+
+def test_lazy_adam_leaves_a_dropped_id_alone(blocks):
+    """An ID dropped this step (keep False) is not looked up in the sparse table: out of the gradient,
+    its row and its moments are untouched although the step used the item."""
+    ds, _ = blocks
+    model = TwoTower(lazy_adam=True, **STEP)
+    towers = _setup(ds, model)
+    _, first = _step(model, towers, ds, np.arange(5))  # gives block 0's rows non-zero moments
+    before = _tables(towers)
+    keep = np.ones(ds.n_items, bool)
+    keep[3] = False
+    used, grads = _step(model, towers, ds, np.arange(5), keep)
+    assert 3 in used
+    for b, a, g, g1 in zip(before, _tables(towers), grads, first, strict=True):
+        assert g1[3].any() and not g[3].any()
+        assert torch.equal(a[3], b[3])  # with moments from step 1, yet not moved
+        moving = g1.any(dim=1) | g.any(dim=1)
+        moving[3] = False
+        assert torch.equal((a != b).any(dim=1), moving)  # every other row with moments moves
+    assert 3 not in towers[0].ids.weight.grad.coalesce().indices()[0].tolist()
+
+
+def test_the_sparse_item_tower_computes_the_same_vectors(blocks):
+    """Only the optimiser differs: with an ID mask, the sparse tables' look-up of the kept rows gives
+    the dense tables' item vectors bit for bit."""
+    ds, _ = blocks
+    rows = torch.arange(3, 30, 2)
+    keep = torch.from_numpy((np.arange(len(rows)) % 3 != 0).astype(np.float32))
+    out = [_setup(ds, TwoTower(lazy_adam=lazy, **STEP))[0](keep, None, None, rows) for lazy in (False, True)]
+    for dense, sparse in zip(*out, strict=True):
+        assert torch.equal(dense, sparse)
+
+
+def test_lazy_adam_is_off_by_default(blocks):
+    ds, _ = blocks
+    assert TwoTower().lazy_adam is False
+    default = TwoTower(text=False, **SMALL | {"epochs": 3}).fit(ds)
+    dense = TwoTower(text=False, lazy_adam=False, **SMALL | {"epochs": 3}).fit(ds)
+    lazy = TwoTower(text=False, lazy_adam=True, **SMALL | {"epochs": 3}).fit(ds)
+    np.testing.assert_array_equal(default.item_vectors_, dense.item_vectors_)
+    assert not np.array_equal(default.item_vectors_, lazy.item_vectors_)
+
+
+@pytest.mark.parametrize("bad", [1, 0, "yes", None, np.True_])
+def test_bad_lazy_adam_is_named(blocks, bad):
+    with pytest.raises(ConfigError, match=f"lazy_adam.*{bad!r}"):
+        TwoTower(text=False, lazy_adam=bad, **SMALL | {"epochs": 1}).fit(blocks[0])
