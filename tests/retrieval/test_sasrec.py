@@ -80,8 +80,17 @@ def test_appending_a_click_moves_the_recommendation(successor):
     ids, _ = model.recommend(histories=[[3, 4, 5], [3, 4, 5, 6]], k=1, exclude_seen=False)
     assert list(ids[:, 0]) == [6, 7]
     # order matters: the same items in another order give another answer
-    ids, _ = model.recommend(histories=[[20, 21, 25], [25, 20, 21]], k=1, exclude_seen=False)
-    assert list(ids[:, 0]) == [26, 22]
+    ids, _ = model.recommend(histories=[[20, 21, 22], [22, 20, 21]], k=1, exclude_seen=False)
+    assert list(ids[:, 0]) == [23, 22]
+
+
+def test_the_repeat_score_keeps_the_windows_items_out_of_an_unmasked_answer():
+    """The ring walks never repeat an item, so the learned score is negative: after [22, 20, 21] the
+    successor 22 has been read and the next unread item of the walk, 23, comes first."""
+    ds = successor_dataset()
+    model = SASRec(epochs=40, repeat_score=True, **SMALL).fit(ds)
+    ids, _ = model.recommend(histories=[[20, 21, 22], [22, 20, 21]], k=1, exclude_seen=False)
+    assert list(ids[:, 0]) == [23, 23]
 
 
 def test_known_user_uses_the_latest_training_items(successor):
@@ -293,7 +302,7 @@ def test_output_bias_learns_a_prior_for_the_most_frequent_target(tmp_path):
     histories = [[int(x) for pair in zip(rng.integers(1, 30, 6), [0] * 6, strict=True) for x in pair]
                  for _ in range(60)]
     ds = tiny_dataset(histories, 30)
-    model = SASRec(epochs=20, output_bias=True, repeat_score=False, **SMALL).fit(ds)  # scores by hand below
+    model = SASRec(epochs=20, output_bias=True, **SMALL).fit(ds)
     net = model.nets_[0]
     bias = net.bias.detach().numpy()
     assert bias.shape == (30,) and int(bias.argmax()) == 0
@@ -399,7 +408,7 @@ def test_an_artefact_saved_before_the_repeat_score_loads_without_it(tmp_path):
     manifest["params"].pop("repeat_score")
     (tmp_path / "m" / "manifest.json").write_text(json.dumps(manifest))
     loaded = Recommender.load(tmp_path / "m")
-    assert loaded.repeat_score is False and SASRec().repeat_score is True
+    assert loaded.repeat_score is False
     histories = [[1, 2, 3], [5]]
     np.testing.assert_allclose(full_scores(loaded, histories), full_scores(old, histories), atol=1e-6)
 
@@ -490,8 +499,7 @@ def test_history_margin_ranks_the_networks_own_input_that_margin_lower():
 
     def gaps(m):
         params = {**SMALL, "max_len": n}
-        model = SASRec(epochs=150, label_smoothing=eps, history_margin=m, item_features=False,
-                       repeat_score=False, **params)  # the margin alone: the learned score would add to it
+        model = SASRec(epochs=150, label_smoothing=eps, history_margin=m, item_features=False, **params)
         model.fit(ds)
         logits = full_scores(model, histories)
         return np.array([row[~s].mean() - row[s].mean() for row, s in zip(logits, seen)])
@@ -576,7 +584,7 @@ def test_tie_shuffle_teaches_both_orders_of_items_recorded_together():
     ranks = {}
     for shuffle in (False, True):
         model = SASRec(epochs=40, tie_shuffle=shuffle, label_smoothing=0.0, item_features=False,
-                       repeat_score=False, **SMALL).fit(ds)
+                       **SMALL).fit(ds)
         scores = full_scores(model, probes)
         ranks[shuffle] = [int((row > row[2 * j]).sum()) for j, row in enumerate(scores)]
     assert ranks[True] == [0] * n_pairs
@@ -594,7 +602,8 @@ def test_tie_shuffle_needs_timestamps():
 def test_repeat_score_is_added_to_exactly_the_windows_items_when_scoring(tmp_path):
     import torch
 
-    model = SASRec(epochs=2, repeat_score=True, item_features=False, **SMALL).fit(successor_dataset(n_users=20))
+    ds = successor_dataset(n_users=20)
+    model = SASRec(epochs=2, repeat_score=True, item_features=False, **SMALL).fit(ds)
     net = model.nets_[0]
     with torch.no_grad():
         net.repeat.weight.normal_()  # a state-dependent score, not the trained near-constant
@@ -635,4 +644,4 @@ def test_repeat_score_learns_whether_users_repeat_what_they_read(repeats, sign):
     x = torch.tensor([[0] * (SMALL["max_len"] - 4) + [i + 1 for i in p] for p in probes])
     with torch.no_grad():
         learned = net.repeat(net(x)[:, -1]).numpy().ravel()
-    assert (sign * learned > 1.0).all(), learned
+    assert (sign * learned > 0).all() and sign * learned.mean() > 2.0, learned

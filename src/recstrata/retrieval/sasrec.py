@@ -15,12 +15,11 @@ default ``stride=max_len`` is the paper's non-overlapping windows, the cheapest.
     ids, _ = model.recommend(histories=[[12, 7, 99]], k=10)
 
 The defaults (RecBole's post-LN layout with dropout 0.5, the latest 15 items as context, label
-smoothing 0.1, the learned repeat score below and, when the dataset's items have genres, genre
-embeddings at the input) are the configuration chosen on ML-100K validation NDCG@10 (``bench/results/sasrec.md``: 15 and 25 items
+smoothing 0.1 and, when the dataset's items have genres, genre embeddings at the input) are the
+configuration chosen on ML-100K validation NDCG@10 (``bench/results/sasrec.md``: 15 and 25 items
 beat 50, which beat 200, on two seeds each; ``bench/results/sasrec-round5.md``: label smoothing
 0.1 with genres, mean valid 0.0723 over seeds 2020 and 2021 against 0.0708 without either, a gain
-within the noise of one split; ``bench/results/sasrec-round10.md``: the repeat score, mean valid
-0.1034 against 0.0723 without it).
+within the noise of one split).
 
 With ``valid`` (a :class:`~recstrata.data.split.Split` whose ``train`` is the fitted dataset),
 validation NDCG@10 is computed after every epoch with the project's evaluator and the best
@@ -44,16 +43,20 @@ with m = 2, ~2.1 (``bench/results/sasrec-round8.md``). Scoring is unchanged: no 
 time and the user's older history stays unknown to the network. Leave it at 0 where users do repeat
 items (music, groceries).
 
-``repeat_score`` (default on) gives the network a learned score for re-recommending what it reads: a linear
-map of its state to one number, added to the logits of every item of its input window (positions
-<= t, as the margin above; nothing older), in training and scoring alike, and zero at the start.
-Where users do not repeat items it learns a large negative number, where they do a positive one;
-it is the additive, window-limited form of RepeatNet's repeat / explore mechanism (Ren et al., AAAI
-2019). A plain dot-product output cannot push an arbitrary set of read items down (the margin
-moved ~2.5 window items per top-10 only to ~2.1). It reads nothing the network does not already
-see: the user's older history stays unknown to it, so it is not masking (on ML-100K the default
-network learns a score of about -5.5 and ranks no window item in its top-10, but still ~2.8 older
-history items per user). ``repeat_score=False`` is the plain SASRec that RecBole runs.
+``repeat_score=True`` adds a learned window mask: a linear map of the network's state to one number,
+added to the logits of every item of its input window (positions <= t, as the margin above) in
+training and scoring alike, zero at the start: the additive, window-limited form of RepeatNet's
+repeat / explore mode (Ren et al., AAAI 2019), with one score for all window items (it cannot tell
+items that repeat from items that do not, as RepeatNet's per-item repeat attention can). It matters
+only when seen items are ranked (``exclude_seen=False``, or protocols that do not mask, such as
+RecBole's leave-one-out): with ``recommend``'s default ``exclude_seen=True`` every window item is
+excluded anyway. On ML-100K, where a user rates an item once by construction, it learns about -5.5
+and acts as a hard mask of the window (the same top-10 as masking the latest 15 items at scoring
+time for 941 of 943 users; ``bench/results/sasrec-round10.md``), so its figures there are those of a
+masked model, not comparable with an unmasked SASRec's. The window is ``max_len`` items: a longer
+window widens the mask towards the whole history. Off by default.
+Histories given as a binary matrix carry no order (items are taken in index order), so the
+"window" of such a history is arbitrary; pass item lists.
 
 ``tie_shuffle=True`` (training only) puts each run of a user's items that share a timestamp in a
 fresh random order every epoch, keeping the order across timestamps: a file's order within a
@@ -108,7 +111,7 @@ _NET_PREFIX = "net."
 class SASRec(Recommender):
     name = "sasrec"
     # artefacts saved before these parameters existed were trained without them
-    legacy_params = {"item_features": False, "label_smoothing": 0.0, "repeat_score": False}
+    legacy_params = {"item_features": False, "label_smoothing": 0.0}
 
     def __init__(
         self,
@@ -133,7 +136,7 @@ class SASRec(Recommender):
         label_smoothing: float = 0.1,
         history_margin: float = 0.0,
         tie_shuffle: bool = False,
-        repeat_score: bool = True,
+        repeat_score: bool = False,
         tie_output: bool = True,
         output_bias: bool = False,
         item_features: bool | None = None,
@@ -227,7 +230,8 @@ class SASRec(Recommender):
         if self.tie_shuffle:
             if not dataset.interactions.has_timestamps:
                 raise ConfigError("SASRec(tie_shuffle=True) needs a timestamp on every interaction (items "
-                                  "sharing one are shuffled); use tie_shuffle=False for a dataset without them")
+                                  "sharing one are shuffled); use tie_shuffle=False for a dataset without "
+                                  "them")
             self._times = dataset.history_timestamps()
         use = self.item_features
         if use is None:  # genres when the dataset has them
@@ -414,19 +418,17 @@ class SASRec(Recommender):
                 out.append(sum(self._logits(net, x) for net in self.nets_).numpy() / len(self.nets_))
         return np.concatenate(out) if out else np.zeros((0, self.n_items_), np.float32)
 
-    @classmethod
-    def _logits(cls, net, batch):
+    def _logits(self, net, batch):
         """One network's scores (B, n_items) for left-padded item rows (B, T)."""
         net.eval()
         h = net(batch)[:, -1]  # (B, C): the state after the latest item
         logits = net.scores(h)  # (B, n_items)
         if net.repeat is None:
             return logits
-        import torch
-
+        torch = self._torch()
         last = torch.zeros(batch.shape, dtype=torch.bool)
         last[:, -1] = True  # the latest position has read the whole window
-        return cls._add_read_term(torch, logits, batch, last, net.repeat(h))
+        return self._add_read_term(torch, logits, batch, last, net.repeat(h))
 
     def _score_users(self, users: np.ndarray) -> np.ndarray:
         return self._score_sequences([self.sequences_[u] for u in users], self.seen_[users])
@@ -491,7 +493,8 @@ class SASRec(Recommender):
         features = getattr(self, "features_", None)
         net = SASRecNet(self.n_items_, self.max_len, self.dim, self.layers, self.heads, self.inner,
                         self.dropout, self.attn_dropout, self.norm, tie_output=self.tie_output,
-                        output_bias=self.output_bias, repeat_score=self.repeat_score, n_features=0 if features is None else features.shape[1])
+                        output_bias=self.output_bias, repeat_score=self.repeat_score,
+                        n_features=0 if features is None else features.shape[1])
         if features is not None:
             with torch.no_grad():
                 net.item_features[1:] = torch.from_numpy(features)
