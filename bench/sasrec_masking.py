@@ -35,11 +35,13 @@ def main() -> None:
     parts = ("valid", "test") if args.test else ("valid",)
 
     def ndcg(model, split) -> str:
-        return " / ".join(f"{evaluate(model, split, p, ks=[10], beyond_accuracy=False, group_by=[]).metrics['ndcg@10']:.4f}"
-                          for p in parts)
+        figures = (evaluate(model, split, p, ks=[10], beyond_accuracy=False, group_by=[]).metrics["ndcg@10"]
+                   for p in parts)
+        return " / ".join(f"{x:.4f}" for x in figures)
 
-    print(f"| model | repeat_score | unmasked | window masked | every seen item masked | users whose top-10 = "
-          f"the window-masked top-10 |   ({' / '.join(parts)})\n|---|---|---:|---:|---:|---:|")
+    print(f"| model | repeat_score | unmasked | window masked | every seen item masked "
+          f"| users whose top-10 = the window-masked top-10 |   ({' / '.join(parts)})")
+    print("|---|---|---:|---:|---:|---:|")
     for path in args.models:
         model = Recommender.load(path)
         scores = model._score_sequences
