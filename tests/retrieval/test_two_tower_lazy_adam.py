@@ -140,17 +140,22 @@ def test_the_sparse_item_tower_computes_the_same_vectors(blocks):
         assert torch.equal(dense, sparse)
 
 
-def test_lazy_adam_is_off_by_default(blocks):
-    ds, _ = blocks
-    assert TwoTower().lazy_adam is False
-    default = TwoTower(text=False, **SMALL | {"epochs": 3}).fit(ds)
-    dense = TwoTower(text=False, lazy_adam=False, **SMALL | {"epochs": 3}).fit(ds)
-    lazy = TwoTower(text=False, lazy_adam=True, **SMALL | {"epochs": 3}).fit(ds)
-    np.testing.assert_array_equal(default.item_vectors_, dense.item_vectors_)
-    assert not np.array_equal(default.item_vectors_, lazy.item_vectors_)
-
-
-@pytest.mark.parametrize("bad", [1, 0, "yes", None, np.True_])
+@pytest.mark.parametrize("bad", [1, 0, "yes", np.True_])
 def test_bad_lazy_adam_is_named(blocks, bad):
     with pytest.raises(ConfigError, match=f"lazy_adam.*{bad!r}"):
         TwoTower(text=False, lazy_adam=bad, **SMALL | {"epochs": 1}).fit(blocks[0])
+
+
+def test_the_default_picks_lazy_adam_from_a_catalog_size_on(blocks, monkeypatch):
+    """``lazy_adam=None`` (the default) trains exactly as ``False`` below ``LAZY_ADAM_FROM_ITEMS``
+    items and exactly as ``True`` from it on; artefacts saved before the option refit with AdamW."""
+    import recstrata.retrieval.two_tower.model as module
+
+    ds, _ = blocks
+    params = {"text": False, **SMALL, "epochs": 3}
+    vectors = {flag: TwoTower(lazy_adam=flag, **params).fit(ds).item_vectors_ for flag in (False, True)}
+    assert not np.array_equal(vectors[False], vectors[True])
+    assert TwoTower().lazy_adam is None and TwoTower.legacy_params["lazy_adam"] is False
+    for threshold, expected in ((ds.n_items + 1, False), (ds.n_items, True)):
+        monkeypatch.setattr(module, "LAZY_ADAM_FROM_ITEMS", threshold)
+        np.testing.assert_array_equal(TwoTower(**params).fit(ds).item_vectors_, vectors[expected])
