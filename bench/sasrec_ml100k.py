@@ -58,10 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.save:
         model.save(args.save)
     parts = ("valid", "test") if args.test else ("valid",)
-    ours = {
-        part: evaluate(model, split, part, ks=[10, 20], beyond_accuracy=False, group_by=[]).metrics
-        for part in parts
-    }
+    results = {part: evaluate(model, split, part, ks=[10, 20], beyond_accuracy=False, group_by=[]) for part in parts}
+    ours = {part: r.metrics for part, r in results.items()}
     command = " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     lines = [
         f"### SASRec {json.dumps(params) if not args.load else f'saved in {args.load}'}",
@@ -74,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         *([] if args.load else training_lines(model)),
         "",
         *score_table(model, ours),
+        "",
+        "- NDCG@10, 95% bootstrap interval over users: "
+        + ", ".join(f"{part} {lo:.4f}-{hi:.4f}" for part, (lo, hi) in
+                     ((p, r.interval("ndcg@10")) for p, r in results.items())),
     ]
     report = "\n".join(lines) + "\n"
     print(report)
