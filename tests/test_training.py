@@ -30,8 +30,9 @@ def test_a_pipeline_is_scored_on_held_out_events_then_refitted_on_all_and_publis
     ds, expected = blocks
     store = ModelStore(tmp_path, "blend")
     report = train_and_publish(ds, store, sources={"ease": {"reg": 1.0}, "pop": {}}, n_per_source=15,
-                               ranker_params={"min_data_in_leaf": 1, "n_estimators": 20}, folds=2)
+                               ranker_params={"min_data_in_leaf": 1, "n_estimators": 20}, folds=2, blend="ranker")
     assert report.kind == "pipeline" and set(report.heldout) == {"pipeline", "ease", "pop"}
+    assert report.spec["blend"] == "ranker" and set(report.blend_valid_ndcg) == {"ranker"}
     # every held-out event is in the user's own block: EASE finds it, popularity cannot tell blocks apart
     assert report.heldout["ease"]["recall@10"] >= 0.9
     assert report.heldout["pipeline"]["ndcg@10"] > report.heldout["pop"]["ndcg@10"]
@@ -89,6 +90,7 @@ def test_cli_trains_and_publishes_what_serve_then_loads(tmp_path):
     (("--model", "als", "--params", "[1]"), "must be a JSON object"),
     (("--sources", "ease,pop", "--source-params", '{"als": {}}'), "not in --sources"),
     (("--model", "nope"), "unknown model 'nope'"),
+    (("--sources", "ease,pop", "--blend", "lambdarank"), "blend must be one of auto, ranker, fusion"),
 ])
 def test_cli_bad_input_is_a_clear_error_and_publishes_nothing(tmp_path, args, message):
     result = _invoke("train", "--dataset", "ml-latest-small", "--runs-dir", str(tmp_path), *args)
@@ -162,3 +164,42 @@ def test_an_early_stopping_model_gets_its_epoch_count_from_validation_without_tu
     blend = train_and_publish(ds, ModelStore(tmp_path, "blend"), sources={"multvae": small, "pop": {}},
                               n_per_source=15, ranker_params={"min_data_in_leaf": 1, "n_estimators": 20}, folds=2)
     assert 1 <= blend.spec["sources"]["multvae"]["epochs"] < 200 and blend.spec["sources"]["pop"] == {}
+
+
+def test_auto_blend_keeps_whichever_of_fusion_and_ranker_scores_higher_on_validation(blocks, tmp_path, monkeypatch):
+    """Both are tried on the same fitted sources; the choice follows the validation figures, the
+    other's held-out figure is reported beside it, and only the chosen pipeline is published."""
+    from recstrata.ranking import Pipeline as P
+
+    ds = blocks[0]
+    kwargs = dict(sources={"ease": {"reg": 1.0}, "pop": {}}, n_per_source=15, folds=2,
+                  ranker_params={"min_data_in_leaf": 1, "n_estimators": 20})
+    report = train_and_publish(ds, ModelStore(tmp_path, "a"), **kwargs)
+    valid = report.blend_valid_ndcg
+    assert set(valid) == {"fusion", "ranker"}
+    assert report.spec["blend"] == ("ranker" if valid["ranker"] > valid["fusion"] else "fusion")
+    other = "fusion" if report.spec["blend"] == "ranker" else "ranker"
+    assert f"pipeline ({other}, not chosen)" in report.heldout
+    # force each outcome: the ranker's out-of-fold figure is what it is compared with
+    original = P.fit_ranker
+    for ranker_figure, expected in ((1.0, "ranker"), (-1.0, "fusion")):
+        def fit_ranker(self, *args, figure=ranker_figure, **kw):
+            out = original(self, *args, **kw)
+            self.ranker_valid_ndcg_ = figure
+            return out
+
+        monkeypatch.setattr(P, "fit_ranker", fit_ranker)
+        store = ModelStore(tmp_path, f"forced{expected}")
+        assert train_and_publish(ds, store, **kwargs).spec["blend"] == expected
+        pipe, _ = store.load()
+        assert (pipe.ranker_ is not None) == (expected == "ranker")
+
+
+def test_fusion_blend_trains_no_ranker_and_a_bad_blend_is_named(blocks, tmp_path):
+    ds = blocks[0]
+    report = train_and_publish(ds, ModelStore(tmp_path, "f"), sources={"ease": {"reg": 1.0}, "pop": {}},
+                               n_per_source=15, blend="fusion")
+    assert report.spec["blend"] == "fusion" and report.ranker_valid_ndcg is None
+    assert report.heldout["pipeline"]["recall@10"] >= 0.9  # EASE's block answer survives the fusion with pop
+    with pytest.raises(ConfigError, match="blend='lambdarank'"):
+        train_and_publish(ds, ModelStore(tmp_path, "x"), sources={"pop": {}}, blend="lambdarank")

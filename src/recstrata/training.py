@@ -6,9 +6,14 @@
 
 A single model is fitted on every interaction and published. A pipeline needs labels from a later
 period for its ranker, so it is built the way it is measured: the dataset is split per user
-(``ratio_split``, 80/10/10), sources are fitted on the first part, the LambdaRank ranker learns from
-the second (cross-fitted over users), and the pipeline and each source alone are scored on the third
--- the report says whether the blend beats its best source on held-out data. The sources are then
+(``ratio_split``, 80/10/10), sources are fitted on the first part, and the pipeline and each source
+alone are scored on the third -- the report says whether the blend beats its best source on held-out
+data. How the pipeline orders its candidates (``blend``) is chosen on the second part: ``"ranker"``
+trains the LambdaRank ranker on it (cross-fitted over users, so its figure there is out of fold),
+``"fusion"`` orders by reciprocal rank fusion (no parameters learned), and the default ``"auto"`` does
+both and keeps the one with the higher validation NDCG@10 (fusion on a tie: it is cheaper). On
+ML-100K fusion won every selection round (``BENCHMARKS.md``), but a ranker can win where features such
+as recency or tags carry signal the sources miss. The sources are then
 refitted on all interactions (the ranker is kept, as ``Pipeline.refit_sources`` does) and the result
 is published, with the report written beside it (``report.json``). ``tune=True`` first chooses
 every hyper-parameter not given on the validation part (the registry's grids, as ``recstrata
@@ -27,6 +32,8 @@ from recstrata.errors import ConfigError
 
 #: metrics recorded in a training report (held-out part of the split)
 REPORT_METRICS = ("ndcg@10", "recall@10", "mrr@10")
+#: how a pipeline orders its candidates: chosen on validation, a trained ranker, or rank fusion
+BLENDS = ("auto", "ranker", "fusion")
 
 
 @dataclass
@@ -39,6 +46,8 @@ class TrainReport:
     #: held-out metrics per entry ("pipeline" and each source, or the tuned model); empty for an untuned model
     heldout: dict[str, dict[str, float]] = field(default_factory=dict)
     ranker_valid_ndcg: float | None = None
+    #: a pipeline's validation NDCG@10 per blend tried (the ranker's out of fold); the chosen one is spec["blend"]
+    blend_valid_ndcg: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,7 +56,7 @@ class TrainReport:
 def train_and_publish(dataset: Dataset, store, *, model: str | None = None, params: Mapping[str, Any] | None = None,
                       sources: Mapping[str, Mapping[str, Any]] | None = None, n_per_source: int = 300,
                       ranker_params: Mapping[str, Any] | None = None, folds: int = 5, seed: int = 2020,
-                      tune: bool = False) -> TrainReport:
+                      tune: bool = False, blend: str = "auto") -> TrainReport:
     """Fit ``model`` (a registry name with ``params``) or a pipeline over ``sources`` (registry name
     -> params) on ``dataset`` and publish it to ``store`` (a :class:`~recstrata.serving.modelstore.ModelStore`).
 
@@ -59,11 +68,14 @@ def train_and_publish(dataset: Dataset, store, *, model: str | None = None, para
     the configured maximum on everything."""
     if (model is None) == (sources is None):
         raise ConfigError("give either model= (one model) or sources= (a blended pipeline), not both or neither")
+    if blend not in BLENDS:
+        raise ConfigError(f"blend must be one of {', '.join(BLENDS)}; got blend={blend!r}")
     start = time.perf_counter()
     if model is not None:
         fitted, report = _single(dataset, model, dict(params or {}), tune, seed)
     else:
-        fitted, report = _pipeline(dataset, dict(sources), n_per_source, dict(ranker_params or {}), folds, seed, tune)
+        fitted, report = _pipeline(dataset, dict(sources), n_per_source, dict(ranker_params or {}), folds, seed, tune,
+                                   blend)
     report.name = store.name
     report.fit_seconds = round(time.perf_counter() - start, 2)
     report.version = store.publish(fitted, report=report.to_dict())
@@ -117,8 +129,9 @@ def _heldout(model, split) -> dict[str, float]:
 
 
 def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_source: int,
-              ranker_params: dict[str, Any], folds: int, seed: int, tune: bool):
+              ranker_params: dict[str, Any], folds: int, seed: int, tune: bool, blend: str):
     from recstrata.data.split import ratio_split
+    from recstrata.evaluation import evaluate
     from recstrata.ranking import LambdaRanker, Pipeline
 
     if not sources:
@@ -128,16 +141,29 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
     for name, given in sources.items():
         built[name], chosen[name] = _fit_source(name, given, split, tune=tune)
     vector_source = next((n for n in built if _has_vectors(built[n])), None)
-    pipe = Pipeline(built, n_per_source=n_per_source, ranker=LambdaRanker(**ranker_params),
-                    vector_source=vector_source)
-    pipe.fit(split.train, fit_sources=False).fit_ranker(split.valid, folds=folds, seed=seed)
-    scores = {"pipeline": _heldout(pipe, split)} | {name: _heldout(src, split) for name, src in built.items()}
+    tried, valid = {}, {}  # blend -> its pipeline over the same fitted sources, its validation NDCG@10
+    if blend in ("auto", "fusion"):
+        tried["fusion"] = Pipeline(built, n_per_source=n_per_source, vector_source=vector_source)
+        tried["fusion"].fit(split.train, fit_sources=False)
+        valid["fusion"] = evaluate(tried["fusion"], split, "valid", ks=[10], beyond_accuracy=False,
+                                   group_by=[]).metrics["ndcg@10"]
+    if blend in ("auto", "ranker"):
+        tried["ranker"] = Pipeline(built, n_per_source=n_per_source, ranker=LambdaRanker(**ranker_params),
+                                   vector_source=vector_source)
+        tried["ranker"].fit(split.train, fit_sources=False).fit_ranker(split.valid, folds=folds, seed=seed)
+        valid["ranker"] = tried["ranker"].ranker_valid_ndcg_  # out of fold
+    best = max(valid, key=lambda b: (valid[b], b == "fusion"))
+    pipe = tried[best]
+    scores = {"pipeline": _heldout(pipe, split)}
+    scores |= {f"pipeline ({b}, not chosen)": _heldout(tried[b], split) for b in tried if b != best}
+    scores |= {name: _heldout(src, split) for name, src in built.items()}
     pipe.refit_sources(dataset)
-    spec = {"sources": chosen, "tuned": tune, "n_per_source": n_per_source,
-            "ranker": ranker_params, "folds": folds, "split": {"ratios": [0.8, 0.1, 0.1], "seed": seed},
-            "vector_source": vector_source}
+    spec = {"sources": chosen, "tuned": tune, "n_per_source": n_per_source, "blend": best,
+            "ranker": ranker_params if best == "ranker" else None, "folds": folds,
+            "split": {"ratios": [0.8, 0.1, 0.1], "seed": seed}, "vector_source": vector_source}
     report = TrainReport("", "", "pipeline", spec, 0.0, heldout=scores,
-                         ranker_valid_ndcg=round(float(pipe.ranker_valid_ndcg_), 4))
+                         ranker_valid_ndcg=round(float(valid["ranker"]), 4) if "ranker" in valid else None,
+                         blend_valid_ndcg={b: round(float(v), 4) for b, v in valid.items()})
     return pipe, report
 
 

@@ -31,7 +31,10 @@ def train_cmd(
     model: str | None = typer.Option(None, help="one model to fit on every interaction (als, ease, ...)"),
     params: str | None = typer.Option(None, help="JSON hyper-parameters of --model, e.g. '{\"factors\": 64}'"),
     sources: str | None = typer.Option(None, help="comma-separated sources of a blended pipeline "
-                                                  "(ranker trained on held-out labels), e.g. ease,als,itemknn,pop"),
+                                                  "(ordered as --blend says), e.g. ease,als,itemknn,pop"),
+    blend: str = typer.Option("auto", help="how a pipeline orders candidates: ranker (LambdaRank trained on "
+                                           "held-out labels), fusion (reciprocal rank fusion) or auto (the "
+                                           "better of the two on validation)"),
     source_params: str | None = typer.Option(None, help="JSON {source: {param: value}} for --sources"),
     n_per_source: int = typer.Option(300, min=1, help="candidates each source proposes to the ranker"),
     folds: int = typer.Option(5, min=2, help="cross-fitting folds over users for the ranker"),
@@ -70,11 +73,11 @@ def train_cmd(
             report = train_and_publish(
                 ds, store, model=model, params=_json_option(params, "--params"),
                 sources={n: per_source.get(n, {}) for n in names} if sources is not None else None,
-                n_per_source=n_per_source, folds=folds, seed=seed, tune=tune)
+                n_per_source=n_per_source, folds=folds, seed=seed, tune=tune, blend=blend)
     except RecstrataError as exc:
         raise fail(exc) from exc
     if report.heldout:
-        how = "sources fitted on 80%, ranker on the next 10%" if report.kind == "pipeline" else \
+        how = "sources fitted on 80%, blend chosen on the next 10%" if report.kind == "pipeline" else \
             "fitted on 80%, tuned on the next 10%"
         table = Table(title=f"held-out 10% of each user's events ({how})")
         table.add_column("")
@@ -83,10 +86,14 @@ def train_cmd(
         for entry, metrics in report.heldout.items():
             table.add_row(entry, *(f"{v:.4f}" for v in metrics.values()))
         console.print(table)
-        best = max((e for e in report.heldout if e != "pipeline"), key=lambda e: report.heldout[e]["ndcg@10"])
+        best = max((e for e in report.heldout if not e.startswith("pipeline")),
+                   key=lambda e: report.heldout[e]["ndcg@10"])
         if "pipeline" in report.heldout and report.heldout["pipeline"]["ndcg@10"] < report.heldout[best]["ndcg@10"]:
             console.print(f"[yellow]the pipeline does not beat {best} alone on held-out data: consider serving "
                           f"{best} (--model {best}){'' if tune else ', --tune'} or other sources[/]")
+    if report.blend_valid_ndcg:
+        tried = ", ".join(f"{b} {v:.4f}" for b, v in report.blend_valid_ndcg.items())
+        console.print(f"blend: {report.spec['blend']} (validation NDCG@10: {tried})")
     if report.spec.get("tuned"):
         console.print(f"chosen on validation: {report.spec.get('sources') or report.spec['params']}")
     console.print(f"published {store.root}/{report.version} ({report.kind}, {report.fit_seconds:.1f} s); "
