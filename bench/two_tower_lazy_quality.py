@@ -5,7 +5,7 @@ untouched for many steps (ML-100K cannot tell them apart: a step there touches ~
                                                                    [--seeds 2020,2021]
 
 The catalog is ``serve_load.synthetic_dataset`` (clustered, popularity-skewed interactions; genres
-and year as item features; no text); each user's last event is held out (leave-one-out) and the
+and year as item features; no text); each user's last event is held out (leave-one-out);
 nothing is tuned: both optimisers train the same epochs with the model's other defaults.
 Prints validation NDCG@10 and Recall@20 (seen items masked) and the fit's CPU seconds.
 """

@@ -29,20 +29,24 @@ is the weighted mean, so the step size stays that of the binary model): highly r
 user vector harder. Training only - histories stay sets and scoring is unchanged. Default 0: binary.
 
 Cost: a training step runs the item tower only over the items the batch uses (its targets, the
-sampled history items, the hard negatives), so a step costs about the same at 10,000 and 1,000,000
-items; the whole catalog goes through the tower once, after training, for the exported vectors
-(``bench/two_tower_scale.py``).
+sampled history items, the hard negatives); the whole catalog goes through the tower once, after
+training, for the exported vectors (``bench/two_tower_scale.py``). With dense AdamW a step still
+updates every row of the two ID tables (13.7 ms at 10,000 items, 1,070 ms at 1,000,000); lazy Adam
+(below) leaves ~50 ms at 1,000,000.
 
 ``lazy_adam=True`` updates the two ID tables with lazy (row-sparse) Adam: a step reads and writes only
 the rows it looked up with their ID kept, instead of AdamW's pass over every row, which is most of a
-step's cost at a million items. It is a different optimiser (an unused row's moments do not decay
-and it gets no momentum step; ``weight_decay`` shrinks only the rows a step touched, decoupled as in
-AdamW); the rest of the model keeps AdamW. See ``two_tower/optim.py``. ``False`` is dense AdamW; the
+step's cost at a million items. It is a different optimiser (a row not looked up keeps its moments
+undecayed and gets no momentum step, while a row looked up with a zero gradient, e.g. a target's
+history-table row, does take one, as in TensorFlow's LazyAdam; ``weight_decay`` shrinks only the rows
+a step looked up, decoupled as in AdamW, so rarely read rows are barely decayed: the same
+``weight_decay`` regularises less than under AdamW); the rest of the model keeps AdamW. See ``two_tower/optim.py``. ``False`` is dense AdamW; the
 default ``None`` picks lazy Adam for catalogs of ``LAZY_ADAM_FROM_ITEMS`` (50,000) items or more and
-AdamW below. Measured (``BENCHMARKS.md``): per-step CPU 104.6 -> 26.3 ms at 100k items and 1,070 ->
-49.5 ms at 1M, while at 10k lazy is slightly slower (15.7 vs 13.7 ms); validation NDCG@10 equal within
-seed noise on ML-100K (1,682 items, four seeds) and on a synthetic 100k-item catalog where most rows
-go untouched for many steps (``bench/two_tower_lazy_quality.py``).
+AdamW below; the choice made is ``lazy_adam_`` (saved). A catalog that grows past the threshold
+between retrains changes optimiser. Measured (``BENCHMARKS.md``): per-step CPU 104.6 -> 26.3 ms at 100k
+items and 1,070 -> 49.5 ms at 1M, while at 10k lazy is 15-46% slower (two runs); validation NDCG@10
+no worse on ML-100K (1,682 items, four seeds) nor on a synthetic 100k-item catalog where most rows go
+untouched for many steps (two seeds, 3 epochs, weight decay 0: ``bench/two_tower_lazy_quality.py``).
 """
 
 from __future__ import annotations
@@ -206,6 +210,7 @@ class TwoTower(Recommender):
         rng = np.random.default_rng(seed)
 
         lazy = self.lazy_adam if self.lazy_adam is not None else dataset.n_items >= LAZY_ADAM_FROM_ITEMS
+        self.lazy_adam_ = bool(lazy)  # the optimiser this fit used (the default decides by catalog size)
         with seeded(seed):
             item_tower = ItemTower(dataset.n_items, self.dim, 0 if text is None else text.shape[1],
                                    feats.shape[1], self.history_ids, sparse=lazy)
@@ -327,7 +332,7 @@ class TwoTower(Recommender):
 
     # ---- persistence ------------------------------------------------------------------------------
     def _state(self) -> dict[str, np.ndarray]:
-        out = {"item_vectors": self.item_vectors_}
+        out = {"item_vectors": self.item_vectors_, "lazy_adam": np.array(getattr(self, "lazy_adam_", False))}
         for j, (vectors, logits, tower) in enumerate(self.members_):
             prefix = "" if j == 0 else f"member{j}."  # member 0 keeps the single-model keys
             out |= {f"{prefix}history_vectors": vectors, f"{prefix}history_logits": logits,
@@ -339,6 +344,7 @@ class TwoTower(Recommender):
         from recstrata.retrieval.two_tower.towers import UserTower
 
         self.item_vectors_ = arrays["item_vectors"]
+        self.lazy_adam_ = bool(arrays["lazy_adam"]) if "lazy_adam" in arrays else False  # older: AdamW
         self.members_ = []
         for j in range(self.ensemble):
             prefix = "" if j == 0 else f"member{j}."

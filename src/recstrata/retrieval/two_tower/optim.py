@@ -6,11 +6,16 @@ million items that is almost all of a training step (BENCHMARKS.md, two-tower sc
 step looked up.
 It is a different optimiser, not a faster dense one: an untouched row keeps its moments (they do not
 decay) and gets no momentum step, and the bias correction counts global steps, not the row's.
+"Looked up" includes rows whose gradient is zero (e.g. a target's history-table row when it sits in
+no sampled history): SparseAdam receives them as explicit zero rows, so they take a momentum step from
+their earlier moments, which decay, and they are decayed by ``weight_decay``, as in TensorFlow's
+LazyAdam. The moments are full-size tables, as for AdamW: lazy Adam saves time (no dense gradient,
+no pass over every row), not optimiser memory.
 SparseAdam adds ``eps`` before the bias correction: its step is ``lr * m_hat / (sqrt(v_hat) + eps /
 sqrt(1 - beta2**t))``, i.e. ``lr * g / (|g| + 3.2e-7)`` at t = 1 where AdamW's is ``lr * g / (|g| + 1e-8)``.
 
 Weight decay on the ID tables stays AdamW's decoupled decay, ``w *= 1 - lr * weight_decay`` before the
-Adam step, applied to the touched rows only (an untouched row is not read, so it does not shrink).
+Adam step, applied to the looked-up rows only (a row not looked up is not read, so it does not shrink).
 """
 
 from __future__ import annotations
