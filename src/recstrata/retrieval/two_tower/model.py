@@ -44,7 +44,7 @@ a step looked up, decoupled as in AdamW, so rarely read rows are barely decayed:
 default ``None`` picks lazy Adam for catalogs of ``LAZY_ADAM_FROM_ITEMS`` (50,000) items or more and
 AdamW below; the choice made is ``lazy_adam_`` (saved). A catalog that grows past the threshold
 between retrains changes optimiser. Measured (``BENCHMARKS.md``): per-step CPU 104.6 -> 26.3 ms at 100k
-items and 1,070 -> 49.5 ms at 1M, while at 10k lazy is 15-46% slower (two runs); validation NDCG@10
+items and 1,070 -> 49.5 ms at 1M, while at 10k lazy is slower (12.6 vs 11.5 ms, fastest of three fits); validation NDCG@10
 no worse on ML-100K (1,682 items, four seeds) nor on a synthetic 100k-item catalog where most rows go
 untouched for many steps (two seeds, 3 epochs, weight decay 0: ``bench/two_tower_lazy_quality.py``).
 """
