@@ -123,6 +123,45 @@ def test_save_load_round_trip_is_identical(trained, fusion, blocks, tmp_path):
         assert loaded.feature_names() == pipe.feature_names()
 
 
+def test_a_ranked_pipeline_keeps_its_sources_order_through_save_and_load(blocks, tmp_path):
+    """The ranker's feature columns follow the sources' order; the manifest's mapping comes back
+    sorted by name, so "pop" before "ease" used to load as "ease" before "pop": shuffled columns and
+    another ranking, with no error. Older artefacts (no ``source_order``) recover it from the ranker's
+    feature names; a ranker that does not match the pipeline's features is refused."""
+    import json
+
+    from recstrata.errors import ArtifactError
+
+    ds, expected = blocks
+    pipe = Pipeline({"pop": Popularity(), "ease": EASE(reg=1.0)}, n_per_source=10,
+                    ranker=LambdaRanker(n_estimators=30, min_data_in_leaf=5, learning_rate=0.1))
+    pipe.fit(ds).fit_ranker(labels_of(ds, expected), holdout=0.25)
+    users = np.arange(ds.n_users)
+    want = pipe.recommend_explained(users, k=5)
+    pipe.save(tmp_path / "p")
+    manifest_path = tmp_path / "p" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert list(manifest["sources"]) == ["ease", "pop"] and manifest["source_order"] == ["pop", "ease"]
+
+    def loaded_scores():
+        got = Pipeline.load(tmp_path / "p")
+        assert list(got.sources) == ["pop", "ease"]
+        out = got.recommend_explained(users, k=5)
+        np.testing.assert_array_equal(out.ids, want.ids)
+        np.testing.assert_array_equal(out.scores, want.scores)
+
+    loaded_scores()
+    manifest.pop("source_order")  # an artefact written before the order was kept
+    manifest_path.write_text(json.dumps(manifest))
+    loaded_scores()
+    ranker_manifest = tmp_path / "p" / "ranker" / "manifest.json"
+    ranker = json.loads(ranker_manifest.read_text())
+    ranker["feature_names"] = ranker["feature_names"][::-1]
+    ranker_manifest.write_text(json.dumps(ranker))
+    with pytest.raises(ArtifactError, match="retrain and publish it again"):
+        Pipeline.load(tmp_path / "p")
+
+
 def test_evaluate_accepts_a_pipeline(fusion, blocks):
     from recstrata.data.split import Split
     from recstrata.evaluation import evaluate

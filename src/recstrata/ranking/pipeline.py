@@ -430,7 +430,8 @@ class Pipeline:
                       "fusion_k": self.fusion_k, "vector_source": self.vector_source, "last_n": self.last_n,
                       "ranker": None if self.ranker is None else self.ranker.get_params()}
             write_manifest(tmp, kind="pipeline", params=json.loads(json.dumps(params, default=_jsonable)),
-                           extra={"sources": classes, "trained_ranker": self.ranker_ is not None})
+                           extra={"sources": classes, "source_order": list(self.sources),
+                                  "trained_ranker": self.ranker_ is not None})
         return Path(directory)
 
     @classmethod
@@ -439,11 +440,18 @@ class Pipeline:
         manifest = read_manifest(root, kind="pipeline")
         p = dict(manifest["params"])
         ranker_params = p.pop("ranker")
-        sources = {name: _load_source(path, root / "sources" / name) for name, path in manifest["sources"].items()}
+        ranker = LambdaRanker.load(root / "ranker") if manifest["trained_ranker"] else None
+        # the manifest's mapping comes back sorted by name; the ranker's feature columns follow the
+        # sources' order, kept as a list (artefacts written before: read off the feature names)
+        order = manifest.get("source_order") or _order_from(ranker, manifest["sources"])
+        sources = {name: _load_source(manifest["sources"][name], root / "sources" / name) for name in order}
         pipe = cls(sources, ranker=None if ranker_params is None else LambdaRanker(**ranker_params), **p)
         pipe.features_ = FeatureBuilder.load(root / "features.npz")
         pipe.n_items_, pipe.n_users_ = pipe.features_.n_items_, pipe.features_.n_users_
-        pipe.ranker_ = LambdaRanker.load(root / "ranker") if manifest["trained_ranker"] else None
+        pipe.ranker_ = ranker
+        if ranker is not None and pipe.feature_names() != ranker.feature_names_:
+            raise ArtifactError(f"{root}: the ranker was trained on features {ranker.feature_names_} but the "
+                                f"pipeline builds {pipe.feature_names()}; retrain and publish it again")
         return pipe
 
 
@@ -462,6 +470,15 @@ def _top_k(groups, mask: np.ndarray, ranker: LambdaRanker, k: int = 10) -> tuple
         top = np.argsort(-ranker.predict(x), kind="stable")[:k]
         ranked[j, : len(top)] = items[top]
     return np.array([groups[i][3] for i in idx], np.int64), ranked
+
+
+def _order_from(ranker: LambdaRanker | None, sources: Mapping[str, str]) -> list[str]:
+    """The sources' order of an artefact saved without ``source_order``: the order of their columns
+    in the ranker's feature names (``name:score`` first per source), else the manifest's."""
+    if ranker is None:
+        return list(sources)
+    named = [f.split(":", 1)[0] for f in ranker.feature_names_ if f.endswith(":score")]
+    return named if sorted(named) == sorted(sources) else list(sources)
 
 
 def _load_source(target: str, directory: Path) -> Any:
