@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 
 from recstrata.errors import ConfigError
 from recstrata.ranking.pipeline import Pipeline
+from recstrata.retrieval.ease import EASE
+from recstrata.retrieval.popularity import Popularity
 from recstrata.serving.modelstore import ModelStore
 from recstrata.training import train_and_publish
 
@@ -167,39 +169,76 @@ def test_an_early_stopping_model_gets_its_epoch_count_from_validation_without_tu
 
 
 def test_auto_blend_keeps_whichever_of_fusion_and_ranker_scores_higher_on_validation(blocks, tmp_path, monkeypatch):
-    """Both are tried on the same fitted sources; the choice follows the validation figures, the
-    other's held-out figure is reported beside it, and only the chosen pipeline is published."""
+    """Both are tried on the same fitted sources; fusion's figure is its validation NDCG@10 (not
+    test's), the choice follows the figures (fusion on a tie), the other's held-out figure is reported
+    beside it, and the chosen pipeline is published refitted on every event."""
+    from recstrata.data.split import ratio_split
+    from recstrata.evaluation import evaluate
     from recstrata.ranking import Pipeline as P
 
-    ds = blocks[0]
+    ds, expected = blocks
     kwargs = dict(sources={"ease": {"reg": 1.0}, "pop": {}}, n_per_source=15, folds=2,
                   ranker_params={"min_data_in_leaf": 1, "n_estimators": 20})
     report = train_and_publish(ds, ModelStore(tmp_path, "a"), **kwargs)
     valid = report.blend_valid_ndcg
     assert set(valid) == {"fusion", "ranker"}
     assert report.spec["blend"] == ("ranker" if valid["ranker"] > valid["fusion"] else "fusion")
-    other = "fusion" if report.spec["blend"] == "ranker" else "ranker"
-    assert f"pipeline ({other}, not chosen)" in report.heldout
-    # force each outcome: the ranker's out-of-fold figure is what it is compared with
+    # the same fusion built by hand on the same split: its validation and held-out figures
+    split = ratio_split(ds, seed=2020)
+    by_hand = P({"ease": EASE(reg=1.0).fit(split.train), "pop": Popularity().fit(split.train)}, n_per_source=15)
+    by_hand.fit(split.train, fit_sources=False)
+    figure = {part: evaluate(by_hand, split, part, ks=[10], beyond_accuracy=False, group_by=[]).metrics["ndcg@10"]
+              for part in ("valid", "test")}
+    assert valid["fusion"] == round(figure["valid"], 4)
     original = P.fit_ranker
-    for ranker_figure, expected in ((1.0, "ranker"), (-1.0, "fusion")):
-        def fit_ranker(self, *args, figure=ranker_figure, **kw):
-            out = original(self, *args, **kw)
-            self.ranker_valid_ndcg_ = figure
-            return out
-
-        monkeypatch.setattr(P, "fit_ranker", fit_ranker)
-        store = ModelStore(tmp_path, f"forced{expected}")
-        assert train_and_publish(ds, store, **kwargs).spec["blend"] == expected
+    # force each outcome through the ranker's out-of-fold figure; an exact tie goes to fusion
+    for ranker_figure, expected_blend in ((1.0, "ranker"), (-1.0, "fusion"), (figure["valid"], "fusion")):
+        monkeypatch.setattr(P, "fit_ranker", _reporting(original, ranker_figure))
+        store = ModelStore(tmp_path, f"forced-{ranker_figure}")
+        forced = train_and_publish(ds, store, **kwargs)
+        assert forced.spec["blend"] == expected_blend
+        if expected_blend == "ranker":  # the not-chosen row is fusion's own held-out figure
+            assert forced.heldout["pipeline (fusion, not chosen)"]["ndcg@10"] == round(figure["test"], 4)
         pipe, _ = store.load()
-        assert (pipe.ranker_ is not None) == (expected == "ranker")
+        assert (pipe.ranker_ is not None) == (expected_blend == "ranker")
+        # published refitted on every event: the ranked one finds each user's one unseen block item first;
+        # the fusion one answers as the same fusion fitted on everything by hand
+        ids, _ = pipe.recommend(np.arange(ds.n_users), k=5)
+        if expected_blend == "ranker":
+            assert np.mean(ids[:, 0] == expected) >= 0.9
+        else:
+            on_all = P({"ease": EASE(reg=1.0), "pop": Popularity()}, n_per_source=15).fit(ds)
+            np.testing.assert_array_equal(ids, on_all.recommend(np.arange(ds.n_users), k=5)[0])
 
 
-def test_fusion_blend_trains_no_ranker_and_a_bad_blend_is_named(blocks, tmp_path):
+def _reporting(original, value: float):
+    """``Pipeline.fit_ranker`` that trains as usual, then reports ``value`` as its out-of-fold figure."""
+    def fit_ranker(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        self.ranker_valid_ndcg_ = value
+        return out
+    return fit_ranker
+
+
+def test_fusion_blend_trains_no_ranker_and_bad_blends_are_named(blocks, tmp_path, monkeypatch):
+    from recstrata.errors import DataError
+    from recstrata.ranking import Pipeline as P
+
     ds = blocks[0]
-    report = train_and_publish(ds, ModelStore(tmp_path, "f"), sources={"ease": {"reg": 1.0}, "pop": {}},
-                               n_per_source=15, blend="fusion")
+    sources = {"ease": {"reg": 1.0}, "pop": {}}
+    report = train_and_publish(ds, ModelStore(tmp_path, "f"), sources=sources, n_per_source=15, blend="fusion")
     assert report.spec["blend"] == "fusion" and report.ranker_valid_ndcg is None
     assert report.heldout["pipeline"]["recall@10"] >= 0.9  # EASE's block answer survives the fusion with pop
     with pytest.raises(ConfigError, match="blend='lambdarank'"):
         train_and_publish(ds, ModelStore(tmp_path, "x"), sources={"pop": {}}, blend="lambdarank")
+    with pytest.raises(ConfigError, match="needs sources="):
+        train_and_publish(ds, ModelStore(tmp_path, "x"), model="ease", blend="fusion")
+
+    def cannot(self, *args, **kwargs):
+        raise DataError("fewer than 2 users have a labelled item among their candidates")
+
+    monkeypatch.setattr(P, "fit_ranker", cannot)  # auto falls back to fusion; ranker says why it cannot
+    auto = train_and_publish(ds, ModelStore(tmp_path, "g"), sources=sources, n_per_source=15)
+    assert auto.spec["blend"] == "fusion" and "fewer than 2 users" in auto.spec["ranker_skipped"]
+    with pytest.raises(DataError, match="fewer than 2 users"):
+        train_and_publish(ds, ModelStore(tmp_path, "h"), sources=sources, n_per_source=15, blend="ranker")

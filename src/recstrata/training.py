@@ -11,10 +11,12 @@ alone are scored on the third -- the report says whether the blend beats its bes
 data. How the pipeline orders its candidates (``blend``) is chosen on the second part: ``"ranker"``
 trains the LambdaRank ranker on it (cross-fitted over users, so its figure there is out of fold),
 ``"fusion"`` orders by reciprocal rank fusion (no parameters learned), and the default ``"auto"`` does
-both and keeps the one with the higher validation NDCG@10 (fusion on a tie: it is cheaper). On
-ML-100K fusion won every selection round (``BENCHMARKS.md``), but a ranker can win where features such
-as recency or tags carry signal the sources miss. The sources are then
-refitted on all interactions (the ranker is kept, as ``Pipeline.refit_sources`` does) and the result
+both and keeps the one with the higher validation NDCG@10 (fusion on a tie: it is cheaper; fusion
+alone when the ranker cannot be trained, e.g. too few labelled users). The ranker's figure is out of
+fold, from models trained on fewer users than the published one, so the comparison leans slightly
+towards fusion. In the ML-100K benchmark's selection rounds (``BENCHMARKS.md``) fusion beat the ranker
+on validation; with other sources or ``folds`` the ranker can win, and the two are often within noise.
+The sources are then refitted on all interactions (the ranker is kept, as ``Pipeline.refit_sources`` does) and the result
 is published, with the report written beside it (``report.json``). ``tune=True`` first chooses
 every hyper-parameter not given on the validation part (the registry's grids, as ``recstrata
 evaluate`` does).
@@ -28,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from recstrata.data.dataset import Dataset
-from recstrata.errors import ConfigError
+from recstrata.errors import ConfigError, DataError
 
 #: metrics recorded in a training report (held-out part of the split)
 REPORT_METRICS = ("ndcg@10", "recall@10", "mrr@10")
@@ -70,6 +72,8 @@ def train_and_publish(dataset: Dataset, store, *, model: str | None = None, para
         raise ConfigError("give either model= (one model) or sources= (a blended pipeline), not both or neither")
     if blend not in BLENDS:
         raise ConfigError(f"blend must be one of {', '.join(BLENDS)}; got blend={blend!r}")
+    if model is not None and blend != "auto":
+        raise ConfigError(f"blend={blend!r} orders a pipeline's sources: it needs sources=, not model=")
     start = time.perf_counter()
     if model is not None:
         fitted, report = _single(dataset, model, dict(params or {}), tune, seed)
@@ -147,11 +151,18 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
         tried["fusion"].fit(split.train, fit_sources=False)
         valid["fusion"] = evaluate(tried["fusion"], split, "valid", ks=[10], beyond_accuracy=False,
                                    group_by=[]).metrics["ndcg@10"]
+    skipped = None
     if blend in ("auto", "ranker"):
-        tried["ranker"] = Pipeline(built, n_per_source=n_per_source, ranker=LambdaRanker(**ranker_params),
-                                   vector_source=vector_source)
-        tried["ranker"].fit(split.train, fit_sources=False).fit_ranker(split.valid, folds=folds, seed=seed)
-        valid["ranker"] = tried["ranker"].ranker_valid_ndcg_  # out of fold
+        ranked = Pipeline(built, n_per_source=n_per_source, ranker=LambdaRanker(**ranker_params),
+                          vector_source=vector_source)
+        try:
+            ranked.fit(split.train, fit_sources=False).fit_ranker(split.valid, folds=folds, seed=seed)
+        except DataError as exc:
+            if blend == "ranker":
+                raise
+            skipped = f"ranker not trained: {exc}"  # auto: fusion alone
+        else:
+            tried["ranker"], valid["ranker"] = ranked, ranked.ranker_valid_ndcg_  # out of fold
     best = max(valid, key=lambda b: (valid[b], b == "fusion"))
     pipe = tried[best]
     scores = {"pipeline": _heldout(pipe, split)}
@@ -159,7 +170,7 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
     scores |= {name: _heldout(src, split) for name, src in built.items()}
     pipe.refit_sources(dataset)
     spec = {"sources": chosen, "tuned": tune, "n_per_source": n_per_source, "blend": best,
-            "ranker": ranker_params if best == "ranker" else None, "folds": folds,
+            "ranker": ranker_params if blend != "fusion" else None, "folds": folds, "ranker_skipped": skipped,
             "split": {"ratios": [0.8, 0.1, 0.1], "seed": seed}, "vector_source": vector_source}
     report = TrainReport("", "", "pipeline", spec, 0.0, heldout=scores,
                          ranker_valid_ndcg=round(float(valid["ranker"]), 4) if "ranker" in valid else None,

@@ -36,8 +36,8 @@ def train_cmd(
                                            "held-out labels), fusion (reciprocal rank fusion) or auto (the "
                                            "better of the two on validation)"),
     source_params: str | None = typer.Option(None, help="JSON {source: {param: value}} for --sources"),
-    n_per_source: int = typer.Option(300, min=1, help="candidates each source proposes to the ranker"),
-    folds: int = typer.Option(5, min=2, help="cross-fitting folds over users for the ranker"),
+    n_per_source: int = typer.Option(300, min=1, help="candidates each source proposes to the blend"),
+    folds: int = typer.Option(5, min=2, help="cross-fitting folds over users for the ranker (--blend auto or ranker)"),
     name: str | None = typer.Option(None, help="name in the model store (default: the model name, or 'pipeline')"),
     runs_dir: Path | None = typer.Option(None, help="model store root (default: the serving settings' runs_dir)"),
     seed: int = typer.Option(2020, help="seed of the split a pipeline is trained and scored on"),
@@ -93,7 +93,10 @@ def train_cmd(
                           f"{best} (--model {best}){'' if tune else ', --tune'} or other sources[/]")
     if report.blend_valid_ndcg:
         tried = ", ".join(f"{b} {v:.4f}" for b, v in report.blend_valid_ndcg.items())
-        console.print(f"blend: {report.spec['blend']} (validation NDCG@10: {tried})")
+        console.print(f"blend: {report.spec['blend']} (validation NDCG@10: {tried}; the not-chosen row above is "
+                      f"for reference only: choosing on it would be choosing on test)")
+        if report.spec.get("ranker_skipped"):
+            console.print(f"[yellow]{report.spec['ranker_skipped']}[/]")
     if report.spec.get("tuned"):
         console.print(f"chosen on validation: {report.spec.get('sources') or report.spec['params']}")
     console.print(f"published {store.root}/{report.version} ({report.kind}, {report.fit_seconds:.1f} s); "
