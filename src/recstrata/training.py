@@ -16,8 +16,8 @@ alone when the ranker cannot be trained, e.g. too few labelled users). The ranke
 fold, from models trained on fewer users than the published one, so the comparison leans slightly
 towards fusion. In the ML-100K benchmark's selection rounds (``BENCHMARKS.md``) fusion beat the ranker
 on validation; with other sources or ``folds`` the ranker can win, and the two are often within noise.
-The sources are then refitted on all interactions (the ranker is kept, as ``Pipeline.refit_sources`` does) and the result
-is published, with the report written beside it (``report.json``). ``tune=True`` first chooses
+The sources are then refitted on all interactions (the ranker is kept, as ``Pipeline.refit_sources``
+does) and the result is published, with the report written beside it (``report.json``). ``tune=True`` first chooses
 every hyper-parameter not given on the validation part (the registry's grids, as ``recstrata
 evaluate`` does).
 """
