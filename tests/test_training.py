@@ -190,6 +190,10 @@ def test_auto_blend_keeps_whichever_of_fusion_and_ranker_scores_higher_on_valida
     figure = {part: evaluate(by_hand, split, part, ks=[10], beyond_accuracy=False, group_by=[]).metrics["ndcg@10"]
               for part in ("valid", "test")}
     assert valid["fusion"] == round(figure["valid"], 4)
+    paired = report.blend_comparison  # ranker minus fusion over the same validation users
+    assert paired["n_users"] == len(evaluate(by_hand, split, "valid", ks=[10]).users)
+    assert abs(paired["difference"] - (valid["ranker"] - valid["fusion"])) <= 2e-4
+    assert paired["low"] <= paired["difference"] <= paired["high"]
     original = P.fit_ranker
     # force each outcome through the ranker's out-of-fold figure; an exact tie goes to fusion
     for ranker_figure, expected_blend in ((1.0, "ranker"), (-1.0, "fusion"), (figure["valid"], "fusion")):

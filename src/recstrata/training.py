@@ -50,6 +50,8 @@ class TrainReport:
     ranker_valid_ndcg: float | None = None
     #: a pipeline's validation NDCG@10 per blend tried (the ranker's out of fold); the chosen one is spec["blend"]
     blend_valid_ndcg: dict[str, float] = field(default_factory=dict)
+    #: when both blends were tried: ranker minus fusion, paired over users (``evaluation.stats.compare``)
+    blend_comparison: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -149,8 +151,8 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
     if blend in ("auto", "fusion"):
         tried["fusion"] = Pipeline(built, n_per_source=n_per_source, vector_source=vector_source)
         tried["fusion"].fit(split.train, fit_sources=False)
-        valid["fusion"] = evaluate(tried["fusion"], split, "valid", ks=[10], beyond_accuracy=False,
-                                   group_by=[]).metrics["ndcg@10"]
+        fusion_valid = evaluate(tried["fusion"], split, "valid", ks=[10], beyond_accuracy=False, group_by=[])
+        valid["fusion"] = fusion_valid.metrics["ndcg@10"]
     skipped = None
     if blend in ("auto", "ranker"):
         ranked = Pipeline(built, n_per_source=n_per_source, ranker=LambdaRanker(**ranker_params),
@@ -174,8 +176,35 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
             "split": {"ratios": [0.8, 0.1, 0.1], "seed": seed}, "vector_source": vector_source}
     report = TrainReport("", "", "pipeline", spec, 0.0, heldout=scores,
                          ranker_valid_ndcg=round(float(valid["ranker"]), 4) if "ranker" in valid else None,
-                         blend_valid_ndcg={b: round(float(v), 4) for b, v in valid.items()})
+                         blend_valid_ndcg={b: round(float(v), 4) for b, v in valid.items()},
+                         blend_comparison=_blend_comparison(fusion_valid, tried["ranker"], split)
+                         if len(tried) == 2 else None)
     return pipe, report
+
+
+def _blend_comparison(fusion_valid, ranked, split) -> dict[str, Any]:
+    """Validation NDCG@10 of the ranker (its out-of-fold top-10s) minus fusion's, paired over the users
+    both were scored on: is the choice between them more than noise?"""
+    import numpy as np
+
+    from recstrata.evaluation import EvalResult
+    from recstrata.evaluation.metrics import accuracy
+    from recstrata.evaluation.stats import compare
+
+    users = ranked.ranker_valid_users_
+    per_user, scored = accuracy(ranked.ranker_valid_ranked_, split.valid.user_items[users], [10], ["ndcg"])
+    ranker_users, ranker_values = users[scored], np.asarray(per_user["ndcg@10"])[scored]
+    common = np.intersect1d(ranker_users, fusion_valid.users)
+
+    def on_common(who, values) -> EvalResult:
+        order = np.argsort(who)
+        rows = order[np.searchsorted(who, common, sorter=order)]
+        return EvalResult("valid", (10,), {}, {"ndcg@10": np.asarray(values)[rows]}, common,
+                          np.zeros((len(common), 0), np.int64))
+
+    paired = compare(on_common(ranker_users, ranker_values),
+                     on_common(fusion_valid.users, fusion_valid.per_user["ndcg@10"]), "ndcg@10")
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in paired.to_dict().items()}
 
 
 def _has_vectors(model) -> bool:
