@@ -32,6 +32,15 @@ def tiny_dataset(histories: list[list[int]], n_items: int) -> Dataset:
     )
 
 
+def with_timestamps(ds: Dataset, timestamps) -> Dataset:
+    """``ds`` with its interactions' timestamps replaced (file order kept)."""
+    from recstrata.data.dataset import Interactions
+
+    inter = ds.interactions
+    return ds.with_interactions(Interactions.from_arrays(inter.user, inter.item, inter.weight,
+                                                         np.asarray(timestamps, np.int64)))
+
+
 def with_ratings(ds: Dataset, ratings: np.ndarray) -> Dataset:
     """``ds`` with its interactions' weights (the explicit ratings) replaced by ``ratings``."""
     from recstrata.data.dataset import Interactions

@@ -542,13 +542,9 @@ def test_read_term_raises_exactly_the_items_each_position_has_read(per_row):
 
 def timed_dataset(histories: list[list[int]], times: list[list[int]], n_items: int):
     """``tiny_dataset`` with the given per-user timestamps (file order = list order)."""
-    from recstrata.data.dataset import Interactions
-    from tests_support import tiny_dataset
+    from tests_support import tiny_dataset, with_timestamps
 
-    ds = tiny_dataset(histories, n_items)
-    inter = ds.interactions
-    return ds.with_interactions(Interactions.from_arrays(inter.user, inter.item, inter.weight,
-                                                         np.concatenate(times).astype(np.int64)))
+    return with_timestamps(tiny_dataset(histories, n_items), np.concatenate(times))
 
 
 def test_tie_shuffle_reorders_items_only_within_a_timestamp():
