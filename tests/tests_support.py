@@ -32,13 +32,13 @@ def tiny_dataset(histories: list[list[int]], n_items: int) -> Dataset:
     )
 
 
-def with_timestamps(ds: Dataset, timestamps) -> Dataset:
-    """``ds`` with its interactions' timestamps replaced (file order kept)."""
+def with_timestamps(ds: Dataset, timestamps, name: str | None = None) -> Dataset:
+    """``ds`` with its interactions' timestamps replaced (file order kept), optionally renamed."""
     from recstrata.data.dataset import Interactions
 
     inter = ds.interactions
     return ds.with_interactions(Interactions.from_arrays(inter.user, inter.item, inter.weight,
-                                                         np.asarray(timestamps, np.int64)))
+                                                         np.asarray(timestamps, np.int64)), name)
 
 
 def with_ratings(ds: Dataset, ratings: np.ndarray) -> Dataset:

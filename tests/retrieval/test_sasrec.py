@@ -26,13 +26,11 @@ def blocks(blocks):
     In random order "the next item is an unseen item of my block" is what the data teaches,
     and the user's missing item stays the known answer (same users, items and ``expected``).
     """
-    from recstrata.data.dataset import Interactions
+    from tests_support import with_timestamps
 
     ds, expected = blocks
-    inter = ds.interactions
-    stamps = np.random.default_rng(0).permutation(len(inter)).astype(np.int64)
-    shuffled = Interactions.from_arrays(inter.user, inter.item, inter.weight, stamps)
-    return ds.with_interactions(shuffled, "blocks-shuffled"), expected
+    stamps = np.random.default_rng(0).permutation(len(ds.interactions))
+    return with_timestamps(ds, stamps, "blocks-shuffled"), expected
 
 
 class TestSASRec(RecommenderConformance):
