@@ -137,6 +137,9 @@ class SASRec(Recommender):
         history_margin: float = 0.0,
         tie_shuffle: bool = False,
         repeat_score: bool = False,
+        contrastive: float = 0.0,
+        contrastive_positives: str = "view",
+        contrastive_temperature: float = 1.0,
         tie_output: bool = True,
         output_bias: bool = False,
         item_features: bool | None = None,
@@ -166,6 +169,9 @@ class SASRec(Recommender):
         self.history_margin = history_margin
         self.tie_shuffle = tie_shuffle
         self.repeat_score = repeat_score
+        self.contrastive = contrastive
+        self.contrastive_positives = contrastive_positives
+        self.contrastive_temperature = contrastive_temperature
         self.tie_output = tie_output
         self.output_bias = output_bias
         self.item_features = item_features
@@ -219,6 +225,12 @@ class SASRec(Recommender):
         check_number(self, "learning_rate", 0.0, low_open=True)
         check_number(self, "weight_decay", 0.0)
         check_number(self, "history_margin", 0.0, hint=" (0 = the plain cross-entropy)")
+        check_number(self, "contrastive", 0.0, hint=" (0 = no contrastive term)")
+        check_number(self, "contrastive_temperature", 0.0, low_open=True)
+        if self.contrastive_positives not in ("view", "target"):
+            raise ConfigError(f"SASRec needs contrastive_positives 'view' (the other dropout view only) or "
+                              f"'target' (every position with the same next item); got "
+                              f"contrastive_positives={self.contrastive_positives!r}")
         if not isinstance(self.item_features, (bool, type(None))):
             raise ConfigError(f"SASRec needs item_features to be True, False or None (genres when the dataset "
                               f"has them); got item_features={self.item_features!r}")
@@ -287,6 +299,8 @@ class SASRec(Recommender):
                 if self.history_margin:  # training only
                     logits = self._add_read_term(torch, logits, x, keep, self.history_margin)
                 loss = fn.cross_entropy(logits, y[keep] - 1, label_smoothing=self.label_smoothing)
+                if self.contrastive:  # training only: a second pass draws other dropout masks
+                    loss = loss + self.contrastive * self._contrastive_loss(torch, h[keep], net(x)[keep], y[keep])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -336,6 +350,30 @@ class SASRec(Recommender):
         rows, t = keep.nonzero(as_tuple=True)  # (N,) each: the kept positions, in logits' row order
         read = first[rows] & (torch.arange(width)[None, :] <= t[:, None])  # (N, T)
         return logits.scatter_add(1, (x[rows] - 1).clamp(min=0), read.to(logits.dtype) * value)
+
+    def _contrastive_loss(self, torch, first, second, targets):
+        """InfoNCE between two dropout views of the same positions (``first``, ``second``: (N, C)
+        states; ``targets``: (N,) their next items), over the 2N states of the batch.
+
+        Each state's positives are its other view (``"view"``) or every other state whose position
+        has the same next item, its other view included (``"target"``: supervised contrastive
+        learning, Khosla et al., NeurIPS 2020, the positives DuoRec samples); with ``"view"`` the
+        states sharing its next item are left out of its negatives (they are not negatives). The
+        similarity is the dot product over ``contrastive_temperature``, as DuoRec's.
+        """
+        states = torch.cat([first, second])  # (2N, C)
+        same = torch.cat([targets, targets])
+        same = same[:, None] == same[None, :]  # (2N, 2N): the same next item, the diagonal included
+        itself = torch.eye(len(states), dtype=torch.bool)
+        if self.contrastive_positives == "view":
+            positive = itself.roll(len(first), 1)  # [i, i + N] and [i + N, i]
+            ignored = itself | (same & ~positive)
+        else:
+            positive = same & ~itself
+            ignored = itself
+        sim = (states @ states.T / self.contrastive_temperature).masked_fill(ignored, float("-inf"))
+        log_p = sim - sim.logsumexp(1, keepdim=True)
+        return -(log_p.masked_fill(~positive, 0.0).sum(1) / positive.sum(1)).mean()
 
     def _learning_rate(self, epoch: int) -> float:
         """The learning rate of 0-based ``epoch``: linear warmup, then constant or cosine decay to 0.
