@@ -188,7 +188,10 @@ def test_both_layouts_learn_the_successor_from_strided_windows(norm):
                                         (dict(learning_rate=0.0), "learning_rate=0.0"),
                                         (dict(history_margin=-1.0), "history_margin=-1.0"),
                                         (dict(history_margin="2"), "history_margin='2'"),
-                                        (dict(history_margin=float("nan")), "history_margin=nan")])
+                                        (dict(history_margin=float("nan")), "history_margin=nan"),
+                                        (dict(contrastive=-0.1), "contrastive=-0.1"),
+                                        (dict(contrastive_temperature=0.0), "contrastive_temperature=0.0"),
+                                        (dict(contrastive_positives="both"), "contrastive_positives='both'")])
 def test_bad_options_are_refused_naming_the_value(bad, named):
     with pytest.raises(ConfigError) as err:
         SASRec(epochs=1, **{**SMALL, **bad}).fit(successor_dataset(n_users=5))
@@ -639,3 +642,42 @@ def test_repeat_score_learns_whether_users_repeat_what_they_read(repeats, sign):
     with torch.no_grad():
         learned = net.repeat(net(x)[:, -1]).numpy().ravel()
     assert (sign * learned > 0).all() and sign * learned.mean() > 2.0, learned
+
+
+@pytest.mark.parametrize("positives, targets, expected", [
+    ("view", [3, 4], np.log(2 + np.e) - 1),  # sims to the others 0, 1 (the other view), 0
+    ("view", [5, 5], 0.0),  # the same next item: the other state is no negative, the view is all that is left
+    ("target", [5, 5], np.log(2 + np.e) - 1 / 3),  # three positives, sims 0, 1, 0
+    ("target", [3, 4], np.log(2 + np.e) - 1),  # distinct next items: only the other view
+])
+def test_contrastive_loss_known_values(positives, targets, expected):
+    """Two orthogonal unit states, each view equal to its first: InfoNCE by hand over the 4 states."""
+    import torch
+
+    model = SASRec(contrastive=1.0, contrastive_positives=positives)
+    states = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    loss = model._contrastive_loss(torch, states, states.clone(), torch.tensor(targets))
+    assert float(loss) == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("positives", ["view", "target"])
+def test_contrastive_term_compares_two_dropout_views_and_the_ring_is_still_learned(positives, monkeypatch):
+    """The term gets every trained position's state twice, under different dropout masks, with its
+    next item; with it the ring is still learned (it regularises, it does not replace the loss)."""
+    calls = []
+    original = SASRec._contrastive_loss
+
+    def spy(self, torch, first, second, targets):
+        calls.append((first.shape, second.shape, bool((first != second).any()), targets.min().item()))
+        return original(self, torch, first, second, targets)
+
+    monkeypatch.setattr(SASRec, "_contrastive_loss", spy)
+    SASRec(epochs=1, **SMALL).fit(successor_dataset())
+    assert calls == []  # off by default
+    params = {**SMALL, "dropout": 0.1}
+    model = SASRec(epochs=40, contrastive=0.1, contrastive_positives=positives, label_smoothing=0.0,
+                   item_features=False, **params).fit(successor_dataset())
+    assert calls and all(a == b and a[1] == 32 and differ and low >= 1 for a, b, differ, low in calls)
+    histories = [[s, s + 1, s + 2] for s in range(27)]
+    ids, _ = model.recommend(histories=histories, k=1, exclude_seen=False)
+    assert (ids[:, 0] == [h[-1] + 1 for h in histories]).mean() >= 0.9
