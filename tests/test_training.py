@@ -215,6 +215,56 @@ def test_auto_blend_keeps_whichever_of_fusion_and_ranker_scores_higher_on_valida
             np.testing.assert_array_equal(ids, on_all.recommend(np.arange(ds.n_users), k=5)[0])
 
 
+def test_auto_blend_fits_the_feature_statistics_once_and_publishes_what_separate_pipelines_would(
+        blocks, tmp_path, monkeypatch):
+    """Fusion and ranker share one fit of the candidate-feature statistics on the training part (the
+    published pipeline then fits its own on every event), yet every figure of the report and every
+    recommendation of the published pipeline, either blend chosen, is that of two pipelines built
+    apart on the same split, each fitting its own statistics."""
+    from recstrata.data.split import ratio_split
+    from recstrata.evaluation import evaluate
+    from recstrata.ranking import FeatureBuilder, LambdaRanker
+    from recstrata.training import _blend_comparison, _heldout
+
+    ds, _ = blocks
+    ranker_params = {"min_data_in_leaf": 1, "n_estimators": 20}
+    split = ratio_split(ds, seed=2020)
+    fitted_on = []
+    fit = FeatureBuilder.fit
+
+    def counting(self, dataset, **kwargs):
+        fitted_on.append(dataset.name)
+        return fit(self, dataset, **kwargs)
+
+    def apart(ranker=None):  # on fresh sources fitted on the training part, its own statistics
+        sources = {"ease": EASE(reg=1.0).fit(split.train), "pop": Popularity().fit(split.train)}
+        pipe = Pipeline(sources, n_per_source=15, ranker=ranker).fit(split.train, fit_sources=False)
+        return pipe.fit_ranker(split.valid, folds=2, seed=2020) if ranker else pipe
+
+    monkeypatch.setattr(FeatureBuilder, "fit", counting)
+    original = Pipeline.fit_ranker
+    for ranker_figure, chosen, other in ((1.0, "ranker", "fusion"), (-1.0, "fusion", "ranker")):
+        monkeypatch.setattr(Pipeline, "fit_ranker", _reporting(original, ranker_figure))
+        fitted_on.clear()
+        store = ModelStore(tmp_path, chosen)
+        report = train_and_publish(ds, store, sources={"ease": {"reg": 1.0}, "pop": {}}, n_per_source=15,
+                                   folds=2, ranker_params=ranker_params)
+        assert report.spec["blend"] == chosen and fitted_on == [split.train.name, ds.name]
+        pipes = {"fusion": apart(), "ranker": apart(LambdaRanker(**ranker_params))}
+        fusion_valid = evaluate(pipes["fusion"], split, "valid", ks=[10], beyond_accuracy=False, group_by=[])
+        assert report.heldout == {"pipeline": _heldout(pipes[chosen], split),
+                                  f"pipeline ({other}, not chosen)": _heldout(pipes[other], split),
+                                  **{name: _heldout(src, split) for name, src in pipes["fusion"].sources.items()}}
+        assert report.blend_valid_ndcg == {"fusion": round(float(fusion_valid.metrics["ndcg@10"]), 4),
+                                           "ranker": ranker_figure}
+        assert report.blend_comparison == _blend_comparison(fusion_valid, pipes["ranker"], split)
+        published, _ = store.load()
+        expected = pipes[chosen].refit_sources(ds)
+        for got, want in zip(published.recommend(np.arange(ds.n_users), k=5),
+                             expected.recommend(np.arange(ds.n_users), k=5), strict=True):
+            np.testing.assert_array_equal(got, want)
+
+
 def _reporting(original, value: float):
     """``Pipeline.fit_ranker`` that trains as usual, then reports ``value`` as its out-of-fold figure."""
     def fit_ranker(self, *args, **kwargs):

@@ -25,6 +25,7 @@ evaluate`` does).
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -149,17 +150,20 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
         built[name], chosen[name] = _fit_source(name, given, split, tune=tune)
     vector_source = next((n for n in built if _has_vectors(built[n])), None)
     tried, valid = {}, {}  # blend -> its pipeline over the same fitted sources, its validation NDCG@10
+    fused = Pipeline(built, n_per_source=n_per_source, vector_source=vector_source)
+    fused.fit(split.train, fit_sources=False)
     if blend in ("auto", "fusion"):
-        tried["fusion"] = Pipeline(built, n_per_source=n_per_source, vector_source=vector_source)
-        tried["fusion"].fit(split.train, fit_sources=False)
-        fusion_valid = evaluate(tried["fusion"], split, "valid", ks=[10], beyond_accuracy=False, group_by=[])
+        tried["fusion"] = fused
+        fusion_valid = evaluate(fused, split, "valid", ks=[10], beyond_accuracy=False, group_by=[])
         valid["fusion"] = fusion_valid.metrics["ndcg@10"]
     skipped = None
     if blend in ("auto", "ranker"):
-        ranked = Pipeline(built, n_per_source=n_per_source, ranker=LambdaRanker(**ranker_params),
-                          vector_source=vector_source)
+        # the fused pipeline plus a ranker: its sources and feature statistics are fitted once, above
+        # (fit_ranker and refit_sources set the copy's own attributes; neither changes the statistics)
+        ranked = copy.copy(fused)
+        ranked.ranker = LambdaRanker(**ranker_params)
         try:
-            ranked.fit(split.train, fit_sources=False).fit_ranker(split.valid, folds=folds, seed=seed)
+            ranked.fit_ranker(split.valid, folds=folds, seed=seed)
         except DataError as exc:
             if blend == "ranker":
                 raise

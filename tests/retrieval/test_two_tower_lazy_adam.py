@@ -150,14 +150,14 @@ def test_bad_lazy_adam_is_named(blocks, bad):
 
 def test_the_default_picks_lazy_adam_from_a_catalog_size_on(blocks, monkeypatch, tmp_path):
     """``lazy_adam=None`` (the default) trains exactly as ``False`` below ``LAZY_ADAM_FROM_ITEMS``
-    items and exactly as ``True`` from it on; artefacts saved before the option refit with AdamW."""
+    items and exactly as ``True`` from it on."""
     import recstrata.retrieval.two_tower.model as module
 
     ds, _ = blocks
     params = {"text": False, **SMALL, "epochs": 3}
     vectors = {flag: TwoTower(lazy_adam=flag, **params).fit(ds).item_vectors_ for flag in (False, True)}
     assert not np.array_equal(vectors[False], vectors[True])
-    assert TwoTower().lazy_adam is None and TwoTower.legacy_params["lazy_adam"] is False
+    assert TwoTower().lazy_adam is None
     for threshold, expected in ((ds.n_items + 1, False), (ds.n_items, True)):
         monkeypatch.setattr(module, "LAZY_ADAM_FROM_ITEMS", threshold)
         auto = TwoTower(**params).fit(ds)
@@ -165,3 +165,42 @@ def test_the_default_picks_lazy_adam_from_a_catalog_size_on(blocks, monkeypatch,
         assert auto.lazy_adam_ is expected  # the choice made is kept, and saved
         auto.save(tmp_path / str(threshold))
         assert Recommender.load(tmp_path / str(threshold)).lazy_adam_ is expected
+
+
+def test_an_artefact_saved_before_the_option_loads_and_refits_with_adamw(blocks, monkeypatch, tmp_path):
+    """Artefacts written before ``lazy_adam`` existed (f798134) have no ``lazy_adam`` parameter in
+    their manifest and no ``lazy_adam`` choice in state.npz; they were trained with AdamW. One loads
+    as ``lazy_adam_ = False``, recommends as saved, and refits with AdamW - the very vectors - even
+    where the default would now pick lazy Adam."""
+    import recstrata.retrieval.two_tower.model as module
+    from recstrata.artifacts import load_arrays, read_manifest, save_arrays, write_manifest
+    from recstrata.retrieval.two_tower import optim
+
+    ds, _ = blocks
+    monkeypatch.setattr(module, "LAZY_ADAM_FROM_ITEMS", ds.n_items)  # the default: lazy Adam on these blocks
+    model = TwoTower(text=False, lazy_adam=False, **SMALL | {"epochs": 3}).fit(ds)
+    old = model.save(tmp_path / "old")
+    manifest = read_manifest(old)
+    state = load_arrays(old / "state.npz")
+    del state["lazy_adam"]
+    save_arrays(old / "state.npz", **state)
+    params = {k: v for k, v in manifest["params"].items() if k != "lazy_adam"}
+    write_manifest(old, kind="recommender", params=params, extra={"model": manifest["model"]})  # fresh hashes
+    assert "lazy_adam" not in read_manifest(old)["params"]  # and every file passes its check
+
+    loaded = Recommender.load(old)
+    assert loaded.lazy_adam is False and loaded.lazy_adam_ is False
+    users = np.arange(ds.n_users)
+    for got, want in zip(loaded.recommend(users, k=5), model.recommend(users, k=5), strict=True):
+        np.testing.assert_array_equal(got, want)
+    made = []
+    original = optim.tower_optimiser
+
+    def spy(*args):
+        made.append(original(*args))
+        return made[-1]
+
+    monkeypatch.setattr(optim, "tower_optimiser", spy)
+    loaded.fit(ds)
+    assert [type(opt) for opt in made] == [torch.optim.AdamW] and loaded.lazy_adam_ is False
+    np.testing.assert_array_equal(loaded.item_vectors_, model.item_vectors_)
