@@ -644,17 +644,18 @@ def test_repeat_score_learns_whether_users_repeat_what_they_read(repeats, sign):
     assert (sign * learned > 0).all() and sign * learned.mean() > 2.0, learned
 
 
-@pytest.mark.parametrize("positives, targets, expected", [
-    ("view", [3, 4], np.log(2 + np.e) - 1),  # sims to the others 0, 1 (the other view), 0
-    ("view", [5, 5], 0.0),  # the same next item: the other state is no negative, the view is all that is left
-    ("target", [5, 5], np.log(2 + np.e) - 1 / 3),  # three positives, sims 0, 1, 0
-    ("target", [3, 4], np.log(2 + np.e) - 1),  # distinct next items: only the other view
+@pytest.mark.parametrize("positives, targets, expected, temperature", [
+    ("view", [3, 4], np.log(2 + np.e) - 1, 1.0),  # sims to the others 0, 1 (the other view), 0
+    ("view", [3, 4], np.log(2 + np.e ** 0.5) - 0.5, 2.0),  # the same over the temperature
+    ("view", [5, 5], 0.0, 1.0),  # the same next item: the other state is no negative, the view is all that is left
+    ("target", [5, 5], np.log(2 + np.e) - 1 / 3, 1.0),  # three positives, sims 0, 1, 0
+    ("target", [3, 4], np.log(2 + np.e) - 1, 1.0),  # distinct next items: only the other view
 ])
-def test_contrastive_loss_known_values(positives, targets, expected):
+def test_contrastive_loss_known_values(positives, targets, expected, temperature):
     """Two orthogonal unit states, each view equal to its first: InfoNCE by hand over the 4 states."""
     import torch
 
-    model = SASRec(contrastive=1.0, contrastive_positives=positives)
+    model = SASRec(contrastive=1.0, contrastive_positives=positives, contrastive_temperature=temperature)
     states = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     loss = model._contrastive_loss(torch, states, states.clone(), torch.tensor(targets))
     assert float(loss) == pytest.approx(expected, abs=1e-6)
@@ -662,22 +663,34 @@ def test_contrastive_loss_known_values(positives, targets, expected):
 
 @pytest.mark.parametrize("positives", ["view", "target"])
 def test_contrastive_term_compares_two_dropout_views_and_the_ring_is_still_learned(positives, monkeypatch):
-    """The term gets every trained position's state twice, under different dropout masks, with its
-    next item; with it the ring is still learned (it regularises, it does not replace the loss)."""
-    calls = []
-    original = SASRec._contrastive_loss
+    """The term gets every trained position's state twice, from two forward passes in training mode
+    (two dropout draws), both differentiable, with its next item; with it the ring is still learned
+    (it regularises, it does not replace the loss)."""
+    from recstrata.retrieval._sasrec_net import SASRecNet
 
-    def spy(self, torch, first, second, targets):
-        calls.append((first.shape, second.shape, bool((first != second).any()), targets.min().item()))
-        return original(self, torch, first, second, targets)
+    calls, passes = [], []
+    original_loss, original_forward = SASRec._contrastive_loss, SASRecNet.forward
 
-    monkeypatch.setattr(SASRec, "_contrastive_loss", spy)
+    def loss_spy(self, torch, first, second, targets):
+        calls.append((first.shape, second.shape, bool((first != second).any()), second.requires_grad,
+                      targets.min().item()))
+        return original_loss(self, torch, first, second, targets)
+
+    def forward_spy(net, seq):
+        passes.append(net.training)
+        return original_forward(net, seq)
+
+    monkeypatch.setattr(SASRec, "_contrastive_loss", loss_spy)
+    monkeypatch.setattr(SASRecNet, "forward", forward_spy)
     SASRec(epochs=1, **SMALL).fit(successor_dataset())
     assert calls == []  # off by default
+    passes.clear()
     params = {**SMALL, "dropout": 0.1}
     model = SASRec(epochs=40, contrastive=0.1, contrastive_positives=positives, label_smoothing=0.0,
                    item_features=False, **params).fit(successor_dataset())
-    assert calls and all(a == b and a[1] == 32 and differ and low >= 1 for a, b, differ, low in calls)
+    assert calls and all(a == b and a[1] == SMALL["dim"] and differ and grad and low >= 1
+                         for a, b, differ, grad, low in calls)
+    assert sum(passes) == 2 * len(calls)  # two training-mode passes for each batch's term
     histories = [[s, s + 1, s + 2] for s in range(27)]
     ids, _ = model.recommend(histories=histories, k=1, exclude_seen=False)
     assert (ids[:, 0] == [h[-1] + 1 for h in histories]).mean() >= 0.9

@@ -64,17 +64,27 @@ timestamp is an accident of how it was written, not behaviour, and on ML-100K ha
 consecutive ratings share their second (ratings were submitted a page at a time), so next-item
 targets inside such a run teach the network that accident. Needs timestamps on every interaction.
 
-``contrastive`` λ (training only, default 0 = off) adds λ x InfoNCE between two dropout views of
-every trained position's state: a second forward pass of each batch draws fresh dropout masks
-(DuoRec's unsupervised augmentation, Qiu et al., WSDM 2022; SimCSE), the similarity is the dot
-product over ``contrastive_temperature`` (1.0, DuoRec's) and the other states of the batch are the
-negatives. ``contrastive_positives="view"`` takes the other view as the only positive and leaves the
-states that share the position's next item out of the negatives; ``"target"`` takes every state with
-the same next item as a positive (supervised contrastive learning, the positives DuoRec samples). It
-regularises the representation and knows nothing about which items a user has read. On ML-100K it
-lowered validation NDCG@10 with either positive set (means 0.0689 / 0.0743 against 0.0772 with the
-margin alone) and made an epoch 6-7x slower (all trained states of a batch are compared with one
-another): ``bench/results/sasrec-round11.md``. Off by default.
+``contrastive`` λ (training only, default 0 = off; the weight of the term) adds λ x InfoNCE
+between two dropout views of every trained position's state: a second forward pass of each batch
+draws fresh dropout masks (the dropout augmentation of SimCSE, Gao, Yao & Chen, EMNLP 2021, and of
+DuoRec, Qiu et al., WSDM 2022), the similarity is the dot product over ``contrastive_temperature``
+(1.0, DuoRec's) and the other states of the batch are the negatives; each state's loss is averaged
+over its positives (Khosla et al.'s L_out). ``contrastive_positives="target"`` (the default) takes
+every state with the same next item as a positive, its other view included (supervised contrastive
+learning, the positives DuoRec samples); ``"view"`` takes the other view only and leaves the states
+that share the position's next item out of the negatives. Two choices of this project differ from
+DuoRec, which contrasts one state per sequence and masks only the pair itself: every trained
+position contrasts (positions of one window, which share a prefix, are negatives of one another),
+and ``"view"`` drops same-next-item states from the negatives. Without dropout the two views are
+equal and ``"view"`` only pushes states apart. It regularises the representation and knows nothing
+about which items a user has read.
+
+Cost: the term compares the 2N states of a batch pairwise, N the trained positions (up to
+``batch_size x stride``, 1,900 on ML-100K's defaults), so time and memory grow with N²: several
+(2N)² matrices, ~60 MB each (float32) at N = 1,900 and ~0.66 GB at ``max_len=50``. On ML-100K (round 11,
+``bench/results/sasrec-round11.md``) an epoch took 6-7.4x as long and a fit more than 10x; ``"view"``
+lowered validation NDCG@10 on both seeds (mean 0.0689) and ``"target"`` did not beat the margin alone
+(0.0743 against 0.0772). Off by default.
 
 Output layer and item features: by default the input item table also scores
 the items (tied weights, as in the paper), which makes items the query was built from score high.
@@ -150,7 +160,7 @@ class SASRec(Recommender):
         tie_shuffle: bool = False,
         repeat_score: bool = False,
         contrastive: float = 0.0,
-        contrastive_positives: str = "view",
+        contrastive_positives: str = "target",
         contrastive_temperature: float = 1.0,
         tie_output: bool = True,
         output_bias: bool = False,
@@ -369,9 +379,10 @@ class SASRec(Recommender):
 
         Each state's positives are its other view (``"view"``) or every other state whose position
         has the same next item, its other view included (``"target"``: supervised contrastive
-        learning, Khosla et al., NeurIPS 2020, the positives DuoRec samples); with ``"view"`` the
-        states sharing its next item are left out of its negatives (they are not negatives). The
-        similarity is the dot product over ``contrastive_temperature``, as DuoRec's.
+        learning, Khosla et al., NeurIPS 2020, the positives DuoRec samples; the loss is averaged
+        over them); with ``"view"`` the states sharing its next item are left out of its negatives
+        (they are not negatives). The similarity is the dot product over ``contrastive_temperature``,
+        as DuoRec's. Memory: a few (2N, 2N) matrices.
         """
         states = torch.cat([first, second])  # (2N, C)
         same = torch.cat([targets, targets])
