@@ -92,7 +92,7 @@ def test_cli_trains_and_publishes_what_serve_then_loads(tmp_path):
     (("--model", "als", "--params", "[1]"), "must be a JSON object"),
     (("--sources", "ease,pop", "--source-params", '{"als": {}}'), "not in --sources"),
     (("--model", "nope"), "unknown model 'nope'"),
-    (("--sources", "ease,pop", "--blend", "lambdarank"), "blend must be one of auto, ranker, fusion"),
+    (("--sources", "ease,pop", "--blend", "lambdarank"), "blend must be one of auto, ranker, fusion, weighted"),
 ])
 def test_cli_bad_input_is_a_clear_error_and_publishes_nothing(tmp_path, args, message):
     result = _invoke("train", "--dataset", "ml-latest-small", "--runs-dir", str(tmp_path), *args)
@@ -181,8 +181,10 @@ def test_auto_blend_keeps_whichever_of_fusion_and_ranker_scores_higher_on_valida
                   ranker_params={"min_data_in_leaf": 1, "n_estimators": 20})
     report = train_and_publish(ds, ModelStore(tmp_path, "a"), **kwargs)
     valid = report.blend_valid_ndcg
-    assert set(valid) == {"fusion", "ranker"}
-    assert report.spec["blend"] == ("ranker" if valid["ranker"] > valid["fusion"] else "fusion")
+    assert set(valid) == {"fusion", "weighted", "ranker"}
+    assert report.spec["blend"] == max(valid, key=lambda b: (valid[b], -("fusion", "weighted", "ranker").index(b)))
+    # from here on fusion against the ranker: weighted fusion (test_auto_blend_tries_weighted_fusion_too) out
+    monkeypatch.setattr(P, "fit_fusion", _reporting(P.fit_fusion, -1.0, "fusion"))
     # the same fusion built by hand on the same split: its validation and held-out figures
     split = ratio_split(ds, seed=2020)
     by_hand = P({"ease": EASE(reg=1.0).fit(split.train), "pop": Popularity().fit(split.train)}, n_per_source=15)
@@ -242,6 +244,7 @@ def test_auto_blend_fits_the_feature_statistics_once_and_publishes_what_separate
         return pipe.fit_ranker(split.valid, folds=2, seed=2020) if ranker else pipe
 
     monkeypatch.setattr(FeatureBuilder, "fit", counting)
+    monkeypatch.setattr(Pipeline, "fit_fusion", _reporting(Pipeline.fit_fusion, -1.0, "fusion"))
     original = Pipeline.fit_ranker
     for ranker_figure, chosen, other in ((1.0, "ranker", "fusion"), (-1.0, "fusion", "ranker")):
         monkeypatch.setattr(Pipeline, "fit_ranker", _reporting(original, ranker_figure))
@@ -250,13 +253,15 @@ def test_auto_blend_fits_the_feature_statistics_once_and_publishes_what_separate
         report = train_and_publish(ds, store, sources={"ease": {"reg": 1.0}, "pop": {}}, n_per_source=15,
                                    folds=2, ranker_params=ranker_params)
         assert report.spec["blend"] == chosen and fitted_on == [split.train.name, ds.name]
-        pipes = {"fusion": apart(), "ranker": apart(LambdaRanker(**ranker_params))}
+        pipes = {"fusion": apart(), "ranker": apart(LambdaRanker(**ranker_params)),
+                 "weighted": apart().fit_fusion(split.valid, folds=2, seed=2020)}
         fusion_valid = evaluate(pipes["fusion"], split, "valid", ks=[10], beyond_accuracy=False, group_by=[])
         assert report.heldout == {"pipeline": _heldout(pipes[chosen], split),
                                   f"pipeline ({other}, not chosen)": _heldout(pipes[other], split),
+                                  "pipeline (weighted, not chosen)": _heldout(pipes["weighted"], split),
                                   **{name: _heldout(src, split) for name, src in pipes["fusion"].sources.items()}}
         assert report.blend_valid_ndcg == {"fusion": round(float(fusion_valid.metrics["ndcg@10"]), 4),
-                                           "ranker": ranker_figure}
+                                           "weighted": -1.0, "ranker": ranker_figure}
         assert report.blend_comparison == _blend_comparison(fusion_valid, pipes["ranker"], split)
         published, _ = store.load()
         expected = pipes[chosen].refit_sources(ds)
@@ -265,13 +270,54 @@ def test_auto_blend_fits_the_feature_statistics_once_and_publishes_what_separate
             np.testing.assert_array_equal(got, want)
 
 
-def _reporting(original, value: float):
-    """``Pipeline.fit_ranker`` that trains as usual, then reports ``value`` as its out-of-fold figure."""
-    def fit_ranker(self, *args, **kwargs):
+def _reporting(original, value: float, what: str = "ranker"):
+    """``Pipeline.fit_ranker`` (or ``fit_fusion``, ``what="fusion"``) that fits as usual, then reports
+    ``value`` as its out-of-fold figure."""
+    import dataclasses
+
+    def fit(self, *args, **kwargs):
         out = original(self, *args, **kwargs)
-        self.ranker_valid_ndcg_ = value
+        if what == "ranker":
+            self.ranker_valid_ndcg_ = value
+        else:
+            self.fusion_report_ = dataclasses.replace(self.fusion_report_, cv_ndcg=value)
         return out
-    return fit_ranker
+    return fit
+
+
+def test_auto_blend_tries_weighted_fusion_too(blocks, tmp_path, monkeypatch):
+    """Weighted fusion's weights and k are chosen on validation and its figure there is out of fold;
+    auto keeps it when that figure is the highest, publishes those weights (refitted on every event),
+    and an exact tie goes to the simpler blend: fusion before weighted before ranker."""
+    from recstrata.data.split import ratio_split
+    from recstrata.ranking import Pipeline as P
+
+    ds, _ = blocks
+    kwargs = dict(sources={"ease": {"reg": 1.0}, "pop": {}}, n_per_source=15, folds=2,
+                  ranker_params={"min_data_in_leaf": 1, "n_estimators": 20})
+    report = train_and_publish(ds, ModelStore(tmp_path, "w"), blend="weighted", **kwargs)
+    split = ratio_split(ds, seed=2020)
+    by_hand = P({"ease": EASE(reg=1.0).fit(split.train), "pop": Popularity().fit(split.train)}, n_per_source=15)
+    by_hand.fit(split.train, fit_sources=False).fit_fusion(split.valid, folds=2, seed=2020)
+    assert report.spec["blend"] == "weighted" and report.ranker_valid_ndcg is None
+    assert report.blend_valid_ndcg == {"weighted": round(by_hand.fusion_report_.cv_ndcg, 4)}
+    assert report.spec["fusion"] == {"weights": by_hand.fusion_weights, "k": by_hand.fusion_k}
+    assert report.spec["fusion"]["weights"]["ease"] > 0  # the blocks' answer is EASE's
+    published, _ = ModelStore(tmp_path, "w").load()
+    assert published.fusion_weights == by_hand.fusion_weights and published.ranker_ is None
+    on_all = P({"ease": EASE(reg=1.0), "pop": Popularity()}, n_per_source=15,
+               fusion_weights=by_hand.fusion_weights, fusion_k=by_hand.fusion_k).fit(ds)
+    np.testing.assert_array_equal(published.recommend(np.arange(ds.n_users), k=5)[0],
+                                  on_all.recommend(np.arange(ds.n_users), k=5)[0])
+    fusion_figure = train_and_publish(ds, ModelStore(tmp_path, "f"), blend="fusion", **kwargs).blend_valid_ndcg["fusion"]
+    for weighted, ranker, expected in ((1.0, 0.5, "weighted"), (fusion_figure, -1.0, "fusion"),
+                                       (0.7, 0.7, "weighted"), (-1.0, 1.0, "ranker")):
+        monkeypatch.setattr(P, "fit_fusion", _reporting(P.fit_fusion, weighted, "fusion"))
+        monkeypatch.setattr(P, "fit_ranker", _reporting(P.fit_ranker, ranker))
+        forced = train_and_publish(ds, ModelStore(tmp_path, f"a{weighted}{ranker}"), **kwargs)
+        monkeypatch.undo()
+        assert forced.spec["blend"] == expected, (weighted, ranker)
+        assert (forced.spec["fusion"] is not None) == (expected == "weighted")
 
 
 def test_fusion_blend_trains_no_ranker_and_bad_blends_are_named(blocks, tmp_path, monkeypatch):
@@ -293,6 +339,11 @@ def test_fusion_blend_trains_no_ranker_and_bad_blends_are_named(blocks, tmp_path
 
     monkeypatch.setattr(P, "fit_ranker", cannot)  # auto falls back to fusion; ranker says why it cannot
     auto = train_and_publish(ds, ModelStore(tmp_path, "g"), sources=sources, n_per_source=15)
-    assert auto.spec["blend"] == "fusion" and "fewer than 2 users" in auto.spec["ranker_skipped"]
+    assert auto.spec["blend"] != "ranker" and "fewer than 2 users" in auto.spec["ranker_skipped"]
+    monkeypatch.setattr(P, "fit_fusion", cannot)  # the same for weighted fusion
+    alone = train_and_publish(ds, ModelStore(tmp_path, "g2"), sources=sources, n_per_source=15)
+    assert alone.spec["blend"] == "fusion" and "fewer than 2 users" in alone.spec["weighted_skipped"]
+    with pytest.raises(DataError, match="fewer than 2 users"):
+        train_and_publish(ds, ModelStore(tmp_path, "h2"), sources=sources, n_per_source=15, blend="weighted")
     with pytest.raises(DataError, match="fewer than 2 users"):
         train_and_publish(ds, ModelStore(tmp_path, "h"), sources=sources, n_per_source=15, blend="ranker")

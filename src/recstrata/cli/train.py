@@ -33,11 +33,13 @@ def train_cmd(
     sources: str | None = typer.Option(None, help="comma-separated sources of a blended pipeline "
                                                   "(ordered as --blend says), e.g. ease,als,itemknn,pop"),
     blend: str = typer.Option("auto", help="how a pipeline orders candidates: ranker (LambdaRank trained on "
-                                           "held-out labels), fusion (reciprocal rank fusion) or auto (the "
-                                           "better of the two on validation)"),
+                                           "held-out labels), fusion (reciprocal rank fusion, equal weights), "
+                                           "weighted (fusion weights chosen on held-out labels) or auto (the "
+                                           "best of the three on validation)"),
     source_params: str | None = typer.Option(None, help="JSON {source: {param: value}} for --sources"),
     n_per_source: int = typer.Option(300, min=1, help="candidates each source proposes to the blend"),
-    folds: int = typer.Option(5, min=2, help="cross-fitting folds over users for the ranker (--blend auto or ranker)"),
+    folds: int = typer.Option(5, min=2, help="cross-fitting folds over users for the ranker and the fusion weights "
+                                             "(--blend auto, ranker or weighted)"),
     name: str | None = typer.Option(None, help="name in the model store (default: the model name, or 'pipeline')"),
     runs_dir: Path | None = typer.Option(None, help="model store root (default: the serving settings' runs_dir)"),
     seed: int = typer.Option(2020, help="seed of the split a pipeline is trained and scored on"),
@@ -100,8 +102,15 @@ def train_cmd(
             console.print(f"ranker minus fusion on validation, paired over {c['n_users']} users: "
                           f"{c['difference']:+.4f} (95% interval {c['low']:+.4f} to {c['high']:+.4f}, "
                           f"p {c['p_value']:.2g}){'' if c['significant'] else ': within noise'}")
-        if report.spec.get("ranker_skipped"):
-            console.print(f"[yellow]{report.spec['ranker_skipped']}[/]")
+        for skipped in ("ranker_skipped", "weighted_skipped"):
+            if report.spec.get(skipped):
+                console.print(f"[yellow]{report.spec[skipped]}[/]")
+        if report.spec.get("fusion"):
+            weights = report.spec["fusion"]["weights"]
+            unused = [s for s, w in weights.items() if w == 0]
+            console.print(f"fusion weights {weights}, k {report.spec['fusion']['k']:g}"
+                          + (f"; weighted 0 (queried for nothing at request time: drop them from --sources to "
+                             f"save their cost): {', '.join(unused)}" if unused else ""))
     if report.spec.get("tuned"):
         console.print(f"chosen on validation: {report.spec.get('sources') or report.spec['params']}")
     console.print(f"published {store.root}/{report.version} ({report.kind}, {report.fit_seconds:.1f} s); "
