@@ -159,6 +159,7 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
         built[name], chosen[name] = _fit_source(name, given, split, tune=tune)
     vector_source = next((n for n in built if _has_vectors(built[n])), None)
     tried, valid = {}, {}  # blend -> its pipeline over the same fitted sources, its validation NDCG@10
+    # fitted once, even for blend="ranker" or "weighted": the other blends are siblings of this one
     fused = Pipeline(built, n_per_source=n_per_source, vector_source=vector_source)
     fused.fit(split.train, fit_sources=False)
     if blend in ("auto", "fusion"):
@@ -167,7 +168,7 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
         valid["fusion"] = fusion_valid.metrics["ndcg@10"]
     skipped, weighted_skipped = None, None
     if blend in ("auto", "weighted"):
-        weighted = copy.copy(fused)  # the same sources and statistics; its own weights and k
+        weighted = _sibling(fused)  # its own weights and k
         try:
             weighted.fit_fusion(split.valid, folds=folds, seed=seed)
         except (DataError, ConfigError) as exc:  # too few labelled users, or a grid too large for the sources
@@ -177,9 +178,7 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
         else:
             tried["weighted"], valid["weighted"] = weighted, weighted.fusion_report_.cv_ndcg  # out of fold
     if blend in ("auto", "ranker"):
-        # the fused pipeline plus a ranker: its sources and feature statistics are fitted once, above
-        # (fit_ranker and refit_sources set the copy's own attributes; neither changes the statistics)
-        ranked = copy.copy(fused)
+        ranked = _sibling(fused)  # plus a ranker
         ranked.ranker = LambdaRanker(**ranker_params)
         try:
             ranked.fit_ranker(split.valid, folds=folds, seed=seed)
@@ -194,6 +193,7 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
     scores = {"pipeline": _heldout(pipe, split)}
     scores |= {f"pipeline ({b}, not chosen)": _heldout(tried[b], split) for b in tried if b != best}
     scores |= {name: _heldout(src, split) for name, src in built.items()}
+    # the blends share their source objects, which this refits in place: every figure is taken above
     pipe.refit_sources(dataset)
     spec = {"sources": chosen, "tuned": tune, "n_per_source": n_per_source, "blend": best,
             "ranker": ranker_params if blend in ("auto", "ranker") else None, "folds": folds,
@@ -206,6 +206,16 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
                          blend_comparison=_blend_comparison(fusion_valid, tried["ranker"], split)
                          if {"fusion", "ranker"} <= set(tried) else None)
     return pipe, report
+
+
+def _sibling(pipe):
+    """A shallow copy of a fitted pipeline: the same fitted sources and candidate-feature statistics
+    (fitted once), its own source mapping. ``fit_ranker``, ``fit_fusion`` and ``refit_sources`` only
+    assign attributes, so fitting a blend on the copy leaves ``pipe``'s blend alone; the source objects
+    themselves stay shared (a refit of one refits both)."""
+    twin = copy.copy(pipe)
+    twin.sources = dict(pipe.sources)
+    return twin
 
 
 def _blend_comparison(fusion_valid, ranked, split) -> dict[str, Any]:

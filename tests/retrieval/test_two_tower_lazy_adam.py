@@ -204,3 +204,21 @@ def test_an_artefact_saved_before_the_option_loads_and_refits_with_adamw(blocks,
     loaded.fit(ds)
     assert [type(opt) for opt in made] == [torch.optim.AdamW] and loaded.lazy_adam_ is False
     np.testing.assert_array_equal(loaded.item_vectors_, model.item_vectors_)
+
+
+@pytest.mark.parametrize("param, expected", [(True, True), (False, False), (None, True)])
+def test_a_choice_missing_from_the_state_follows_the_saved_parameter(blocks, monkeypatch, tmp_path, param, expected):
+    """Artefacts of the option's first commits saved the parameter but not the choice made: the
+    parameter decides, and None the catalog-size rule in force when loading."""
+    import recstrata.retrieval.two_tower.model as module
+    from recstrata.artifacts import load_arrays, read_manifest, save_arrays, write_manifest
+
+    ds, _ = blocks
+    monkeypatch.setattr(module, "LAZY_ADAM_FROM_ITEMS", ds.n_items)  # None means lazy on these blocks
+    saved = TwoTower(text=False, lazy_adam=param, **SMALL | {"epochs": 1}).fit(ds).save(tmp_path / "m")
+    manifest = read_manifest(saved)
+    state = load_arrays(saved / "state.npz")
+    del state["lazy_adam"]
+    save_arrays(saved / "state.npz", **state)
+    write_manifest(saved, kind="recommender", params=manifest["params"], extra={"model": manifest["model"]})
+    assert Recommender.load(saved).lazy_adam_ is expected

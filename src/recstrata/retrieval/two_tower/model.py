@@ -344,7 +344,11 @@ class TwoTower(Recommender):
         from recstrata.retrieval.two_tower.towers import UserTower
 
         self.item_vectors_ = arrays["item_vectors"]
-        self.lazy_adam_ = bool(arrays["lazy_adam"]) if "lazy_adam" in arrays else False  # older: AdamW
+        if "lazy_adam" in arrays:
+            self.lazy_adam_ = bool(arrays["lazy_adam"])
+        else:  # not saved: the parameter decides (False for artefacts older than the option: legacy_params)
+            lazy = self.lazy_adam
+            self.lazy_adam_ = bool(lazy if lazy is not None else self.n_items_ >= LAZY_ADAM_FROM_ITEMS)
         self.members_ = []
         for j in range(self.ensemble):
             prefix = "" if j == 0 else f"member{j}."
