@@ -290,6 +290,7 @@ def test_auto_blend_tries_weighted_fusion_too(blocks, tmp_path, monkeypatch):
     auto keeps it when that figure is the highest, publishes those weights (refitted on every event),
     and an exact tie goes to the simpler blend: fusion before weighted before ranker."""
     from recstrata.data.split import ratio_split
+    from recstrata.evaluation import evaluate
     from recstrata.ranking import Pipeline as P
 
     ds, _ = blocks
@@ -309,7 +310,9 @@ def test_auto_blend_tries_weighted_fusion_too(blocks, tmp_path, monkeypatch):
                fusion_weights=by_hand.fusion_weights, fusion_k=by_hand.fusion_k).fit(ds)
     np.testing.assert_array_equal(published.recommend(np.arange(ds.n_users), k=5)[0],
                                   on_all.recommend(np.arange(ds.n_users), k=5)[0])
-    fusion_figure = train_and_publish(ds, ModelStore(tmp_path, "f"), blend="fusion", **kwargs).blend_valid_ndcg["fusion"]
+    equal = P({"ease": EASE(reg=1.0).fit(split.train), "pop": Popularity().fit(split.train)}, n_per_source=15)
+    fusion_figure = evaluate(equal.fit(split.train, fit_sources=False), split, "valid", ks=[10],
+                             beyond_accuracy=False, group_by=[]).metrics["ndcg@10"]  # exact: ties are exact
     for weighted, ranker, expected in ((1.0, 0.5, "weighted"), (fusion_figure, -1.0, "fusion"),
                                        (0.7, 0.7, "weighted"), (-1.0, 1.0, "ranker")):
         monkeypatch.setattr(P, "fit_fusion", _reporting(P.fit_fusion, weighted, "fusion"))
@@ -347,3 +350,25 @@ def test_fusion_blend_trains_no_ranker_and_bad_blends_are_named(blocks, tmp_path
         train_and_publish(ds, ModelStore(tmp_path, "h2"), sources=sources, n_per_source=15, blend="weighted")
     with pytest.raises(DataError, match="fewer than 2 users"):
         train_and_publish(ds, ModelStore(tmp_path, "h"), sources=sources, n_per_source=15, blend="ranker")
+
+
+def test_a_fusion_grid_too_large_for_the_sources_is_refused_before_any_fit(blocks, tmp_path, monkeypatch):
+    """blend="weighted" fails at once, naming the grid; auto leaves weighted fusion out and says why."""
+    import recstrata.ranking.fusion as fusion
+    from recstrata.ranking import Pipeline as P
+
+    ds = blocks[0]
+    monkeypatch.setattr(fusion, "MAX_SETTINGS", 5)  # 2 sources: 3 weights ^ 2 x 3 k, 18 settings less duplicates
+    fitted = []
+    monkeypatch.setattr(EASE, "_fit", lambda self, dataset: fitted.append(dataset.name))
+    sources = {"ease": {"reg": 1.0}, "pop": {}}
+    with pytest.raises(ConfigError, match="the fusion grid has"):
+        train_and_publish(ds, ModelStore(tmp_path, "w"), sources=sources, n_per_source=15, blend="weighted")
+    assert fitted == []
+    monkeypatch.undo()
+    monkeypatch.setattr(fusion, "MAX_SETTINGS", 5)
+    monkeypatch.setattr(P, "fit_ranker", _reporting(P.fit_ranker, -1.0))
+    auto = train_and_publish(ds, ModelStore(tmp_path, "a"), sources=sources, n_per_source=15, folds=2,
+                             ranker_params={"min_data_in_leaf": 1, "n_estimators": 20})
+    assert set(auto.blend_valid_ndcg) == {"fusion", "ranker"} and auto.spec["blend"] == "fusion"
+    assert "the fusion grid has" in auto.spec["weighted_skipped"]

@@ -15,10 +15,12 @@ trains the LambdaRank ranker on it (cross-fitted over users, so its figure there
 (``Pipeline.fit_fusion``; its figure is out of fold too), and the default ``"auto"`` tries all three and
 keeps the one with the higher validation NDCG@10 (on an exact tie the simpler: fusion, then weighted;
 a blend that cannot be fitted, e.g. too few labelled users, is left out and the report says why).
-Weighted fusion can put all the weight on one source, so ``auto`` does not publish a blend that
-validation says is worse than its best source alone (on ml-latest-small with ``ease,als,itemknn,pop``:
-weighted fusion keeps EASE alone, validation 0.2119 against the ranker's 0.1988 and fusion's 0.1875;
-held out 0.2878, as EASE alone, where the ranker scores 0.2778). The ranker's figure is out of
+Weighted fusion can put all the weight on one source, so ``auto`` can choose a single source when
+validation favours it (on ml-latest-small with ``ease,als,itemknn,pop``: weighted fusion keeps EASE
+alone, validation 0.2119 against the ranker's 0.1988 and fusion's 0.1875; held out 0.2878, as EASE
+alone, where the ranker scores 0.2778); no source alone is compared directly, and the weights are
+chosen on at most 10,000 sampled labelled users (``Pipeline.fit_fusion``'s ``max_users``), the other
+blends' figures on all of them. The ranker's figure is out of
 fold, from models trained on fewer users than the published one, so the comparison leans slightly
 towards fusion. In the ML-100K benchmark's selection rounds (``BENCHMARKS.md``) the ranker never beat
 fusion by more than noise (0.2690 vs 0.2685 at best); with other sources or ``folds`` it can come out
@@ -59,9 +61,11 @@ class TrainReport:
     #: held-out metrics per entry ("pipeline" and each source, or the tuned model); empty for an untuned model
     heldout: dict[str, dict[str, float]] = field(default_factory=dict)
     ranker_valid_ndcg: float | None = None
-    #: a pipeline's validation NDCG@10 per blend tried (the ranker's out of fold); the chosen one is spec["blend"]
+    #: a pipeline's validation NDCG@10 per blend tried (the ranker's and weighted fusion's out of fold);
+    #: the chosen one is spec["blend"]
     blend_valid_ndcg: dict[str, float] = field(default_factory=dict)
-    #: when both blends were tried: ranker minus fusion, paired over users (``evaluation.stats.compare``)
+    #: when the ranker and fusion were both tried: ranker minus fusion, paired over users
+    #: (``evaluation.stats.compare``); weighted fusion has no paired figure yet
     blend_comparison: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,9 +154,18 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
     from recstrata.data.split import ratio_split
     from recstrata.evaluation import evaluate
     from recstrata.ranking import LambdaRanker, Pipeline
+    from recstrata.ranking.fusion import FUSION_KS, FUSION_WEIGHTS, fusion_settings
 
     if not sources:
         raise ConfigError("a pipeline needs at least one source, e.g. sources={'ease': {}, 'als': {}}")
+    weighted_skipped = None
+    if blend in ("auto", "weighted"):  # a fusion grid too large for the sources fails before any fit
+        try:
+            fusion_settings(tuple(sources), FUSION_WEIGHTS, FUSION_KS)
+        except ConfigError as exc:
+            if blend == "weighted":
+                raise
+            weighted_skipped = f"weighted fusion not tuned: {exc}"
     split = ratio_split(dataset, seed=seed)
     built, chosen = {}, {}
     for name, given in sources.items():
@@ -166,12 +179,12 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
         tried["fusion"] = fused
         fusion_valid = evaluate(fused, split, "valid", ks=[10], beyond_accuracy=False, group_by=[])
         valid["fusion"] = fusion_valid.metrics["ndcg@10"]
-    skipped, weighted_skipped = None, None
-    if blend in ("auto", "weighted"):
+    skipped = None
+    if blend in ("auto", "weighted") and weighted_skipped is None:
         weighted = _sibling(fused)  # its own weights and k
         try:
-            weighted.fit_fusion(split.valid, folds=folds, seed=seed)
-        except (DataError, ConfigError) as exc:  # too few labelled users, or a grid too large for the sources
+            weighted.fit_fusion(split.valid, weights=FUSION_WEIGHTS, ks=FUSION_KS, folds=folds, seed=seed)
+        except DataError as exc:  # too few labelled users
             if blend == "weighted":
                 raise
             weighted_skipped = f"weighted fusion not tuned: {exc}"

@@ -31,6 +31,9 @@ from recstrata.retrieval._params import is_int, is_number
 #: rescaled duplicates are dropped, took 180 s on 943 users: bench/results/ranker_round3.json; the
 #: cost grows with users x settings)
 MAX_SETTINGS = 20_000
+#: the default grid: per-source weights (0 drops a source) and fusion k
+FUSION_WEIGHTS = (0.0, 0.5, 1.0)
+FUSION_KS = (10.0, 30.0, 60.0)
 
 
 def check_folds(folds) -> None:
@@ -107,8 +110,8 @@ def per_user_ndcg(cands: Candidates, truth: sp.csr_matrix,
     return out
 
 
-def tune_fusion(cands: Candidates, truth: sp.csr_matrix, *, weights: Sequence[float] = (0.0, 0.5, 1.0),
-                ks: Sequence[float] = (10.0, 30.0, 60.0), folds: int | None = 5, seed: int = 2020) -> FusionChoice:
+def tune_fusion(cands: Candidates, truth: sp.csr_matrix, *, weights: Sequence[float] = FUSION_WEIGHTS,
+                ks: Sequence[float] = FUSION_KS, folds: int | None = 5, seed: int = 2020) -> FusionChoice:
     """Grid-search fusion weights and ``k`` for the highest mean NDCG@10 over ``truth``'s users.
 
     ``cands`` row r and ``truth`` row r are the same user; rows without a relevant item are

@@ -35,7 +35,7 @@ from recstrata.errors import ArtifactError, ConfigError, DataError, NotFittedErr
 from recstrata.ranking.candidates import Candidates, concat_candidates, merge_candidates
 from recstrata.ranking.features import FeatureBuilder
 from recstrata.ranking.folds import RankingData
-from recstrata.ranking.fusion import check_folds, fusion_settings, rrf_scores, tune_fusion
+from recstrata.ranking.fusion import FUSION_KS, FUSION_WEIGHTS, check_folds, fusion_settings, rrf_scores, tune_fusion
 from recstrata.ranking.ranker import LambdaRanker
 from recstrata.retrieval._params import is_int
 from recstrata.retrieval.base import histories_to_csr
@@ -242,8 +242,8 @@ class Pipeline:
             self.__dict__.pop(attr, None)
         return self
 
-    def fit_fusion(self, labels: Dataset, *, weights: Sequence[float] = (0.0, 0.5, 1.0),
-                   ks: Sequence[float] = (10.0, 30.0, 60.0), folds: int | None = 5, max_users: int | None = 10_000,
+    def fit_fusion(self, labels: Dataset, *, weights: Sequence[float] = FUSION_WEIGHTS,
+                   ks: Sequence[float] = FUSION_KS, folds: int | None = 5, max_users: int | None = 10_000,
                    seed: int = 2020, exclude: sp.spmatrix | None = None) -> Pipeline:
         """Choose the rank-fusion weight of every source and the fusion ``k`` on ``labels`` (a later
         period than the fitted data, e.g. validation): the no-ranker counterpart of :meth:`fit_ranker`.
