@@ -196,6 +196,9 @@ def test_auto_blend_keeps_whichever_of_fusion_and_ranker_scores_higher_on_valida
     assert paired["n_users"] == len(evaluate(by_hand, split, "valid", ks=[10]).users)
     assert abs(paired["difference"] - (valid["ranker"] - valid["fusion"])) <= 2e-4
     assert paired["low"] <= paired["difference"] <= paired["high"]
+    weighted = report.weighted_comparison  # weighted (out of fold) minus fusion, the same users
+    assert weighted["n_users"] == paired["n_users"]
+    assert abs(weighted["difference"] - (valid["weighted"] - valid["fusion"])) <= 2e-4
     original = P.fit_ranker
     # force each outcome through the ranker's out-of-fold figure; an exact tie goes to fusion
     for ranker_figure, expected_blend in ((1.0, "ranker"), (-1.0, "fusion"), (figure["valid"], "fusion")):

@@ -65,8 +65,10 @@ class TrainReport:
     #: the chosen one is spec["blend"]
     blend_valid_ndcg: dict[str, float] = field(default_factory=dict)
     #: when the ranker and fusion were both tried: ranker minus fusion, paired over users
-    #: (``evaluation.stats.compare``); weighted fusion has no paired figure yet
+    #: (``evaluation.stats.compare``)
     blend_comparison: dict[str, Any] | None = None
+    #: when weighted fusion and fusion were both tried: weighted (out of fold) minus fusion, paired
+    weighted_comparison: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -217,7 +219,9 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
                          ranker_valid_ndcg=round(float(valid["ranker"]), 4) if "ranker" in valid else None,
                          blend_valid_ndcg={b: round(float(v), 4) for b, v in valid.items()},
                          blend_comparison=_blend_comparison(fusion_valid, tried["ranker"], split)
-                         if {"fusion", "ranker"} <= set(tried) else None)
+                         if {"fusion", "ranker"} <= set(tried) else None,
+                         weighted_comparison=_weighted_comparison(fusion_valid, tried["weighted"])
+                         if {"fusion", "weighted"} <= set(tried) else None)
     return pipe, report
 
 
@@ -236,14 +240,27 @@ def _blend_comparison(fusion_valid, ranked, split) -> dict[str, Any]:
     both were scored on: is the choice between them more than noise?"""
     import numpy as np
 
-    from recstrata.evaluation import EvalResult
     from recstrata.evaluation.metrics import accuracy
-    from recstrata.evaluation.stats import compare
 
     users = ranked.ranker_valid_users_
     per_user, scored = accuracy(ranked.ranker_valid_ranked_, split.valid.user_items[users], [10], ["ndcg"])
-    ranker_users, ranker_values = users[scored], np.asarray(per_user["ndcg@10"])[scored]
-    common = np.intersect1d(ranker_users, fusion_valid.users)
+    return _paired_with_fusion(fusion_valid, users[scored], np.asarray(per_user["ndcg@10"])[scored])
+
+
+def _weighted_comparison(fusion_valid, weighted) -> dict[str, Any]:
+    """Weighted fusion's out-of-fold validation NDCG@10 minus equal-weight fusion's, paired over users."""
+    return _paired_with_fusion(fusion_valid, weighted.fusion_users_, weighted.fusion_report_.oof_ndcg)
+
+
+def _paired_with_fusion(fusion_valid, users, values) -> dict[str, Any]:
+    """``values`` (one validation NDCG@10 per user of ``users``) minus fusion's, paired over the users
+    both were scored on (``evaluation.stats.compare``), rounded for the report."""
+    import numpy as np
+
+    from recstrata.evaluation import EvalResult
+    from recstrata.evaluation.stats import compare
+
+    common = np.intersect1d(users, fusion_valid.users)
 
     def on_common(who, values) -> EvalResult:
         order = np.argsort(who)
@@ -251,7 +268,7 @@ def _blend_comparison(fusion_valid, ranked, split) -> dict[str, Any]:
         return EvalResult("valid", (10,), {}, {"ndcg@10": np.asarray(values)[rows]}, common,
                           np.zeros((len(common), 0), np.int64))
 
-    paired = compare(on_common(ranker_users, ranker_values),
+    paired = compare(on_common(users, values),
                      on_common(fusion_valid.users, fusion_valid.per_user["ndcg@10"]), "ndcg@10")
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in paired.to_dict().items()}
 

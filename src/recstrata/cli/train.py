@@ -97,11 +97,11 @@ def train_cmd(
         tried = ", ".join(f"{b} {v:.4f}" for b, v in report.blend_valid_ndcg.items())
         console.print(f"blend: {report.spec['blend']} (validation NDCG@10: {tried}; the not-chosen row above is "
                       f"for reference only: choosing on it would be choosing on test)")
-        if report.blend_comparison:
-            c = report.blend_comparison
-            console.print(f"ranker minus fusion on validation, paired over {c['n_users']} users: "
-                          f"{c['difference']:+.4f} (95% interval {c['low']:+.4f} to {c['high']:+.4f}, "
-                          f"p {c['p_value']:.2g}){'' if c['significant'] else ': within noise'}")
+        for other, c in (("ranker", report.blend_comparison), ("weighted", report.weighted_comparison)):
+            if c:
+                console.print(f"{other} minus fusion on validation, paired over {c['n_users']} users: "
+                              f"{c['difference']:+.4f} (95% interval {c['low']:+.4f} to {c['high']:+.4f}, "
+                              f"p {c['p_value']:.2g}){'' if c['significant'] else ': within noise'}")
         for skipped in ("ranker_skipped", "weighted_skipped"):
             if report.spec.get(skipped):
                 console.print(f"[yellow]{report.spec[skipped]}[/]")

@@ -62,6 +62,10 @@ class FusionChoice:
     n_users: int
     n_settings: int
     fold_choices: list[tuple[dict[str, float], float]] = field(default_factory=list)
+    #: the rows (of ``cands`` / ``truth``) with a relevant item, and each one's out-of-fold NDCG@10
+    #: (empty without folds): for paired comparisons with other blends on the same users
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    oof_ndcg: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def fusion_settings(sources: Sequence[str], weights: Sequence[float], ks: Sequence[float]) -> list[tuple[tuple[float, ...], float]]:
@@ -134,7 +138,7 @@ def tune_fusion(cands: Candidates, truth: sp.csr_matrix, *, weights: Sequence[fl
     def named(i: int) -> dict[str, float]:
         return dict(zip(cands.sources, settings[i][0]))
 
-    cv, chosen = None, []
+    cv, chosen, oof = None, [], np.zeros(0)
     if folds is not None:
         fold = np.random.default_rng(seed).permutation(table.shape[1]) % folds
         oof = np.empty(table.shape[1])
@@ -144,4 +148,4 @@ def tune_fusion(cands: Candidates, truth: sp.csr_matrix, *, weights: Sequence[fl
             chosen.append((named(pick), settings[pick][1]))
         cv = float(oof.mean())
     return FusionChoice(named(best), settings[best][1], float(mean[best]), cv, int(table.shape[1]),
-                        len(settings), chosen)
+                        len(settings), chosen, np.flatnonzero(keep), oof)

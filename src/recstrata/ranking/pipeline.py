@@ -274,6 +274,7 @@ class Pipeline:
                  for s in range(0, len(users), self.batch_users)]
         choice = tune_fusion(concat_candidates(parts), truth[users], weights=weights, ks=ks, folds=folds, seed=seed)
         self.fusion_weights, self.fusion_k, self.fusion_report_ = choice.weights, choice.k, choice
+        self.fusion_users_ = users[choice.rows]  # the labelled users of the report's per-user figures
         self.ranker_ = None
         return self
 
