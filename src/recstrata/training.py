@@ -18,8 +18,7 @@ a blend that cannot be fitted, e.g. too few labelled users, is left out and the 
 Weighted fusion can put all the weight on one source, so ``auto`` can choose a single source when
 validation favours it (on ml-latest-small with ``ease,als,itemknn,pop``: weighted fusion keeps EASE
 alone, validation 0.2119 against the ranker's 0.1988 and fusion's 0.1875; held out 0.2878, as EASE
-alone, where the ranker scores 0.2778; the sources weighted 0 are left out of the published pipeline,
-so requests do not query them); no source alone is compared directly, and the weights are
+alone, where the ranker scores 0.2778); no source alone is compared directly, and the weights are
 chosen on at most 10,000 sampled labelled users (``Pipeline.fit_fusion``'s ``max_users``), the other
 blends' figures on all of them. The ranker's figure is out of
 fold, from models trained on fewer users than the published one, so the comparison leans slightly
@@ -210,18 +209,11 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
     scores |= {f"pipeline ({b}, not chosen)": _heldout(tried[b], split) for b in tried if b != best}
     scores |= {name: _heldout(src, split) for name, src in built.items()}
     # the blends share their source objects, which this refits in place: every figure is taken above
-    dropped = []
-    if best == "weighted":  # sources weighted 0 order nothing: the published pipeline leaves them out
-        pipe, dropped = _without_unweighted(pipe)
-    if dropped:
-        pipe.fit(dataset)  # a new pipeline over the sources kept: fitted whole on every interaction
-    else:
-        pipe.refit_sources(dataset)
+    pipe.refit_sources(dataset)
     spec = {"sources": chosen, "tuned": tune, "n_per_source": n_per_source, "blend": best,
             "ranker": ranker_params if blend in ("auto", "ranker") else None, "folds": folds,
             "ranker_skipped": skipped, "weighted_skipped": weighted_skipped,
-            "fusion": {"weights": tried["weighted"].fusion_weights, "k": pipe.fusion_k, "left_out": dropped}
-            if best == "weighted" else None,
+            "fusion": {"weights": pipe.fusion_weights, "k": pipe.fusion_k} if best == "weighted" else None,
             "split": {"ratios": [0.8, 0.1, 0.1], "seed": seed}, "vector_source": vector_source}
     report = TrainReport("", "", "pipeline", spec, 0.0, heldout=scores,
                          ranker_valid_ndcg=round(float(valid["ranker"]), 4) if "ranker" in valid else None,
@@ -231,23 +223,6 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
                          weighted_comparison=_weighted_comparison(fusion_valid, tried["weighted"])
                          if {"fusion", "weighted"} <= set(tried) else None)
     return pipe, report
-
-
-def _without_unweighted(pipe):
-    """``pipe`` without the sources its fusion weights at 0, and their names. Candidates that only
-    those sources propose score 0, below every other candidate, so a top-k within what the weighted
-    sources propose (k <= their ``n_per_source``) is unchanged, and requests no longer query them."""
-    from recstrata.ranking import Pipeline
-
-    dropped = [name for name, weight in pipe.fusion_weights.items() if weight == 0]
-    if not dropped:
-        return pipe, dropped
-    kept = {name: src for name, src in pipe.sources.items() if name not in dropped}
-    n = pipe.n_per_source
-    return Pipeline(kept, n_per_source={s: v for s, v in n.items() if s in kept} if isinstance(n, Mapping) else n,
-                    fusion_weights={s: w for s, w in pipe.fusion_weights.items() if s in kept},
-                    fusion_k=pipe.fusion_k, vector_source=pipe.vector_source if pipe.vector_source in kept else None,
-                    last_n=pipe.last_n), dropped
 
 
 def _sibling(pipe):

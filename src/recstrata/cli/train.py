@@ -106,10 +106,11 @@ def train_cmd(
             if report.spec.get(skipped):
                 console.print(f"[yellow]{report.spec[skipped]}[/]")
         if report.spec.get("fusion"):
-            fusion = report.spec["fusion"]
-            console.print(f"fusion weights {fusion['weights']}, k {fusion['k']:g}"
-                          + (f"; weighted 0, so left out of the published pipeline (not queried at request "
-                             f"time): {', '.join(fusion['left_out'])}" if fusion["left_out"] else ""))
+            weights = report.spec["fusion"]["weights"]
+            unused = [s for s, w in weights.items() if w == 0]
+            console.print(f"fusion weights {weights}, k {report.spec['fusion']['k']:g}"
+                          + (f"; weighted 0, yet still queried at request time (drop them from --sources to "
+                             f"save their cost): {', '.join(unused)}" if unused else ""))
     if report.spec.get("tuned"):
         console.print(f"chosen on validation: {report.spec.get('sources') or report.spec['params']}")
     console.print(f"published {store.root}/{report.version} ({report.kind}, {report.fit_seconds:.1f} s); "
