@@ -160,14 +160,10 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
 
     if not sources:
         raise ConfigError("a pipeline needs at least one source, e.g. sources={'ease': {}, 'als': {}}")
-    weighted_skipped = None
+    skipped: dict[str, str] = {}  # blend -> why auto left it out
     if blend in ("auto", "weighted"):  # a fusion grid too large for the sources fails before any fit
-        try:
-            fusion_settings(tuple(sources), FUSION_WEIGHTS, FUSION_KS)
-        except ConfigError as exc:
-            if blend == "weighted":
-                raise
-            weighted_skipped = f"weighted fusion not tuned: {exc}"
+        _attempt(blend, "weighted", skipped, ConfigError,
+                 lambda: fusion_settings(tuple(sources), FUSION_WEIGHTS, FUSION_KS))
     split = ratio_split(dataset, seed=seed)
     built, chosen = {}, {}
     for name, given in sources.items():
@@ -181,27 +177,16 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
         tried["fusion"] = fused
         fusion_valid = evaluate(fused, split, "valid", ks=[10], beyond_accuracy=False, group_by=[])
         valid["fusion"] = fusion_valid.metrics["ndcg@10"]
-    skipped = None
-    if blend in ("auto", "weighted") and weighted_skipped is None:
+    if blend in ("auto", "weighted") and "weighted" not in skipped:
         weighted = _sibling(fused)  # its own weights and k
-        try:
-            weighted.fit_fusion(split.valid, weights=FUSION_WEIGHTS, ks=FUSION_KS, folds=folds, seed=seed)
-        except DataError as exc:  # too few labelled users
-            if blend == "weighted":
-                raise
-            weighted_skipped = f"weighted fusion not tuned: {exc}"
-        else:
+        if _attempt(blend, "weighted", skipped, DataError, lambda: weighted.fit_fusion(
+                split.valid, weights=FUSION_WEIGHTS, ks=FUSION_KS, folds=folds, seed=seed)):
             tried["weighted"], valid["weighted"] = weighted, weighted.fusion_report_.cv_ndcg  # out of fold
     if blend in ("auto", "ranker"):
         ranked = _sibling(fused)  # plus a ranker
         ranked.ranker = LambdaRanker(**ranker_params)
-        try:
-            ranked.fit_ranker(split.valid, folds=folds, seed=seed)
-        except DataError as exc:
-            if blend == "ranker":
-                raise
-            skipped = f"ranker not trained: {exc}"  # auto: fusion alone
-        else:
+        if _attempt(blend, "ranker", skipped, DataError,
+                    lambda: ranked.fit_ranker(split.valid, folds=folds, seed=seed)):
             tried["ranker"], valid["ranker"] = ranked, ranked.ranker_valid_ndcg_  # out of fold
     best = max(valid, key=lambda b: (valid[b], -_AUTO_ORDER.index(b)))
     pipe = tried[best]
@@ -212,7 +197,7 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
     pipe.refit_sources(dataset)
     spec = {"sources": chosen, "tuned": tune, "n_per_source": n_per_source, "blend": best,
             "ranker": ranker_params if blend in ("auto", "ranker") else None, "folds": folds,
-            "ranker_skipped": skipped, "weighted_skipped": weighted_skipped,
+            "ranker_skipped": skipped.get("ranker"), "weighted_skipped": skipped.get("weighted"),
             "fusion": {"weights": pipe.fusion_weights, "k": pipe.fusion_k} if best == "weighted" else None,
             "split": {"ratios": [0.8, 0.1, 0.1], "seed": seed}, "vector_source": vector_source}
     report = TrainReport("", "", "pipeline", spec, 0.0, heldout=scores,
@@ -223,6 +208,22 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
                          weighted_comparison=_weighted_comparison(fusion_valid, tried["weighted"])
                          if {"fusion", "weighted"} <= set(tried) else None)
     return pipe, report
+
+
+_NOT_FITTED = {"ranker": "ranker not trained", "weighted": "weighted fusion not tuned"}
+
+
+def _attempt(blend: str, name: str, skipped: dict[str, str], errors, fit) -> bool:
+    """Run ``fit`` for blend ``name``: True when it ran. Its ``errors`` are raised when ``blend`` asked
+    for ``name`` alone; under ``"auto"`` the reason is kept in ``skipped`` and the blend left out."""
+    try:
+        fit()
+    except errors as exc:
+        if blend == name:
+            raise
+        skipped[name] = f"{_NOT_FITTED[name]}: {exc}"
+        return False
+    return True
 
 
 def _sibling(pipe):
