@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -224,3 +226,58 @@ def test_cross_fitting_never_early_stops_on_the_users_it_scores(blocks):
     # train + stop groups come from the 3 other folds only (30 of the 40 users), never the scored fold
     assert [train + stop for train, stop in per_fold] == [30] * 4
     assert RecordingRanker.fits[4] == (ds.n_users, 0)
+
+
+class _Counting:
+    """A source double that counts the requests it answers (everything else goes to the wrapped source)."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, 0
+
+    def fit(self, dataset):
+        self.inner.fit(dataset)
+        return self
+
+    def recommend(self, *args, **kwargs):
+        self.calls += 1
+        return self.inner.recommend(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_sources_weighted_0_are_not_queried_and_no_answer_changes(blocks):
+    ds, _ = blocks
+    knn, pop = _Counting(ItemKNN(k=20)), _Counting(Popularity())
+    pipe = Pipeline({"knn": knn, "ease": EASE(reg=1.0), "pop": pop}, n_per_source={"knn": 5, "ease": 3, "pop": 10},
+                    fusion_weights={"ease": 1.0, "knn": 0.0, "pop": 0.0}).fit(ds)
+    every = copy.copy(pipe)
+    every.unqueried_sources = lambda: ()  # the reference: every source queried
+    users = np.arange(ds.n_users)
+    assert pipe.unqueried_sources() == ("knn", "pop")
+    # k within what EASE proposes (3 each): the weight-0 sources are never asked, same ids and scores
+    for kwargs in ({}, {"candidates": np.arange(0, 40, 2)}, {"histories": [[0, 1], []]}):
+        who = {} if "histories" in kwargs else {"users": users}
+        knn.calls = pop.calls = 0
+        a = pipe.recommend_explained(**who, k=3, **kwargs)
+        assert knn.calls == pop.calls == 0
+        b = every.recommend_explained(**who, k=3, **kwargs)  # (shares the source objects: counted too)
+        np.testing.assert_array_equal(a.ids, b.ids)
+        np.testing.assert_array_equal(a.scores, b.scores)
+        unasked = [0, 2]  # no provenance from the sources not asked
+        assert not a.proposed[..., unasked].any() and b.proposed[..., unasked].any()
+    # k beyond EASE's 3: only the weight-0 sources can fill the tail, so they are asked after all
+    knn.calls = pop.calls = 0
+    a = pipe.recommend_explained(users, k=8)
+    assert knn.calls == pop.calls == 1 and (a.ids >= 0).all() and a.proposed[..., 2].any()
+    b = every.recommend_explained(users, k=8)
+    np.testing.assert_array_equal(a.ids, b.ids)
+    np.testing.assert_array_equal(a.scores, b.scores)
+    # they stay fitted for what they still serve: similar items come from the first source (knn)
+    np.testing.assert_array_equal(pipe.similar_items([3], k=4)[0], knn.inner.similar_items([3], k=4)[0])
+    # nothing is left out when a ranker orders the candidates (it reads every source's features),
+    # when no weights are set, or when every weight is 0
+    assert Pipeline({"ease": EASE(reg=1.0)}, fusion_weights={"ease": 0.0}).unqueried_sources() == ()
+    ranked = copy.copy(pipe)
+    ranked.ranker_ = object()
+    assert ranked.unqueried_sources() == () and Pipeline({"ease": EASE(reg=1.0)}).unqueried_sources() == ()

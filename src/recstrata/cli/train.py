@@ -109,8 +109,8 @@ def train_cmd(
             weights = report.spec["fusion"]["weights"]
             unused = [s for s, w in weights.items() if w == 0]
             console.print(f"fusion weights {weights}, k {report.spec['fusion']['k']:g}"
-                          + (f"; weighted 0, yet still queried at request time (drop them from --sources to "
-                             f"save their cost): {', '.join(unused)}" if unused else ""))
+                          + (f"; weighted 0, so not queried at request time (kept for similar items): "
+                             f"{', '.join(unused)}" if unused else ""))
     if report.spec.get("tuned"):
         console.print(f"chosen on validation: {report.spec.get('sources') or report.spec['params']}")
     console.print(f"published {store.root}/{report.version} ({report.kind}, {report.fit_seconds:.1f} s); "

@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -256,7 +256,7 @@ class Pipeline:
         the choice, its in-sample NDCG@10 (optimistic: the best of many) and, with ``folds=K``, the
         out-of-fold NDCG@10 — the figure to compare with candidates that were not tuned on these
         labels. At most ``max_users`` labelled users (a seeded sample) are used. A source weighted 0
-        is still queried at request time: drop it from ``sources`` to save its cost.
+        is not queried at request time (:meth:`unqueried_sources`) but stays fitted and saved.
         """
         self._check_fitted()
         fusion_settings(tuple(self.sources), weights, ks)  # a bad grid fails before any retrieval
@@ -315,16 +315,32 @@ class Pipeline:
         return self.features_.feature_names(tuple(self.sources))
 
     def retrieve(self, users=None, *, histories=None, exclude_seen=True, exclude=None,
-                 candidates=None) -> Candidates:
-        """Top-N from every source with the filters applied inside each source, merged with provenance."""
+                 candidates=None, skip: Collection[str] = ()) -> Candidates:
+        """Top-N from every source with the filters applied inside each source, merged with provenance.
+
+        Sources named in ``skip`` are not queried: their columns of provenance stay empty."""
         self._check_fitted()
         who = {"users": users} if histories is None else {"histories": histories}
+        n_rows = _n_rows(users, histories)
         results = []
         for name, n in self._n_per_source().items():
+            if name in skip:
+                results.append((np.zeros((n_rows, 0), np.int64), np.zeros((n_rows, 0), np.float32)))
+                continue
             results.append(self.sources[name].recommend(
                 k=min(int(n), self.n_items_), exclude_seen=exclude_seen, exclude=exclude,
                 candidates=candidates, **who))
         return merge_candidates(tuple(self.sources), results, self.n_items_)
+
+    def unqueried_sources(self) -> tuple[str, ...]:
+        """Sources a request need not query: without a trained ranker, those of fusion weight 0 (they
+        add nothing to any candidate's score). They stay fitted — for :meth:`similar_items`, the
+        features and a later :meth:`fit_fusion` — and are queried after all for a request whose
+        weighted sources propose fewer than ``k`` candidates, so answers never change."""
+        if getattr(self, "ranker_", None) is not None or not self.fusion_weights:
+            return ()
+        zero = tuple(s for s in self.sources if self.fusion_weights.get(s, 1.0) == 0)
+        return zero if len(zero) < len(self.sources) else ()
 
     def _features(self, users=None, *, histories=None, need_x: bool | None = None,
                   **filters) -> tuple[Candidates, np.ndarray | None]:
@@ -371,15 +387,17 @@ class Pipeline:
             raise ConfigError("pass exactly one of users= or histories=")
         if users is not None:
             users = np.atleast_1d(np.asarray(users, np.int64))
-            n = len(users)
-        else:
-            n = histories.shape[0] if sp.issparse(histories) else len(histories)
+        n = _n_rows(users, histories)
+        skip = self.unqueried_sources()
         parts = []
         for s in range(0, n, self.batch_users):
             sl = slice(s, min(n, s + self.batch_users))
             who = {"users": users[sl]} if users is not None else {"histories": histories[sl]}
-            cands, x = self._features(**who, exclude_seen=exclude_seen,
-                                      exclude=None if exclude is None else exclude[sl], candidates=candidates)
+            filters = {"exclude_seen": exclude_seen, "exclude": None if exclude is None else exclude[sl],
+                       "candidates": candidates}
+            cands, x = self._features(**who, **filters, skip=skip)
+            if skip and (cands.valid.sum(axis=1) < k).any():  # weight-0 sources would fill the tail
+                cands, x = self._features(**who, **filters)
             cols, top = topk_rows(self._rank(cands, x), k)
             ok = cols >= 0
             safe = np.where(ok, cols, 0)
@@ -454,6 +472,12 @@ class Pipeline:
             raise ArtifactError(f"{root}: the ranker was trained on features {ranker.feature_names_} but the "
                                 f"pipeline builds {pipe.feature_names()}; retrain and publish it again")
         return pipe
+
+
+def _n_rows(users, histories) -> int:
+    if histories is None:
+        return len(np.atleast_1d(users))
+    return histories.shape[0] if sp.issparse(histories) else len(histories)
 
 
 def _stack(groups, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
