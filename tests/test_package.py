@@ -32,3 +32,9 @@ def test_missing_extra_message_names_the_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "implicit", None)  # makes "import implicit" raise ImportError
     with pytest.raises(MissingDependencyError, match=r"pip install 'recstrata\[cf\]'"):
         require("implicit", extra="cf", purpose="the als model")
+
+
+def test_python_dash_m_runs_the_command_line():
+    for module in ("recstrata", "recstrata.cli"):
+        out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=True)
+        assert "train" in out.stdout and "serve" in out.stdout
