@@ -164,6 +164,16 @@ def test_ranker_learns_the_relevant_feature(tmp_path):
     assert loaded.get_params() == ranker.get_params()
     with pytest.raises(ConfigError, match="features"):
         ranker.predict(tx[:, :2])
+    # columns named: matched by name, whatever their order; a wrong name is refused, naming it
+    np.testing.assert_array_equal(ranker.predict(tx[:, [2, 0, 1]], feature_names=["c", "a:x", "b"]), scores)
+    pd = pytest.importorskip("pandas")
+    np.testing.assert_array_equal(ranker.predict(pd.DataFrame(tx[:, [1, 2, 0]], columns=["b", "c", "a:x"])), scores)
+    with pytest.raises(ConfigError, match=r"missing \['c'\], unexpected \['d'\]"):
+        ranker.predict(tx, feature_names=["a:x", "b", "d"])
+    with pytest.raises(ConfigError, match="2 feature names for 3 columns"):
+        ranker.predict(tx, feature_names=["a:x", "b"])
+    with pytest.raises(ConfigError, match="2-d"):
+        ranker.predict(tx[0])
     (tmp_path / "r" / "model.txt").write_text("tampered")
     with pytest.raises(ArtifactError, match="model.txt"):
         LambdaRanker.load(tmp_path / "r")

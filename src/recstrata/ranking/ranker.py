@@ -136,14 +136,41 @@ class LambdaRanker:
     def is_fitted(self) -> bool:
         return hasattr(self, "booster_")
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Scores for rows of ``x`` (converted once to a C-contiguous float32 array)."""
+    def predict(self, x, feature_names: Sequence[str] | None = None) -> np.ndarray:
+        """Scores for rows of ``x`` (converted once to a C-contiguous float32 array).
+
+        With ``feature_names`` (or a pandas DataFrame, whose columns name them) the columns are
+        matched to the training features by name — reordered if they come in another order, an
+        error naming the missing and unexpected ones otherwise. A bare array is taken to be in
+        training order (only its width can be checked)."""
         if not self.is_fitted:
             raise NotFittedError("LambdaRanker is not fitted: call fit(...) or LambdaRanker.load(dir)")
-        x = np.ascontiguousarray(x, dtype=np.float32)
-        if x.shape[1] != len(self.feature_names_):
+        if feature_names is None and hasattr(x, "columns"):
+            feature_names = [str(c) for c in x.columns]
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 2:
+            raise ConfigError(f"the ranker scores a 2-d (rows, features) array, got shape {x.shape}")
+        if feature_names is not None:
+            x = x[:, self._column_order(list(feature_names), x.shape[1])]
+        elif x.shape[1] != len(self.feature_names_):
             raise ConfigError(f"the ranker was trained on {len(self.feature_names_)} features, got {x.shape[1]}")
-        return self.booster_.predict(x, num_iteration=self.best_iteration_, num_threads=self.predict_threads)
+        return self.booster_.predict(np.ascontiguousarray(x), num_iteration=self.best_iteration_,
+                                     num_threads=self.predict_threads)
+
+    def _column_order(self, names: list[str], width: int) -> slice | list[int]:
+        """Indices that put columns named ``names`` in training order (a no-op slice when they are)."""
+        if len(names) != width:
+            raise ConfigError(f"{len(names)} feature names for {width} columns")
+        if names == self.feature_names_:
+            return slice(None)
+        missing = [n for n in self.feature_names_ if n not in names]
+        extra = [n for n in names if n not in self.feature_names_]
+        if missing or extra or len(set(names)) != len(names):
+            raise ConfigError(f"the ranker was trained on features {self.feature_names_}; missing {missing}, "
+                              f"unexpected {extra}{', duplicated names' if len(set(names)) != len(names) else ''}: "
+                              "build the features with the same sources and options")
+        at = {n: j for j, n in enumerate(names)}
+        return [at[n] for n in self.feature_names_]
 
     def feature_importance(self) -> dict[str, float]:
         """Total gain per feature, largest first."""
