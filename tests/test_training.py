@@ -229,7 +229,7 @@ def test_auto_blend_fits_the_feature_statistics_once_and_publishes_what_separate
     from recstrata.data.split import ratio_split
     from recstrata.evaluation import evaluate
     from recstrata.ranking import FeatureBuilder, LambdaRanker
-    from recstrata.training import _blend_comparison, _heldout
+    from recstrata.training import _heldout, _paired_with_fusion, _ranker_per_user
 
     ds, _ = blocks
     ranker_params = {"min_data_in_leaf": 1, "n_estimators": 20}
@@ -265,7 +265,7 @@ def test_auto_blend_fits_the_feature_statistics_once_and_publishes_what_separate
                                   **{name: _heldout(src, split) for name, src in pipes["fusion"].sources.items()}}
         assert report.blend_valid_ndcg == {"fusion": round(float(fusion_valid.metrics["ndcg@10"]), 4),
                                            "weighted": -1.0, "ranker": ranker_figure}
-        assert report.blend_comparison == _blend_comparison(fusion_valid, pipes["ranker"], split)
+        assert report.blend_comparison == _paired_with_fusion(fusion_valid, *_ranker_per_user(pipes["ranker"], split))
         published, _ = store.load()
         expected = pipes[chosen].refit_sources(ds)
         for got, want in zip(published.recommend(np.arange(ds.n_users), k=5),
@@ -375,3 +375,42 @@ def test_a_fusion_grid_too_large_for_the_sources_is_refused_before_any_fit(block
                              ranker_params={"min_data_in_leaf": 1, "n_estimators": 20})
     assert set(auto.blend_valid_ndcg) == {"fusion", "ranker"} and auto.spec["blend"] == "fusion"
     assert "the fusion grid has" in auto.spec["weighted_skipped"]
+
+
+def test_auto_blend_compares_the_blends_on_weighted_fusions_sample_of_users(blocks, tmp_path, monkeypatch):
+    """Above ``max_users`` labelled users weighted fusion is tuned (and scored out of fold) on a sample:
+    the other blends' validation figures are then taken over the same users, not over all of them."""
+    from recstrata.data.split import ratio_split
+    from recstrata.evaluation import evaluate
+    from recstrata.ranking import LambdaRanker
+    from recstrata.training import _ranker_per_user, _values_at
+
+    ds, _ = blocks
+    ranker_params = {"min_data_in_leaf": 1, "n_estimators": 20}
+    original = Pipeline.fit_fusion
+    sample_size = 30
+    monkeypatch.setattr(Pipeline, "fit_fusion", lambda self, *a, **kw: original(self, *a, **kw | {"max_users": sample_size}))
+    train = dict(sources={"ease": {"reg": 1.0}, "pop": {}}, n_per_source=15, folds=2, ranker_params=ranker_params)
+    report = train_and_publish(ds, ModelStore(tmp_path, "s"), **train)
+    split = ratio_split(ds, seed=2020)
+
+    def apart(ranker=None):
+        sources = {"ease": EASE(reg=1.0).fit(split.train), "pop": Popularity().fit(split.train)}
+        return Pipeline(sources, n_per_source=15, ranker=ranker).fit(split.train, fit_sources=False)
+
+    weighted = apart().fit_fusion(split.valid, folds=2, seed=2020)  # patched: 30 users
+    sample = weighted.fusion_users_
+    assert len(sample) == 30 and report.spec["blend_valid_users"] == 30 == report.weighted_comparison["n_users"]
+    fusion_valid = evaluate(apart(), split, "valid", ks=[10], beyond_accuracy=False, group_by=[])
+    assert len(fusion_valid.users) > 30  # the others scored every labelled user
+    ranked = apart(LambdaRanker(**ranker_params)).fit_ranker(split.valid, folds=2, seed=2020)
+    expected = {"fusion": _values_at(fusion_valid.users, fusion_valid.per_user["ndcg@10"], sample).mean(),
+                "weighted": weighted.fusion_report_.cv_ndcg,
+                "ranker": _values_at(*_ranker_per_user(ranked, split), sample).mean()}
+    assert report.blend_valid_ndcg == {b: round(float(v), 4) for b, v in expected.items()}
+    assert expected["fusion"] != fusion_valid.metrics["ndcg@10"]  # (the old figure, over all users)
+    # fewer users than a paired interval needs: the blends are still compared, the intervals left out
+    sample_size = 12
+    small = train_and_publish(ds, ModelStore(tmp_path, "small"), **train)
+    assert small.spec["blend_valid_users"] == 12 and len(small.blend_valid_ndcg) == 3
+    assert small.weighted_comparison is None and small.blend_comparison["n_users"] == 40  # (ranker: all users)

@@ -169,25 +169,29 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
     for name, given in sources.items():
         built[name], chosen[name] = _fit_source(name, given, split, tune=tune)
     vector_source = next((n for n in built if _has_vectors(built[n])), None)
-    tried, valid = {}, {}  # blend -> its pipeline over the same fitted sources, its validation NDCG@10
+    tried, per_user = {}, {}  # blend -> its pipeline over the same fitted sources; (users, validation NDCG@10)
     # fitted once, even for blend="ranker" or "weighted": the other blends are siblings of this one
     fused = Pipeline(built, n_per_source=n_per_source, vector_source=vector_source)
     fused.fit(split.train, fit_sources=False)
     if blend in ("auto", "fusion"):
         tried["fusion"] = fused
         fusion_valid = evaluate(fused, split, "valid", ks=[10], beyond_accuracy=False, group_by=[])
-        valid["fusion"] = fusion_valid.metrics["ndcg@10"]
+        per_user["fusion"] = fusion_valid.users, fusion_valid.per_user["ndcg@10"]
     if blend in ("auto", "weighted") and "weighted" not in skipped:
         weighted = _sibling(fused)  # its own weights and k
         if _attempt(blend, "weighted", skipped, DataError, lambda: weighted.fit_fusion(
                 split.valid, weights=FUSION_WEIGHTS, ks=FUSION_KS, folds=folds, seed=seed)):
-            tried["weighted"], valid["weighted"] = weighted, weighted.fusion_report_.cv_ndcg  # out of fold
+            tried["weighted"] = weighted  # out of fold, on at most 10,000 sampled users:
+            per_user["weighted"] = weighted.fusion_users_, weighted.fusion_report_.oof_ndcg
     if blend in ("auto", "ranker"):
         ranked = _sibling(fused)  # plus a ranker
         ranked.ranker = LambdaRanker(**ranker_params)
         if _attempt(blend, "ranker", skipped, DataError,
                     lambda: ranked.fit_ranker(split.valid, folds=folds, seed=seed)):
-            tried["ranker"], valid["ranker"] = ranked, ranked.ranker_valid_ndcg_  # out of fold
+            tried["ranker"], per_user["ranker"] = ranked, _ranker_per_user(ranked, split)  # out of fold
+    own = {"fusion": lambda: fusion_valid.metrics["ndcg@10"], "ranker": lambda: ranked.ranker_valid_ndcg_,
+           "weighted": lambda: weighted.fusion_report_.cv_ndcg}  # each blend's figure over its own users
+    valid, n_compared = _on_common_users(per_user, own)  # the blends are compared on the same users
     best = max(valid, key=lambda b: (valid[b], -_AUTO_ORDER.index(b)))
     pipe = tried[best]
     scores = {"pipeline": _heldout(pipe, split)}
@@ -199,13 +203,14 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
             "ranker": ranker_params if blend in ("auto", "ranker") else None, "folds": folds,
             "ranker_skipped": skipped.get("ranker"), "weighted_skipped": skipped.get("weighted"),
             "fusion": {"weights": pipe.fusion_weights, "k": pipe.fusion_k} if best == "weighted" else None,
-            "split": {"ratios": [0.8, 0.1, 0.1], "seed": seed}, "vector_source": vector_source}
+            "split": {"ratios": [0.8, 0.1, 0.1], "seed": seed}, "vector_source": vector_source,
+            "blend_valid_users": n_compared}
     report = TrainReport("", "", "pipeline", spec, 0.0, heldout=scores,
                          ranker_valid_ndcg=round(float(valid["ranker"]), 4) if "ranker" in valid else None,
                          blend_valid_ndcg={b: round(float(v), 4) for b, v in valid.items()},
-                         blend_comparison=_blend_comparison(fusion_valid, tried["ranker"], split)
+                         blend_comparison=_paired_with_fusion(fusion_valid, *per_user["ranker"])
                          if {"fusion", "ranker"} <= set(tried) else None,
-                         weighted_comparison=_weighted_comparison(fusion_valid, tried["weighted"])
+                         weighted_comparison=_paired_with_fusion(fusion_valid, *per_user["weighted"])
                          if {"fusion", "weighted"} <= set(tried) else None)
     return pipe, report
 
@@ -236,37 +241,55 @@ def _sibling(pipe):
     return twin
 
 
-def _blend_comparison(fusion_valid, ranked, split) -> dict[str, Any]:
-    """Validation NDCG@10 of the ranker (its out-of-fold top-10s) minus fusion's, paired over the users
-    both were scored on: is the choice between them more than noise?"""
+def _ranker_per_user(ranked, split):
+    """(users, validation NDCG@10 of the ranker's out-of-fold top-10) of the users it scored."""
     import numpy as np
 
     from recstrata.evaluation.metrics import accuracy
 
     users = ranked.ranker_valid_users_
-    per_user, scored = accuracy(ranked.ranker_valid_ranked_, split.valid.user_items[users], [10], ["ndcg"])
-    return _paired_with_fusion(fusion_valid, users[scored], np.asarray(per_user["ndcg@10"])[scored])
+    values, scored = accuracy(ranked.ranker_valid_ranked_, split.valid.user_items[users], [10], ["ndcg"])
+    return users[scored], np.asarray(values["ndcg@10"])[scored]
 
 
-def _weighted_comparison(fusion_valid, weighted) -> dict[str, Any]:
-    """Weighted fusion's out-of-fold validation NDCG@10 minus equal-weight fusion's, paired over users."""
-    return _paired_with_fusion(fusion_valid, weighted.fusion_users_, weighted.fusion_report_.oof_ndcg)
+def _on_common_users(per_user: dict[str, tuple[Any, Any]], own) -> tuple[dict[str, float], int]:
+    """Each blend's mean validation NDCG@10 over the users every blend was scored on, and their count.
+    Weighted fusion is tuned on at most 10,000 sampled users: above that, the other blends' figures
+    are taken over its sample, as means over other users would not compare. A blend scored on
+    exactly those users keeps its own figure (``own[blend]()``: the same mean)."""
+    import functools
+
+    import numpy as np
+
+    common = functools.reduce(np.intersect1d, [np.unique(users) for users, _ in per_user.values()])
+    means = {b: (float(own[b]()) if len(users) == len(common) else float(_values_at(users, values, common).mean()))
+             for b, (users, values) in per_user.items()}
+    return means, len(common)
 
 
-def _paired_with_fusion(fusion_valid, users, values) -> dict[str, Any]:
+def _values_at(users, values, wanted):
+    """``values`` (one per user of ``users``) of the users ``wanted`` (each one among ``users``)."""
+    import numpy as np
+
+    users = np.asarray(users)
+    order = np.argsort(users, kind="stable")
+    return np.asarray(values)[order[np.searchsorted(users, wanted, sorter=order)]]
+
+
+def _paired_with_fusion(fusion_valid, users, values) -> dict[str, Any] | None:
     """``values`` (one validation NDCG@10 per user of ``users``) minus fusion's, paired over the users
     both were scored on (``evaluation.stats.compare``), rounded for the report."""
     import numpy as np
 
     from recstrata.evaluation import EvalResult
-    from recstrata.evaluation.stats import compare
+    from recstrata.evaluation.stats import MIN_USERS, compare
 
     common = np.intersect1d(users, fusion_valid.users)
+    if len(common) < MIN_USERS:  # too few for an interval: no comparison rather than a failed training
+        return None
 
     def on_common(who, values) -> EvalResult:
-        order = np.argsort(who)
-        rows = order[np.searchsorted(who, common, sorter=order)]
-        return EvalResult("valid", (10,), {}, {"ndcg@10": np.asarray(values)[rows]}, common,
+        return EvalResult("valid", (10,), {}, {"ndcg@10": _values_at(who, values, common)}, common,
                           np.zeros((len(common), 0), np.int64))
 
     paired = compare(on_common(users, values),

@@ -95,7 +95,8 @@ def train_cmd(
                           f"{best} (--model {best}){'' if tune else ', --tune'} or other sources[/]")
     if report.blend_valid_ndcg:
         tried = ", ".join(f"{b} {v:.4f}" for b, v in report.blend_valid_ndcg.items())
-        console.print(f"blend: {report.spec['blend']} (validation NDCG@10: {tried}; the not-chosen row above is "
+        over = f" over {report.spec['blend_valid_users']} users" if report.spec.get("blend_valid_users") else ""
+        console.print(f"blend: {report.spec['blend']} (validation NDCG@10{over}: {tried}; the not-chosen row above is "
                       f"for reference only: choosing on it would be choosing on test)")
         for other, c in (("ranker", report.blend_comparison), ("weighted", report.weighted_comparison)):
             if c:
