@@ -414,3 +414,23 @@ def test_auto_blend_compares_the_blends_on_weighted_fusions_sample_of_users(bloc
     small = train_and_publish(ds, ModelStore(tmp_path, "small"), **train)
     assert small.spec["blend_valid_users"] == 12 and len(small.blend_valid_ndcg) == 3
     assert small.weighted_comparison is None and small.blend_comparison["n_users"] == 40  # (ranker: all users)
+
+
+def test_a_sibling_blend_refits_without_touching_the_other(blocks):
+    """Blends are shallow copies of one fitted pipeline: a refit of the chosen one gives it new feature
+    statistics and source mapping of its own, and leaves the other's as they were."""
+    from recstrata.data.split import ratio_split
+    from recstrata.training import _sibling
+
+    ds, _ = blocks
+    split = ratio_split(ds, seed=2020)
+    fused = Pipeline({"ease": EASE(reg=1.0).fit(split.train), "pop": Popularity().fit(split.train)},
+                     n_per_source=15).fit(split.train, fit_sources=False)
+    features, n_users = fused.features_, fused.features_.n_users_
+    twin = _sibling(fused)
+    twin.sources["extra"] = Popularity().fit(split.train)
+    twin.fit_fusion(split.valid, folds=2)
+    twin.refit_sources(ds)
+    assert fused.features_ is features and fused.features_.n_users_ == n_users
+    assert twin.features_ is not features and list(fused.sources) == ["ease", "pop"]
+    assert fused.fusion_weights is None and twin.fusion_weights is not None
