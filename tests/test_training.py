@@ -265,7 +265,8 @@ def test_auto_blend_fits_the_feature_statistics_once_and_publishes_what_separate
                                   **{name: _heldout(src, split) for name, src in pipes["fusion"].sources.items()}}
         assert report.blend_valid_ndcg == {"fusion": round(float(fusion_valid.metrics["ndcg@10"]), 4),
                                            "weighted": -1.0, "ranker": ranker_figure}
-        assert report.blend_comparison == _paired_with_fusion(fusion_valid, *_ranker_per_user(pipes["ranker"], split))
+        assert report.blend_comparison == _paired_with_fusion(fusion_valid, *_ranker_per_user(pipes["ranker"], split),
+                                                              fusion_valid.users)
         published, _ = store.load()
         expected = pipes[chosen].refit_sources(ds)
         for got, want in zip(published.recommend(np.arange(ds.n_users), k=5),
@@ -401,6 +402,7 @@ def test_auto_blend_compares_the_blends_on_weighted_fusions_sample_of_users(bloc
     weighted = apart().fit_fusion(split.valid, folds=2, seed=2020)  # patched: 30 users
     sample = weighted.fusion_users_
     assert len(sample) == 30 and report.spec["blend_valid_users"] == 30 == report.weighted_comparison["n_users"]
+    assert report.blend_comparison["n_users"] == 30  # ranker minus fusion over the same users
     fusion_valid = evaluate(apart(), split, "valid", ks=[10], beyond_accuracy=False, group_by=[])
     assert len(fusion_valid.users) > 30  # the others scored every labelled user
     ranked = apart(LambdaRanker(**ranker_params)).fit_ranker(split.valid, folds=2, seed=2020)
@@ -408,12 +410,14 @@ def test_auto_blend_compares_the_blends_on_weighted_fusions_sample_of_users(bloc
                 "weighted": weighted.fusion_report_.cv_ndcg,
                 "ranker": _values_at(*_ranker_per_user(ranked, split), sample).mean()}
     assert report.blend_valid_ndcg == {b: round(float(v), 4) for b, v in expected.items()}
+    assert report.ranker_valid_ndcg == round(ranked.ranker_valid_ndcg_, 4)  # the ranker's own, over all users
+    assert abs(report.blend_comparison["difference"] - (expected["ranker"] - expected["fusion"])) <= 1e-4
     assert expected["fusion"] != fusion_valid.metrics["ndcg@10"]  # (the old figure, over all users)
     # fewer users than a paired interval needs: the blends are still compared, the intervals left out
     sample_size = 12
     small = train_and_publish(ds, ModelStore(tmp_path, "small"), **train)
     assert small.spec["blend_valid_users"] == 12 and len(small.blend_valid_ndcg) == 3
-    assert small.weighted_comparison is None and small.blend_comparison["n_users"] == 40  # (ranker: all users)
+    assert small.weighted_comparison is None and small.blend_comparison is None
 
 
 def test_a_sibling_blend_refits_without_touching_the_other(blocks):

@@ -19,8 +19,8 @@ Weighted fusion can put all the weight on one source, so ``auto`` can choose a s
 validation favours it (on ml-latest-small with ``ease,als,itemknn,pop``: weighted fusion keeps EASE
 alone, validation 0.2119 against the ranker's 0.1988 and fusion's 0.1875; held out 0.2878, as EASE
 alone, where the ranker scores 0.2778); no source alone is compared directly, and the weights are
-chosen on at most 10,000 sampled labelled users (``Pipeline.fit_fusion``'s ``max_users``), the other
-blends' figures on all of them. The ranker's figure is out of
+chosen on at most 10,000 sampled labelled users (``Pipeline.fit_fusion``'s ``max_users``): every
+blend's figure is then taken over that same sample. The ranker's figure is out of
 fold, from models trained on fewer users than the published one, so the comparison leans slightly
 towards fusion. In the ML-100K benchmark's selection rounds (``BENCHMARKS.md``) the ranker never beat
 fusion by more than noise (0.2690 vs 0.2685 at best); with other sources or ``folds`` it can come out
@@ -60,12 +60,14 @@ class TrainReport:
     fit_seconds: float
     #: held-out metrics per entry ("pipeline" and each source, or the tuned model); empty for an untuned model
     heldout: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: the ranker's out-of-fold validation NDCG@10 over every user it scored (``ranker_valid_ndcg_``)
     ranker_valid_ndcg: float | None = None
-    #: a pipeline's validation NDCG@10 per blend tried (the ranker's and weighted fusion's out of fold);
-    #: the chosen one is spec["blend"]
+    #: a pipeline's validation NDCG@10 per blend tried (the ranker's and weighted fusion's out of fold),
+    #: all over the same users (``spec["blend_valid_users"]`` of them: weighted fusion's sample above
+    #: 10,000 labelled users); the chosen one is spec["blend"]
     blend_valid_ndcg: dict[str, float] = field(default_factory=dict)
-    #: when the ranker and fusion were both tried: ranker minus fusion, paired over users
-    #: (``evaluation.stats.compare``)
+    #: when the ranker and fusion were both tried: ranker minus fusion, paired over those same users
+    #: (``evaluation.stats.compare``; None below 30 users)
     blend_comparison: dict[str, Any] | None = None
     #: when weighted fusion and fusion were both tried: weighted (out of fold) minus fusion, paired
     weighted_comparison: dict[str, Any] | None = None
@@ -191,7 +193,7 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
             tried["ranker"], per_user["ranker"] = ranked, _ranker_per_user(ranked, split)  # out of fold
     own = {"fusion": lambda: fusion_valid.metrics["ndcg@10"], "ranker": lambda: ranked.ranker_valid_ndcg_,
            "weighted": lambda: weighted.fusion_report_.cv_ndcg}  # each blend's figure over its own users
-    valid, n_compared = _on_common_users(per_user, own)  # the blends are compared on the same users
+    valid, common = _on_common_users(per_user, own)  # the blends are compared on the same users
     best = max(valid, key=lambda b: (valid[b], -_AUTO_ORDER.index(b)))
     pipe = tried[best]
     scores = {"pipeline": _heldout(pipe, split)}
@@ -204,13 +206,13 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
             "ranker_skipped": skipped.get("ranker"), "weighted_skipped": skipped.get("weighted"),
             "fusion": {"weights": pipe.fusion_weights, "k": pipe.fusion_k} if best == "weighted" else None,
             "split": {"ratios": [0.8, 0.1, 0.1], "seed": seed}, "vector_source": vector_source,
-            "blend_valid_users": n_compared}
+            "blend_valid_users": len(common)}
     report = TrainReport("", "", "pipeline", spec, 0.0, heldout=scores,
-                         ranker_valid_ndcg=round(float(valid["ranker"]), 4) if "ranker" in valid else None,
+                         ranker_valid_ndcg=round(float(ranked.ranker_valid_ndcg_), 4) if "ranker" in valid else None,
                          blend_valid_ndcg={b: round(float(v), 4) for b, v in valid.items()},
-                         blend_comparison=_paired_with_fusion(fusion_valid, *per_user["ranker"])
+                         blend_comparison=_paired_with_fusion(fusion_valid, *per_user["ranker"], common)
                          if {"fusion", "ranker"} <= set(tried) else None,
-                         weighted_comparison=_paired_with_fusion(fusion_valid, *per_user["weighted"])
+                         weighted_comparison=_paired_with_fusion(fusion_valid, *per_user["weighted"], common)
                          if {"fusion", "weighted"} <= set(tried) else None)
     return pipe, report
 
@@ -252,8 +254,8 @@ def _ranker_per_user(ranked, split):
     return users[scored], np.asarray(values["ndcg@10"])[scored]
 
 
-def _on_common_users(per_user: dict[str, tuple[Any, Any]], own) -> tuple[dict[str, float], int]:
-    """Each blend's mean validation NDCG@10 over the users every blend was scored on, and their count.
+def _on_common_users(per_user: dict[str, tuple[Any, Any]], own) -> tuple[dict[str, float], Any]:
+    """Each blend's mean validation NDCG@10 over the users every blend was scored on, and those users.
     Weighted fusion is tuned on at most 10,000 sampled users: above that, the other blends' figures
     are taken over its sample, as means over other users would not compare. A blend scored on
     exactly those users keeps its own figure (``own[blend]()``: the same mean)."""
@@ -262,9 +264,11 @@ def _on_common_users(per_user: dict[str, tuple[Any, Any]], own) -> tuple[dict[st
     import numpy as np
 
     common = functools.reduce(np.intersect1d, [np.unique(users) for users, _ in per_user.values()])
+    if not len(common):
+        raise DataError(f"no validation user was scored by every blend ({', '.join(per_user)}): cannot compare them")
     means = {b: (float(own[b]()) if len(users) == len(common) else float(_values_at(users, values, common).mean()))
              for b, (users, values) in per_user.items()}
-    return means, len(common)
+    return means, common
 
 
 def _values_at(users, values, wanted):
@@ -276,15 +280,16 @@ def _values_at(users, values, wanted):
     return np.asarray(values)[order[np.searchsorted(users, wanted, sorter=order)]]
 
 
-def _paired_with_fusion(fusion_valid, users, values) -> dict[str, Any] | None:
+def _paired_with_fusion(fusion_valid, users, values, among) -> dict[str, Any] | None:
     """``values`` (one validation NDCG@10 per user of ``users``) minus fusion's, paired over the users
-    both were scored on (``evaluation.stats.compare``), rounded for the report."""
+    of ``among`` (every blend scored them: ``_on_common_users``) with ``evaluation.stats.compare``,
+    rounded for the report; None below ``MIN_USERS`` users."""
     import numpy as np
 
     from recstrata.evaluation import EvalResult
     from recstrata.evaluation.stats import MIN_USERS, compare
 
-    common = np.intersect1d(users, fusion_valid.users)
+    common = np.intersect1d(np.intersect1d(users, fusion_valid.users), among)
     if len(common) < MIN_USERS:  # too few for an interval: no comparison rather than a failed training
         return None
 

@@ -273,6 +273,23 @@ def test_sources_weighted_0_are_not_queried_and_no_answer_changes(blocks):
     b = every.recommend_explained(users, k=8)
     np.testing.assert_array_equal(a.ids, b.ids)
     np.testing.assert_array_equal(a.scores, b.scores)
+    # only the short rows ask them, each source once per batch: a row's answer and provenance do
+    # not depend on the other users of its batch
+    ease = _Counting(pipe.sources["ease"])
+    pipe.sources["ease"] = ease
+    excl = sp.lil_matrix((2, ds.n_items), dtype=np.float32)
+    excl[1, 2:] = 1  # user 1 may get items 0 and 1 only: EASE proposes fewer than 3
+    knn.calls = pop.calls = 0
+    both = pipe.recommend_explained([0, 1], k=3, exclude=excl.tocsr())
+    assert ease.calls == knn.calls == pop.calls == 1
+    alone = pipe.recommend_explained([0], k=3)
+    np.testing.assert_array_equal(both.proposed[:1], alone.proposed)
+    np.testing.assert_array_equal(both.ids[:1], alone.ids)
+    ref = every.recommend_explained([0, 1], k=3, exclude=excl.tocsr())
+    np.testing.assert_array_equal(both.ids, ref.ids)
+    np.testing.assert_array_equal(both.scores, ref.scores)
+    np.testing.assert_array_equal(both.proposed[1], ref.proposed[1])  # the short row asked everyone
+    pipe.sources["ease"] = ease.inner
     # they stay fitted for what they still serve: similar items come from the first source (knn)
     np.testing.assert_array_equal(pipe.similar_items([3], k=4)[0], knn.inner.similar_items([3], k=4)[0])
     # nothing is left out when a ranker orders the candidates (it reads every source's features),
@@ -281,3 +298,16 @@ def test_sources_weighted_0_are_not_queried_and_no_answer_changes(blocks):
     ranked = copy.copy(pipe)
     ranked.ranker_ = object()
     assert ranked.unqueried_sources() == () and Pipeline({"ease": EASE(reg=1.0)}).unqueried_sources() == ()
+    # a weight too small for float32 scores its items 0, like a skipped source's: nothing skipped
+    tiny = copy.copy(pipe)
+    tiny.fusion_weights = {"ease": 1e-50, "knn": 0.0, "pop": 1.0}
+    assert tiny.unqueried_sources() == ()
+
+
+@pytest.mark.parametrize("weights, k, message", [
+    ({"ease": -1.0}, 60.0, "numbers >= 0"), ({"ease": 1.0}, -5.0, "numbers >= 0"),
+    ({"ease": "1"}, 60.0, "numbers >= 0"), ({"eas": 1.0}, 60.0, r"source\(s\) \['eas'\]")])
+def test_hand_set_fusion_weights_are_checked(blocks, weights, k, message):
+    ds, _ = blocks
+    with pytest.raises(ConfigError, match=message):
+        Pipeline({"ease": EASE(reg=1.0), "pop": Popularity()}, fusion_weights=weights, fusion_k=k).fit(ds)

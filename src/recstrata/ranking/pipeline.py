@@ -37,7 +37,7 @@ from recstrata.ranking.features import FeatureBuilder
 from recstrata.ranking.folds import RankingData
 from recstrata.ranking.fusion import FUSION_KS, FUSION_WEIGHTS, check_folds, fusion_settings, rrf_scores, tune_fusion
 from recstrata.ranking.ranker import LambdaRanker
-from recstrata.retrieval._params import is_int
+from recstrata.retrieval._params import is_int, is_number
 from recstrata.retrieval.base import histories_to_csr
 
 
@@ -128,6 +128,14 @@ class Pipeline:
         for name, n in self._n_per_source().items():
             if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
                 raise ConfigError(f"n_per_source for {name!r} must be a positive integer, got {n!r}")
+        weights = dict(self.fusion_weights or {})
+        if set(weights) - set(self.sources):
+            raise ConfigError(f"fusion_weights names source(s) {sorted(set(weights) - set(self.sources))} that are "
+                              f"not among the sources {list(self.sources)}")
+        if not all(is_number(w) and w >= 0 for w in weights.values()) or not is_number(self.fusion_k) \
+                or self.fusion_k < 0:
+            raise ConfigError(f"fusion weights and fusion_k must be numbers >= 0 (0 = ignore a source), "
+                              f"got {weights} and {self.fusion_k!r}")
 
     def _n_per_source(self) -> dict[str, int]:
         if isinstance(self.n_per_source, Mapping):
@@ -315,31 +323,54 @@ class Pipeline:
         return self.features_.feature_names(tuple(self.sources))
 
     def retrieve(self, users=None, *, histories=None, exclude_seen=True, exclude=None,
-                 candidates=None, skip: Collection[str] = ()) -> Candidates:
+                 candidates=None, skip: Collection[str] = (), fill: int = 0) -> Candidates:
         """Top-N from every source with the filters applied inside each source, merged with provenance.
 
-        Sources named in ``skip`` are not queried: their columns of provenance stay empty."""
+        Sources named in ``skip`` are queried only for the rows to which the other sources propose
+        fewer than ``fill`` candidates (by default for none); elsewhere their provenance stays empty."""
         self._check_fitted()
-        who = {"users": users} if histories is None else {"histories": histories}
+        unknown = set(skip) - set(self.sources)
+        if unknown:
+            raise ConfigError(f"skip names source(s) {sorted(unknown)} that this pipeline does not have")
+        per_source = self._n_per_source()
         n_rows = _n_rows(users, histories)
-        results = []
-        for name, n in self._n_per_source().items():
-            if name in skip:
-                results.append((np.zeros((n_rows, 0), np.int64), np.zeros((n_rows, 0), np.float32)))
-                continue
-            results.append(self.sources[name].recommend(
-                k=min(int(n), self.n_items_), exclude_seen=exclude_seen, exclude=exclude,
-                candidates=candidates, **who))
-        return merge_candidates(tuple(self.sources), results, self.n_items_)
+
+        def ask(name: str, rows=None) -> tuple[np.ndarray, np.ndarray]:
+            who = ({"users": users} if histories is None else {"histories": histories}) if rows is None else \
+                ({"users": np.asarray(users)[rows]} if histories is None else {"histories": _take_rows(histories, rows)})
+            excl = exclude if rows is None or exclude is None else exclude[rows]
+            return self.sources[name].recommend(k=min(int(per_source[name]), self.n_items_), exclude_seen=exclude_seen,
+                                                exclude=excl, candidates=candidates, **who)
+
+        none = (np.zeros((n_rows, 0), np.int64), np.zeros((n_rows, 0), np.float32))
+        results = {name: none if name in skip else ask(name) for name in self.sources}
+        merged = merge_candidates(tuple(self.sources), list(results.values()), self.n_items_)
+        short = np.flatnonzero(merged.valid.sum(axis=1) < fill) if skip else np.zeros(0, np.int64)
+        if not len(short):
+            return merged
+        for name in skip:  # only the short rows ask the skipped sources; the other rows keep no answer
+            ids, scores = ask(name, short)
+            full_ids = np.full((n_rows, ids.shape[1]), -1, np.int64)
+            full_scores = np.full((n_rows, ids.shape[1]), -np.inf, np.float32)
+            full_ids[short], full_scores[short] = ids, scores
+            results[name] = full_ids, full_scores
+        return merge_candidates(tuple(self.sources), list(results.values()), self.n_items_)
 
     def unqueried_sources(self) -> tuple[str, ...]:
         """Sources a request need not query: without a trained ranker, those of fusion weight 0 (they
-        add nothing to any candidate's score). They stay fitted — for :meth:`similar_items`, the
-        features and a later :meth:`fit_fusion` — and are queried after all for a request whose
-        weighted sources propose fewer than ``k`` candidates, so answers never change."""
+        add nothing to any candidate's score, and every other candidate scores above 0). They stay
+        fitted — for :meth:`similar_items`, the features and a later :meth:`fit_fusion` — and are
+        queried after all for a request whose weighted sources propose fewer than ``k``
+        candidates, so ids and scores never change; the provenance of an answer lists the
+        sources that were asked for it."""
         if getattr(self, "ranker_", None) is not None or not self.fusion_weights:
             return ()
-        zero = tuple(s for s in self.sources if self.fusion_weights.get(s, 1.0) == 0)
+        weights = {s: float((self.fusion_weights or {}).get(s, 1.0)) for s in self.sources}
+        zero = tuple(s for s, w in weights.items() if w == 0)
+        # a negative weight or k, or a weight too small for float32, could rank a candidate at or
+        # below the 0 a skipped source's items would score: then every source is asked
+        if self.fusion_k < 0 or any(np.float32(w) <= 0 for w in weights.values() if w != 0):
+            return ()
         return zero if len(zero) < len(self.sources) else ()
 
     def _features(self, users=None, *, histories=None, need_x: bool | None = None,
@@ -393,11 +424,8 @@ class Pipeline:
         for s in range(0, n, self.batch_users):
             sl = slice(s, min(n, s + self.batch_users))
             who = {"users": users[sl]} if users is not None else {"histories": histories[sl]}
-            filters = {"exclude_seen": exclude_seen, "exclude": None if exclude is None else exclude[sl],
-                       "candidates": candidates}
-            cands, x = self._features(**who, **filters, skip=skip)
-            if skip and (cands.valid.sum(axis=1) < k).any():  # weight-0 sources would fill the tail
-                cands, x = self._features(**who, **filters)
+            cands, x = self._features(**who, exclude_seen=exclude_seen, exclude=None if exclude is None else exclude[sl],
+                                      candidates=candidates, skip=skip, fill=k)  # weight 0: asked to fill only
             cols, top = topk_rows(self._rank(cands, x), k)
             ok = cols >= 0
             safe = np.where(ok, cols, 0)
@@ -478,6 +506,11 @@ def _n_rows(users, histories) -> int:
     if histories is None:
         return len(np.atleast_1d(users))
     return histories.shape[0] if sp.issparse(histories) else len(histories)
+
+
+def _take_rows(histories, rows: np.ndarray):
+    """Rows ``rows`` of histories given as a sparse matrix or as a sequence of item lists."""
+    return histories[rows] if sp.issparse(histories) else [histories[int(r)] for r in rows]
 
 
 def _stack(groups, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -139,14 +139,17 @@ class LambdaRanker:
     def predict(self, x, feature_names: Sequence[str] | None = None) -> np.ndarray:
         """Scores for rows of ``x`` (converted once to a C-contiguous float32 array).
 
-        With ``feature_names`` (or a pandas DataFrame, whose columns name them) the columns are
+        With ``feature_names`` (or a pandas DataFrame, whose string columns name them) the columns are
         matched to the training features by name — reordered if they come in another order, an
         error naming the missing and unexpected ones otherwise. A bare array is taken to be in
         training order (only its width can be checked)."""
         if not self.is_fitted:
             raise NotFittedError("LambdaRanker is not fitted: call fit(...) or LambdaRanker.load(dir)")
-        if feature_names is None and hasattr(x, "columns"):
-            feature_names = [str(c) for c in x.columns]
+        named = [c for c in getattr(x, "columns", ()) if isinstance(c, str)]
+        if named and len(named) == len(x.columns):  # a DataFrame with named columns (not 0..F-1)
+            if feature_names is not None and list(feature_names) != named:
+                raise ConfigError("feature_names differ from the DataFrame's own column names: pass one of them")
+            feature_names = named
         x = np.asarray(x, dtype=np.float32)
         if x.ndim != 2:
             raise ConfigError(f"the ranker scores a 2-d (rows, features) array, got shape {x.shape}")
