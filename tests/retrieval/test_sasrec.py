@@ -694,3 +694,33 @@ def test_contrastive_term_compares_two_dropout_views_and_the_ring_is_still_learn
     histories = [[s, s + 1, s + 2] for s in range(27)]
     ids, _ = model.recommend(histories=histories, k=1, exclude_seen=False)
     assert (ids[:, 0] == [h[-1] + 1 for h in histories]).mean() >= 0.9
+
+
+def test_side_vectors_append_text_or_als_rows_to_the_input_features(tmp_path, monkeypatch):
+    import recstrata.data.embeddings as embeddings
+    from recstrata.retrieval.als import ALS
+
+    ds = genre_dataset()
+    genres = SASRec(epochs=1, item_features=True, **SMALL).fit(ds).features_  # (30, 4)
+    model = SASRec(epochs=2, item_features=True, side_vectors="als", **SMALL).fit(ds)
+    als = ALS(factors=SMALL["dim"], regularization=20.0, alpha=2.0, seed=model.seed).fit(ds).item_vectors()
+    assert model.features_.shape == (30, 4 + SMALL["dim"])
+    np.testing.assert_array_equal(model.features_[:, :4], genres)
+    np.testing.assert_allclose(model.features_[:, 4:], als / np.linalg.norm(als, axis=1, keepdims=True), atol=1e-6)
+    model.save(tmp_path / "m")
+    h = [[3, 4, 5], [20, 21]]
+    np.testing.assert_array_equal(full_scores(Recommender.load(tmp_path / "m"), h), full_scores(model, h))
+
+    asked = {}
+
+    def fake(dataset, cache_dir=None, **kwargs):  # the text embedding model is tested elsewhere
+        asked["cache"] = cache_dir
+        return np.arange(dataset.n_items * 3, dtype=np.float32).reshape(-1, 3) + 1
+
+    monkeypatch.setattr(embeddings, "item_text_embeddings", fake)
+    text = SASRec(epochs=1, item_features=False, side_vectors="text", embedding_cache="emb", **SMALL).fit(ds)
+    assert asked["cache"] == "emb" and text.nets_[0].features.weight.shape == (SMALL["dim"], 3)
+    rows = fake(ds)
+    np.testing.assert_allclose(text.features_, rows / np.linalg.norm(rows, axis=1, keepdims=True), rtol=1e-6)
+    with pytest.raises(ConfigError, match="side_vectors"):
+        SASRec(side_vectors="genres", **SMALL).fit(ds)

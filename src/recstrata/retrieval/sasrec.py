@@ -96,7 +96,11 @@ so both stay off. ``item_features=True`` adds an embedding of each item's genres
 (``dataset.genre_matrix``, each item's row normalised to sum 1) to its ID embedding at the input, as
 RecBole's SASRecF sums feature and ID embeddings; the genre rows are saved with the weights. The
 default ``None`` does so when the dataset's items have genres and not otherwise; ``True`` refuses a
-dataset without genres.
+dataset without genres. ``side_vectors`` appends more item knowledge to those rows, L2-normalised:
+``"text"`` the all-MiniLM-L6-v2 embedding of each item's text (cached under ``embedding_cache``, as
+the two-tower does), ``"als"`` the item factors of an implicit ALS fitted on the same training
+interactions (factors = ``dim``, regularization 20, alpha 2); off by default (round 13 in
+``bench/results/sasrec-round13.md``).
 
 Optimisation: AdamW (Loshchilov & Hutter, ICLR 2019), so ``weight_decay`` is decoupled from the
 gradient step and applies to every parameter (embeddings and LayerNorms included); the default 0.0
@@ -128,6 +132,8 @@ from recstrata.retrieval._torch import seeded
 from recstrata.retrieval.base import Recommender
 
 _NET_PREFIX = "net."
+#: what ``side_vectors`` may add to the input item features
+SIDE_VECTORS = (None, "text", "als")
 
 
 class SASRec(Recommender):
@@ -165,6 +171,8 @@ class SASRec(Recommender):
         tie_output: bool = True,
         output_bias: bool = False,
         item_features: bool | None = None,
+        side_vectors: str | None = None,
+        embedding_cache: str | None = None,
         threads: int | None = None,
         seed: int = 2020,
         verbose: bool = False,
@@ -197,6 +205,8 @@ class SASRec(Recommender):
         self.tie_output = tie_output
         self.output_bias = output_bias
         self.item_features = item_features
+        self.side_vectors = side_vectors
+        self.embedding_cache = embedding_cache
         self.threads = threads
         self.seed = seed
         self.verbose = verbose
@@ -256,6 +266,9 @@ class SASRec(Recommender):
         if not isinstance(self.item_features, (bool, type(None))):
             raise ConfigError(f"SASRec needs item_features to be True, False or None (genres when the dataset "
                               f"has them); got item_features={self.item_features!r}")
+        if self.side_vectors not in SIDE_VECTORS:
+            raise ConfigError(f"SASRec needs side_vectors to be one of {SIDE_VECTORS} (None: none); "
+                              f"got side_vectors={self.side_vectors!r}")
 
     def _fit(self, dataset: Dataset) -> None:
         self._check_params()
@@ -270,7 +283,9 @@ class SASRec(Recommender):
         use = self.item_features
         if use is None:  # genres when the dataset has them
             use = "genres" in dataset.items.columns and dataset.genre_matrix[0].shape[1] > 0
-        self.features_ = self._item_feature_rows(dataset) if use else None
+        rows = ([self._item_feature_rows(dataset)] if use else []) + \
+            ([self._side_vector_rows(dataset)] if self.side_vectors else [])
+        self.features_ = np.hstack(rows).astype(np.float32) if rows else None
         # per member: valid NDCG@10 by epoch, epochs run, best epoch, epochs whose weights were averaged
         # training record, one entry per ensemble member (lists even for ensemble=1): validation
         # NDCG@10 by epoch, epochs run, best epoch, epochs whose weights were averaged
@@ -573,6 +588,20 @@ class SASRec(Recommender):
                               "use item_features=False")
         rows = np.asarray(genres.todense(), np.float32)
         return rows / np.maximum(rows.sum(1, keepdims=True), 1.0)
+
+    def _side_vector_rows(self, dataset: Dataset) -> np.ndarray:
+        """(n_items, d) L2-normalised item vectors: the MiniLM embedding of each item's text, or the
+        item factors of an implicit ALS fitted on ``dataset`` (factors = ``dim``)."""
+        if self.side_vectors == "text":
+            from recstrata.data.embeddings import item_text_embeddings
+
+            vectors = item_text_embeddings(dataset, cache_dir=self.embedding_cache)
+        else:
+            from recstrata.retrieval.als import ALS
+
+            vectors = ALS(factors=self.dim, regularization=20.0, alpha=2.0, seed=self.seed).fit(dataset).item_vectors()
+        vectors = np.asarray(vectors, np.float32)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
     @contextlib.contextmanager
     def _threads(self):
