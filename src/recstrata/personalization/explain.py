@@ -60,7 +60,7 @@ class Explainer:
         self.backend = backend
         self.cache = cache or ExplanationCache()
         self.breaker = breaker or CircuitBreaker()
-        self.titles = TitleIndex(dataset.items["title"])
+        self.titles = TitleIndex(dataset.items["title"], genres={x for gs in dataset.items["genres"] for x in gs})
         self.max_tokens = max_tokens
         self._typical_s: float | None = None  # running mean of successful LLM call latency
         self._active = 0  # request-path LLM calls in flight (background fill waits for 0)
