@@ -5,6 +5,13 @@ before; otherwise, if the circuit breaker allows and time remains, ask the LLM t
 facts (delimited, as data) and check the sentence against the output contract; anything else
 (no time, backend down, stalled, malformed, invented items) gives the template sentence built
 from the same facts. The batch never takes much longer than the deadline.
+
+The circuit breaker protects requests from an unavailable or slow backend: backend errors and
+timeouts (any ``LLMError``) count as its failures. A sentence the output contract rejects does
+not: the backend answered in time (a success, which also ends a half-open probe), the item falls
+back to its template, and the next item still asks the LLM. The response is flagged ``degraded``
+when any item fell back because of an error, an open circuit or a rejected sentence — not when
+it merely ran out of time (those items are explained in the background).
 """
 
 from __future__ import annotations
@@ -60,7 +67,8 @@ class Explainer:
         self.backend = backend
         self.cache = cache or ExplanationCache()
         self.breaker = breaker or CircuitBreaker()
-        self.titles = TitleIndex(dataset.items["title"], genres={x for gs in dataset.items["genres"] for x in gs})
+        genres = {x for gs in dataset.items["genres"] for x in gs}
+        self.titles = TitleIndex(dataset.items["title"], genres=genres)
         self.max_tokens = max_tokens
         self._typical_s: float | None = None  # running mean of successful LLM call latency
         self._active = 0  # request-path LLM calls in flight (background fill waits for 0)
@@ -123,13 +131,12 @@ class Explainer:
                 degraded = True
                 out.append(Explanation(g.item_id, template_sentence(g), "template", g, rejected=str(exc)[:200]))
                 continue
+            self.breaker.success()  # the backend answered in time, whatever the contract says of the sentence
             verdict = check(sentence, g, self.titles)
             if not verdict.ok:
-                self.breaker.failure()
                 degraded = True
                 out.append(Explanation(g.item_id, template_sentence(g), "template", g, rejected=verdict.reason))
                 continue
-            self.breaker.success()
             self.cache.put(key, user_id, sentence)
             out.append(Explanation(g.item_id, sentence, "llm", g))
         return out, degraded
@@ -143,10 +150,8 @@ class Explainer:
         except LLMError:
             self.breaker.failure()
             return None
-        if not check(sentence, g, self.titles).ok:
-            return None
         self.breaker.success()
-        return sentence
+        return sentence if check(sentence, g, self.titles).ok else None
 
     def erase_user(self, user_id: str) -> int:
         """Drop the user's cached and queued explanations (right to erasure)."""
