@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -61,3 +62,38 @@ def test_a_background_probe_answered_with_a_rejected_sentence_does_not_stick_hal
     assert out[0].rejected == "deadline" and explainer.fill.join(timeout=10)
     assert explainer.fill.failed == 1 and breaker.state == "closed" and breaker.allow()
     explainer.close()
+
+
+class LazyBackend(MockBackend):
+    """A backend whose first call also loads the model (as llama.cpp loads the GGUF on first use)."""
+
+    def __init__(self, load_s: float, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.load_s, self.loaded = load_s, False
+
+    def _complete(self, request):
+        if not self.loaded:
+            time.sleep(self.load_s)
+            self.loaded = True
+        return super()._complete(request)
+
+
+def test_warming_up_makes_the_first_request_as_fast_as_the_next(blocks, ease):
+    cold = Explainer(blocks[0], LazyBackend(0.6, default=good_sentence("Movie 0")), background=False)
+    out, _ = explain(cold, ease, [1], deadline_s=0.4)
+    assert out[0].source == "template"  # the model load ate the deadline
+    backend = LazyBackend(0.6, default=good_sentence("Movie 0"))
+    explainer = Explainer(blocks[0], backend, background=False)
+    assert explainer.warm() >= 0.6 and backend.loaded
+    out, _ = explain(explainer, ease, [1], deadline_s=0.4)
+    assert out[0].source == "llm"
+    warm_call, request_call = backend.calls
+    # the same system prompt and example first: llama.cpp reuses that prefix of its KV cache
+    assert warm_call.messages[:3] == request_call.messages[:3] and warm_call.schema == request_call.schema
+    assert explainer.cache.count() == 1  # the warm-up sentence is not cached for anyone
+
+
+def test_warming_up_without_a_working_backend_is_harmless(blocks):
+    assert Explainer(blocks[0], None).warm() is None
+    explainer = Explainer(blocks[0], MockBackend(default=None), background=False)
+    assert explainer.warm() is None and explainer.breaker.state == "closed"

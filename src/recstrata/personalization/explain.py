@@ -12,11 +12,14 @@ not: the backend answered in time (a success, which also ends a half-open probe)
 back to its template, and the next item still asks the LLM. The response is flagged ``degraded``
 when any item fell back because of an error, an open circuit or a rejected sentence — not when
 it merely ran out of time (those items are explained in the background).
+
+:meth:`Explainer.warm` at start-up keeps model loading out of the first request's deadline.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -33,6 +36,8 @@ from recstrata.personalization.fill import BackgroundFill
 from recstrata.personalization.grounding import Grounding, ground, template_sentence
 from recstrata.retrieval.base import Recommender
 
+log = logging.getLogger("recstrata.personalization")
+
 PROMPT_VERSION = "explain-v1"
 SYSTEM = (
     "You write one short sentence telling a user why a movie is recommended to them. "
@@ -42,7 +47,16 @@ SYSTEM = (
 )
 
 
-EXAMPLE_FACTS = '<facts>{"movie": "Heat", "because": ["Casino", "Fargo"], "genres": ["Crime"]}</facts>'
+def facts_message(g: Grounding) -> str:
+    """The facts the LLM verbalises, delimited as data (item text is untrusted)."""
+    facts = json.dumps({"movie": g.title, "because": list(g.because), "genres": list(g.genres)},
+                       ensure_ascii=False)
+    return f"<facts>{facts.replace('<', '&lt;')}</facts>"
+
+
+# the few-shot example's facts, also what Explainer.warm asks for
+EXAMPLE = Grounding(item_id="", title="Heat", because=("Casino", "Fargo"), genres=("Crime",), year=None)
+EXAMPLE_FACTS = facts_message(EXAMPLE)
 EXAMPLE_REPLY = '{"sentence": "Since you enjoyed Casino and Fargo, this tense crime story should grip you too."}'
 
 
@@ -153,6 +167,23 @@ class Explainer:
         self.breaker.success()
         return sentence if check(sentence, g, self.titles).ok else None
 
+    def warm(self, budget_s: float = 60.0) -> float | None:
+        """Make the first request's LLM call as fast as the next ones; call once at start-up, before
+        serving. One call shaped like a request's (same system prompt, example and schema) loads the
+        model, builds the sentence grammar and fills the backend's prompt-prefix cache, which would
+        otherwise all happen within the first request's deadline. Nothing is cached and the breaker
+        is left alone. Returns the seconds it took, or None without a backend or if the call
+        failed (logged: requests then degrade to templates as usual)."""
+        if self.backend is None:
+            return None
+        started = time.monotonic()
+        try:
+            self._generate(EXAMPLE, budget_s)
+        except LLMError as exc:
+            log.warning("explanations: LLM warm-up failed (%s); first requests may get templates", exc)
+            return None
+        return time.monotonic() - started
+
     def erase_user(self, user_id: str) -> int:
         """Drop the user's cached and queued explanations (right to erasure)."""
         if self.fill is not None:
@@ -164,10 +195,8 @@ class Explainer:
             self.fill.close()
 
     def _generate(self, g: Grounding, budget: float) -> str:
-        facts = json.dumps({"movie": g.title, "because": list(g.because), "genres": list(g.genres)},
-                           ensure_ascii=False).replace("<", "&lt;")
         # a fixed example first: constant prefix (llama.cpp reuses its KV cache), variable facts last
         messages = [Message("system", SYSTEM), Message("user", EXAMPLE_FACTS), Message("assistant", EXAMPLE_REPLY),
-                    Message("user", f"<facts>{facts}</facts>")]
+                    Message("user", facts_message(g))]
         out = self.backend.generate(messages, max_tokens=self.max_tokens, schema=Sentence, deadline=budget)
         return out.parsed.sentence.strip()
