@@ -5,11 +5,21 @@ before; otherwise, if the circuit breaker allows and time remains, ask the LLM t
 facts (delimited, as data) and check the sentence against the output contract; anything else
 (no time, backend down, stalled, malformed, invented items) gives the template sentence built
 from the same facts. The batch never takes much longer than the deadline.
+
+The circuit breaker protects requests from an unavailable or slow backend: backend errors and
+timeouts (any ``LLMError``) count as its failures. A sentence the output contract rejects does
+not: the backend answered in time (a success, which also ends a half-open probe), the item falls
+back to its template, and the next item still asks the LLM. The response is flagged ``degraded``
+when any item fell back because of an error, an open circuit or a rejected sentence — not when
+it merely ran out of time (those items are explained in the background).
+
+:meth:`Explainer.warm` at start-up keeps model loading out of the first request's deadline.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -26,6 +36,8 @@ from recstrata.personalization.fill import BackgroundFill
 from recstrata.personalization.grounding import Grounding, ground, template_sentence
 from recstrata.retrieval.base import Recommender
 
+log = logging.getLogger("recstrata.personalization")
+
 PROMPT_VERSION = "explain-v1"
 SYSTEM = (
     "You write one short sentence telling a user why a movie is recommended to them. "
@@ -35,7 +47,16 @@ SYSTEM = (
 )
 
 
-EXAMPLE_FACTS = '<facts>{"movie": "Heat", "because": ["Casino", "Fargo"], "genres": ["Crime"]}</facts>'
+def facts_message(g: Grounding) -> str:
+    """The facts the LLM verbalises, delimited as data (item text is untrusted)."""
+    facts = json.dumps({"movie": g.title, "because": list(g.because), "genres": list(g.genres)},
+                       ensure_ascii=False)
+    return f"<facts>{facts.replace('<', '&lt;')}</facts>"
+
+
+# the few-shot example's facts, also what Explainer.warm asks for
+EXAMPLE = Grounding(item_id="", title="Heat", because=("Casino", "Fargo"), genres=("Crime",), year=None)
+EXAMPLE_FACTS = facts_message(EXAMPLE)
 EXAMPLE_REPLY = '{"sentence": "Since you enjoyed Casino and Fargo, this tense crime story should grip you too."}'
 
 
@@ -60,7 +81,8 @@ class Explainer:
         self.backend = backend
         self.cache = cache or ExplanationCache()
         self.breaker = breaker or CircuitBreaker()
-        self.titles = TitleIndex(dataset.items["title"])
+        genres = {x for gs in dataset.items["genres"] for x in gs}
+        self.titles = TitleIndex(dataset.items["title"], genres=genres)
         self.max_tokens = max_tokens
         self._typical_s: float | None = None  # running mean of successful LLM call latency
         self._active = 0  # request-path LLM calls in flight (background fill waits for 0)
@@ -123,13 +145,12 @@ class Explainer:
                 degraded = True
                 out.append(Explanation(g.item_id, template_sentence(g), "template", g, rejected=str(exc)[:200]))
                 continue
+            self.breaker.success()  # the backend answered in time, whatever the contract says of the sentence
             verdict = check(sentence, g, self.titles)
             if not verdict.ok:
-                self.breaker.failure()
                 degraded = True
                 out.append(Explanation(g.item_id, template_sentence(g), "template", g, rejected=verdict.reason))
                 continue
-            self.breaker.success()
             self.cache.put(key, user_id, sentence)
             out.append(Explanation(g.item_id, sentence, "llm", g))
         return out, degraded
@@ -143,10 +164,25 @@ class Explainer:
         except LLMError:
             self.breaker.failure()
             return None
-        if not check(sentence, g, self.titles).ok:
-            return None
         self.breaker.success()
-        return sentence
+        return sentence if check(sentence, g, self.titles).ok else None
+
+    def warm(self, budget_s: float = 60.0) -> float | None:
+        """Make the first request's LLM call as fast as the next ones; call once at start-up, before
+        serving. One call shaped like a request's (same system prompt, example and schema) loads the
+        model, builds the sentence grammar and fills the backend's prompt-prefix cache, which would
+        otherwise all happen within the first request's deadline. Nothing is cached and the breaker
+        is left alone. Returns the seconds it took, or None without a backend or if the call
+        failed (logged: requests then degrade to templates as usual)."""
+        if self.backend is None:
+            return None
+        started = time.monotonic()
+        try:
+            self._generate(EXAMPLE, budget_s)
+        except LLMError as exc:
+            log.warning("explanations: LLM warm-up failed (%s); first requests may get templates", exc)
+            return None
+        return time.monotonic() - started
 
     def erase_user(self, user_id: str) -> int:
         """Drop the user's cached and queued explanations (right to erasure)."""
@@ -159,10 +195,8 @@ class Explainer:
             self.fill.close()
 
     def _generate(self, g: Grounding, budget: float) -> str:
-        facts = json.dumps({"movie": g.title, "because": list(g.because), "genres": list(g.genres)},
-                           ensure_ascii=False).replace("<", "&lt;")
         # a fixed example first: constant prefix (llama.cpp reuses its KV cache), variable facts last
         messages = [Message("system", SYSTEM), Message("user", EXAMPLE_FACTS), Message("assistant", EXAMPLE_REPLY),
-                    Message("user", f"<facts>{facts}</facts>")]
+                    Message("user", facts_message(g))]
         out = self.backend.generate(messages, max_tokens=self.max_tokens, schema=Sentence, deadline=budget)
         return out.parsed.sentence.strip()

@@ -4,6 +4,16 @@ For item-item models the score of item i for a user is a sum over history items 
 w(h, i) (EASE's B[h, i], ItemKNN's similarity), so the largest terms are exactly what drove the
 score. For embedding models we use the similarity of item vectors to each history item. Shared
 genres between the item and the user's history, and the item's year, complete the facts.
+
+A blended :class:`~recstrata.ranking.pipeline.Pipeline` is explained by the history items its
+sources tie to the item, fused the way the pipeline fuses candidates: every source that can
+attribute (and that the blend does not weight 0) ranks the history items by its own contribution
+to the item, and the ranks are combined by weighted reciprocal rank fusion with the pipeline's
+weights and ``k`` (equal weights under a trained ranker, which uses every source). So an
+explanation cites the user's own history items that the blend's models agree drove the item,
+not only the vector source's view of them. A source without attribution (popularity) adds
+nothing; a model with none at all gets no ``because`` facts, and its explanation falls back to
+the shared genres (then to "popular with viewers like you") instead of failing.
 """
 
 from __future__ import annotations
@@ -16,6 +26,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from recstrata.data.dataset import Dataset
+from recstrata.ranking.fusion import rrf_scores
+from recstrata.ranking.pipeline import Pipeline
 from recstrata.retrieval.base import Recommender
 
 
@@ -35,16 +47,38 @@ class Grounding:
 
 
 def contributions(model: Recommender, history: np.ndarray, item: int) -> np.ndarray:
-    """How much each history item contributed to ``item``'s score (same length as ``history``)."""
+    """How much each history item contributed to ``item``'s score (same length as ``history``;
+    all zeros when the model cannot attribute its scores to history items)."""
+    if isinstance(model, Pipeline):
+        return _blend_contributions(model, history, item)
     if hasattr(model, "weights_"):  # EASE
         return np.asarray(model.weights_[history, item], dtype=np.float64)
     if hasattr(model, "similarity_"):  # ItemKNN
         return np.asarray(model.similarity_[history][:, item].toarray()).ravel()
-    vectors = model.item_vectors()
+    vectors = model.item_vectors() if hasattr(model, "item_vectors") else None
     if vectors is not None:
         v = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return v[history] @ v[item]
     return np.zeros(len(history))
+
+
+def _blend_contributions(pipe: Pipeline, history: np.ndarray, item: int) -> np.ndarray:
+    """Reciprocal rank fusion of the sources' rankings of the history items (see the module doc)."""
+    weights = {} if getattr(pipe, "ranker_", None) is not None else dict(pipe.fusion_weights or {})
+    used, ranks = [], []
+    for name, source in pipe.sources.items():
+        w = weights.get(name, 1.0)
+        c = contributions(source, history, item) if w > 0 else np.zeros(len(history))
+        order = np.argsort(-c, kind="stable")
+        order = order[c[order] > 0]  # a history item that does not raise the score is not ranked
+        if order.size:
+            r = np.full(len(history), np.nan, np.float32)
+            r[order] = np.arange(1, order.size + 1)
+            used.append(w)
+            ranks.append(r)
+    if not ranks:
+        return np.zeros(len(history))
+    return rrf_scores(np.stack(ranks)[:, None, :], used, pipe.fusion_k)[0].astype(np.float64)  # (S, 1, H) -> (H,)
 
 
 def ground(model: Recommender, dataset: Dataset, history: list[int], item: int, top: int = 2) -> Grounding:
