@@ -14,6 +14,8 @@
   evaluation (prefill) cannot be interrupted; to avoid starting work that cannot finish in time the
   backend keeps a running estimate of its prefill speed and refuses at once (LLMTimeoutError, no
   compute spent) when the uncached part of the prompt would not even be read before the deadline.
+  Each refusal doubles the estimate (``REFUSAL_RELAX``), so one taken on a cold or busy moment cannot
+  refuse every later call: a call goes through again within a few refusals and re-measures.
   Before the first measurement a call can overrun by its prefill time (~450 tokens/s for SmolLM2).
 * Greedy structured output (temperature 0, the enrichment default) checks the grammar lazily: the
   best token is taken when the grammar allows it, and only otherwise is the grammar applied to the
@@ -50,6 +52,8 @@ __all__ = ["LlamaCppBackend"]
 
 ModelSource = str | Path | ModelFile | Callable[[], ModelFile]
 
+#: factor applied to the prefill-speed estimate after each refusal (see the module docstring)
+REFUSAL_RELAX = 2.0
 _LOOSE_CHAR = r'char ::= [^"\\]'
 _STRICT_CHAR = r'char ::= [^"\\\x7F\x00-\x1F]'
 
@@ -232,6 +236,9 @@ class LlamaCppBackend(LLMBackend):
             uncached = len(tokens) - self._llm.longest_token_prefix(cached, tokens)
             remaining = request.remaining()
             if remaining is not None and self._prefill_tps and uncached / self._prefill_tps > remaining:
+                # a refusal measures nothing: relax the estimate so that a too-pessimistic one (e.g.
+                # from a cold first call on a busy machine) lets a call through again and is corrected
+                self._prefill_tps *= REFUSAL_RELAX
                 return RawReply("", 0, 0, "deadline")
             hit_deadline = False
             started = time.monotonic()
