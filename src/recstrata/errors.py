@@ -11,6 +11,7 @@ Every message names the bad input and says what to do next.
     └── LLMError             an LLM backend failed
         ├── LLMUnavailableError  backend missing, not reachable, or its model file is absent
         ├── LLMTimeoutError      the deadline passed before the backend answered
+        ├── LLMProtocolError     a server answered with something that is not a completion at all
         └── LLMOutputError       the backend answered, but not with what the contract requires
 """
 
@@ -26,6 +27,7 @@ __all__ = [
     "LLMError",
     "LLMUnavailableError",
     "LLMTimeoutError",
+    "LLMProtocolError",
     "LLMOutputError",
 ]
 
@@ -91,6 +93,11 @@ class LLMUnavailableError(LLMError):
 
 class LLMTimeoutError(LLMError, TimeoutError):
     """The backend did not answer before the deadline."""
+
+
+class LLMProtocolError(LLMError):
+    """A server answered, but not with a completion of its protocol (an HTML error page, missing fields):
+    a fault of the server, unlike :class:`LLMOutputError`, which is a fault of the model's text."""
 
 
 class LLMOutputError(LLMError):

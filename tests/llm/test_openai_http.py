@@ -9,7 +9,7 @@ import random
 import pytest
 from llm_support import ItemTags
 
-from recstrata.errors import LLMError, LLMOutputError, LLMTimeoutError, LLMUnavailableError
+from recstrata.errors import LLMError, LLMOutputError, LLMProtocolError, LLMTimeoutError, LLMUnavailableError
 from recstrata.llm import OpenAIHTTPBackend, UsageLedger, get_backend
 from recstrata.llm.settings import HTTPSettings, LLMSettings
 
@@ -104,8 +104,8 @@ def test_garbage_json_in_reply_is_output_error():
         httpx.Response(200, json={"choices": [{"message": {"content": 42}}]}),
     ],
 )
-def test_malformed_server_reply_is_output_error(response):
-    with pytest.raises(LLMOutputError, match="not an OpenAI-style completion"):
+def test_malformed_server_reply_is_a_protocol_error(response):
+    with pytest.raises(LLMProtocolError, match="not an OpenAI-style completion"):
         _backend(Server(response)).generate("hi")
 
 

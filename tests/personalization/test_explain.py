@@ -97,3 +97,22 @@ def test_warming_up_without_a_working_backend_is_harmless(blocks):
     assert Explainer(blocks[0], None).warm() is None
     explainer = Explainer(blocks[0], MockBackend(default=None), background=False)
     assert explainer.warm() is None and explainer.breaker.state == "closed"
+
+
+def test_a_reply_off_its_schema_is_the_models_fault_a_garbage_response_the_servers(blocks, ease):
+    from recstrata.errors import LLMOutputError, LLMProtocolError
+
+    cut = MockBackend(default=None)
+    for _ in range(4):
+        cut.enqueue(LLMOutputError("reply does not match schema: cut at max_tokens"))
+    explainer = Explainer(blocks[0], cut, breaker=CircuitBreaker(failures=2), background=False)
+    out, degraded = explain(explainer, ease, [1, 2, 3, 4])
+    assert degraded and len(cut.calls) == 4 and explainer.breaker.state == "closed"  # every item was asked
+    assert all("cut at max_tokens" in e.rejected for e in out)
+    garbage = MockBackend(default=None)
+    for _ in range(4):
+        garbage.enqueue(LLMProtocolError("not an OpenAI-style completion"))
+    explainer = Explainer(blocks[0], garbage, breaker=CircuitBreaker(failures=2), background=False)
+    out, _ = explain(explainer, ease, [1, 2, 3, 4])
+    assert len(garbage.calls) == 2 and explainer.breaker.state == "open"
+    assert [e.rejected for e in out][2:] == ["circuit open"] * 2

@@ -11,7 +11,8 @@
 * Structured output: ``structured_output="json_schema"`` sends OpenAI's
   ``response_format={"type": "json_schema", ...}`` (OpenAI, vLLM, recent Ollama);
   ``"json_object"`` sends ``{"type": "json_object", "schema": ...}`` (llama.cpp's python server);
-  ``"none"`` sends nothing. The reply is validated in every case (LLMOutputError on garbage).
+  ``"none"`` sends nothing. The reply is validated in every case (LLMOutputError when its text breaks
+  the schema; LLMProtocolError when the response is not a completion at all).
 * ``prompt_mode="completion"`` posts a plain-text transcript to ``/completions`` (base models);
   servers do not constrain that endpoint with a schema, so there the reply is only validated.
 """
@@ -27,7 +28,7 @@ from typing import Any, Literal
 from pydantic import SecretStr
 
 from recstrata._optional import require
-from recstrata.errors import LLMError, LLMOutputError, LLMTimeoutError, LLMUnavailableError
+from recstrata.errors import LLMError, LLMProtocolError, LLMTimeoutError, LLMUnavailableError
 from recstrata.llm.base import TRANSCRIPT_STOPS, LLMBackend, RawReply, Request, render_transcript
 from recstrata.llm.usage import Price, UsageLedger
 
@@ -226,7 +227,7 @@ class OpenAIHTTPBackend(LLMBackend):
             prompt_tokens = int(usage.get("prompt_tokens") or 0)
             completion_tokens = int(usage.get("completion_tokens") or 0)
         except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise LLMOutputError(
+            raise LLMProtocolError(
                 f"{where} answered with something that is not an OpenAI-style completion "
                 f"({type(exc).__name__}: {exc}); first bytes: {resp.text[:120]!r}"
             ) from None

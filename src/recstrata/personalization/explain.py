@@ -7,8 +7,9 @@ facts (delimited, as data) and check the sentence against the output contract; a
 from the same facts. The batch never takes much longer than the deadline.
 
 The circuit breaker protects requests from an unavailable or slow backend: backend errors and
-timeouts (any ``LLMError``) count as its failures. A sentence the output contract rejects does
-not: the backend answered in time (a success, which also ends a half-open probe), the item falls
+timeouts (an ``LLMError``) count as its failures. A sentence the output contract rejects, or a
+reply cut short or off its schema (``LLMOutputError``: a fault of the model's text, where a server
+that answers garbage raises ``LLMProtocolError``), does not: the backend answered in time (a success, which also ends a half-open probe), the item falls
 back to its template, and the next item still asks the LLM. The response is flagged ``degraded``
 when any item fell back because of an error, an open circuit or a rejected sentence — not when
 it merely ran out of time (those items are explained in the background).
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, Field
 
 from recstrata.data.dataset import Dataset
-from recstrata.errors import LLMError
+from recstrata.errors import LLMError, LLMOutputError
 from recstrata.llm.base import LLMBackend, Message
 from recstrata.llm.breaker import CircuitBreaker
 from recstrata.personalization.cache import ExplanationCache
@@ -140,6 +141,11 @@ class Explainer:
                     self._last_seen = time.monotonic()
                 took = time.monotonic() - started
                 self._typical_s = took if self._typical_s is None else 0.8 * self._typical_s + 0.2 * took
+            except LLMOutputError as exc:  # answered in time, but a reply cut short or off the schema
+                self.breaker.success()
+                degraded = True
+                out.append(Explanation(g.item_id, template_sentence(g), "template", g, rejected=str(exc)[:200]))
+                continue
             except LLMError as exc:
                 self.breaker.failure()
                 degraded = True
@@ -161,6 +167,9 @@ class Explainer:
             return None
         try:
             sentence = self._generate(g, self.background_budget_s)
+        except LLMOutputError:  # the backend answered: not its availability
+            self.breaker.success()
+            return None
         except LLMError:
             self.breaker.failure()
             return None
