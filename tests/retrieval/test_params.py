@@ -7,6 +7,7 @@ import pytest
 
 from recstrata.errors import ConfigError
 from recstrata.retrieval._params import check_int, check_number
+from recstrata.retrieval.registry import make_model
 from recstrata.retrieval.userknn import UserKNN
 
 
@@ -38,3 +39,21 @@ def test_check_int():
 def test_a_model_names_its_bad_parameter(blocks, params, named):
     with pytest.raises(ConfigError, match=named):
         UserKNN(**params).fit(blocks[0])
+
+
+@pytest.mark.parametrize("name, params, message", [
+    ("als", {"factor": 64}, r"model 'als' \(ALS\) has no parameter 'factor' \(did you mean 'factors'\?\); "
+                            r"its parameters: factors, regularization, alpha, iterations, seed, rating_weight"),
+    ("ease", {"regg": 250}, r"no parameter 'regg' \(did you mean 'reg'\?\)"),
+    ("pop", {"k": 3}, r"model 'pop' \(Popularity\) has no parameter 'k'; its parameters: \(none\)"),
+])
+def test_make_model_names_an_unknown_parameter_and_the_accepted_ones(name, params, message):
+    with pytest.raises(ConfigError, match=message):
+        make_model(name, **params)
+
+
+def test_an_unknown_model_name_suggests_the_closest():
+    with pytest.raises(ConfigError, match=r"unknown model 'eas' \(did you mean 'ease'\?\); available: pop,"):
+        make_model("eas")
+    with pytest.raises(ConfigError, match=r"ItemKNN has no parameter 'shrnk' \(did you mean 'shrink'\?\)"):
+        make_model("itemknn").set_params(shrnk=1.0)

@@ -30,6 +30,7 @@ from recstrata._ops import mask_csr, restrict_to, topk_rows
 from recstrata.artifacts import load_arrays, read_manifest, save_arrays, write_manifest
 from recstrata.data.dataset import Dataset
 from recstrata.errors import ArtifactError, ConfigError, DataError, NotFittedError
+from recstrata.retrieval._params import unknown_parameter
 
 HistoryLike = sp.spmatrix | Sequence[Sequence[int]] | Sequence[np.ndarray]
 
@@ -78,7 +79,7 @@ class Recommender(ABC):
         valid = self.get_params()
         for key, value in params.items():
             if key not in valid:
-                raise ConfigError(f"{type(self).__name__} has no parameter {key!r}; parameters: {sorted(valid)}")
+                raise unknown_parameter(type(self).__name__, key, valid)
             setattr(self, key, value)
         return self
 
