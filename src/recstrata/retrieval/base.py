@@ -87,9 +87,15 @@ class Recommender(ABC):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
+    def check_params(self) -> None:
+        """ConfigError naming a hyper-parameter of the wrong type or out of range. ``fit`` calls it
+        before touching the data (a bad value never reaches a numerical library); callers may call it
+        earlier, e.g. before loading a dataset. Models with checks that need no data override it."""
+
     # ---- fitting ----------------------------------------------------------------------------------
     def fit(self, dataset: Dataset) -> Self:
         """Learn from ``dataset``'s interactions (binary implicit feedback unless a model says otherwise)."""
+        self.check_params()
         if len(dataset) == 0:
             raise DataError(f"cannot fit {self.name} on {dataset.name}: it has no interactions")
         start = time.perf_counter()
