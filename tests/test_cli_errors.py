@@ -43,3 +43,31 @@ def test_evaluate_checks_its_options_before_loading_and_writes_nothing(tmp_path,
     out = tmp_path / "r.json"
     _clean_error(_invoke("evaluate", "--output", str(out), *args), *fragments)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (("--model", "als", "--params", '{"factor": 64}'),
+     ("model 'als' (ALS) has no parameter 'factor' (did you mean 'factors'?)", "factors, regularization, alpha")),
+    (("--sources", "ease,als", "--source-params", '{"ease": {"regg": 250}}'),
+     ("model 'ease' (EASE) has no parameter 'regg' (did you mean 'reg'?)",)),
+    (("--model", "als", "--params", '{"factors": "many"}'), ("ALS needs an integer factors >= 1, got factors='many'",)),
+    (("--model", "als", "--params", '{"factors": 0}'), ("ALS needs an integer factors >= 1, got factors=0",)),
+    (("--model", "bpr", "--params", '{"learning_rate": -1}'), ("BPR needs 0 < learning_rate",)),
+    (("--sources", "ease,als", "--source-params", '{"als": {"regularization": -1}}'), ("0 <= regularization",)),
+    (("--sources", "ease", "--source-params", '{"ease": 250}'), ("the parameters of 'ease' must map",)),
+    (("--sources", ","), ("a pipeline needs at least one source",)),
+    (("--sources", "ease", "--source-params", "{ease: 1}"),
+     ("--source-params is not valid JSON", """example: '{"ease": {"reg": 250}, "als": {"factors": 64}}'""")),
+    (("--model", "als", "--params", "[64]"), ("--params must be a JSON object", """example: '{"factors": 64}'""")),
+])
+def test_train_checks_models_and_parameters_before_loading_and_publishes_nothing(tmp_path, no_loading, args,
+                                                                                   fragments):
+    _clean_error(_invoke("train", "--runs-dir", str(tmp_path), *args), *fragments)
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_p_value_below_float_resolution_is_not_printed_as_zero():
+    from recstrata.cli.evaluate import _versus
+
+    assert _versus({"difference": -0.1, "p_value": 0.0, "significant": True}) == "-0.1000 (p < 1e-16)*"
+    assert _versus({"difference": 0.01, "p_value": 0.0312, "significant": False}) == "+0.0100 (p 0.031)"

@@ -24,6 +24,11 @@ def fail(exc: RecstrataError) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def p_value(p: float) -> str:
+    """``p 0.031``; below float64's resolution (~1e-16: a t-test's p can round to 0) ``p < 1e-16``, not ``p 0``."""
+    return "p < 1e-16" if p < 1e-16 else f"p {p:.2g}"
+
+
 def write_json(path: Path, payload: Any) -> None:
     atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True, default=str))
     console.print(f"wrote {path}")

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from recstrata.cli import app
-from recstrata.cli._common import console, fail, write_json
+from recstrata.cli._common import console, fail, p_value, write_json
 from recstrata.errors import RecstrataError
 
 SHOWN = ("recall", "ndcg", "mrr", "hit", "precision", "map")
@@ -114,7 +114,7 @@ def _versus(c) -> str:
     """``a - reference`` on test with the paired t-test's p-value, ``*`` when ``Comparison.significant``."""
     if c is None:
         return "(reference)"
-    return f"{c['difference']:+.4f} (p {c['p_value']:.2g}){'*' if c['significant'] else ''}"
+    return f"{c['difference']:+.4f} ({p_value(c['p_value'])}){'*' if c['significant'] else ''}"
 
 
 def _print_groups(reports, metric: str) -> None:
