@@ -183,6 +183,7 @@ def _metric_k(metric: str) -> int:
     name, _, k = metric.partition("@")
     if name not in ACCURACY_METRICS or not k.isdigit() or int(k) < 1:
         raise ConfigError(
-            f"selection metric {metric!r} is not an accuracy metric at a cut-off: use one of {', '.join(ACCURACY_METRICS)} at a cut-off >= 1, "
-            "e.g. 'ndcg@10' (coverage and novelty are reported for every model, not used to choose)")
+            f"selection metric {metric!r} is not an accuracy metric at a cut-off: use one of "
+            f"{', '.join(ACCURACY_METRICS)} at a cut-off >= 1, e.g. 'ndcg@10' (coverage and novelty are "
+            "reported for every model, not used to choose)")
     return int(k)

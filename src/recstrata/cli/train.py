@@ -25,7 +25,8 @@ def _json_option(text: str | None, what: str) -> dict:
     except ValueError as exc:
         raise ConfigError(f"{what} is not valid JSON ({exc}); example: '{EXAMPLES[what]}'") from exc
     if not isinstance(value, dict):
-        raise ConfigError(f"{what} must be a JSON object, got {type(value).__name__}; example: '{EXAMPLES[what]}'")
+        raise ConfigError(f"{what} must be a JSON object, got {type(value).__name__}; "
+                          f"example: '{EXAMPLES[what]}'")
     return value
 
 
@@ -33,7 +34,8 @@ def _json_option(text: str | None, what: str) -> dict:
 def train_cmd(
     dataset: str = typer.Option("ml-latest-small", help="dataset name (ml-latest-small, ml-100k) or path"),
     model: str | None = typer.Option(None, help="one model to fit on every interaction (als, ease, ...)"),
-    params: str | None = typer.Option(None, help=f"JSON hyper-parameters of --model, e.g. '{EXAMPLES['--params']}'"),
+    params: str | None = typer.Option(None, help="JSON hyper-parameters of --model, "
+                                                 f"e.g. '{EXAMPLES['--params']}'"),
     sources: str | None = typer.Option(None, help="comma-separated sources of a blended pipeline "
                                                   "(ordered as --blend says), e.g. ease,als,itemknn,pop"),
     blend: str = typer.Option("auto", help="how a pipeline orders candidates: ranker (LambdaRank trained on "
@@ -70,7 +72,7 @@ def train_cmd(
             raise ConfigError(f"--source-params names {sorted(unknown)}, which are not in --sources {names}")
         model_params = _json_option(params, "--params")
         source_map = {n: per_source.get(n, {}) for n in names} if sources is not None else None
-        check_request(model=model, params=model_params, sources=source_map, blend=blend)  # before loading data
+        check_request(model=model, params=model_params, sources=source_map, blend=blend)  # before any loading
         store_name = name or model or "pipeline"
         store = ModelStore(runs_dir or get_settings().serving.runs_dir, store_name)
         with console.status(f"loading {dataset}"):

@@ -248,7 +248,7 @@ def split_from_files(
 
 
 def check_protocol(protocol: str, split_dir: str | None = None) -> None:
-    """ConfigError for a protocol name :func:`make_split` does not know, or 'from-files' without its folder."""
+    """ConfigError for a protocol :func:`make_split` does not know, or 'from-files' without its folder."""
     if protocol not in PROTOCOLS:
         raise ConfigError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     if protocol == "from-files" and split_dir is None:
