@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from recstrata.cli import app
-from recstrata.cli._common import console, fail, p_value
+from recstrata.cli._common import commands, console, fail, p_value
 from recstrata.errors import ConfigError, RecstrataError
 
 
@@ -124,8 +124,8 @@ def train_cmd(
                              f"{', '.join(unused)}" if unused else ""))
     if report.spec.get("tuned"):
         console.print(f"chosen on validation: {report.spec.get('sources') or report.spec['params']}")
-    console.print(f"published {store.root}/{report.version} ({report.kind}, {report.fit_seconds:.1f} s); "
-                  f"serve it: recstrata serve --dataset {dataset} --model {store_name}")
+    console.print(f"published {store.root}/{report.version} ({report.kind}, {report.fit_seconds:.1f} s)")
+    commands("serve it:", f"recstrata serve --dataset {dataset} --model {store_name}")
 
 
 def _fold_events(ds, path: Path):
