@@ -71,3 +71,15 @@ def test_a_p_value_below_float_resolution_is_not_printed_as_zero():
 
     assert _versus({"difference": -0.1, "p_value": 0.0, "significant": True}) == "-0.1000 (p < 1e-16)*"
     assert _versus({"difference": 0.01, "p_value": 0.0312, "significant": False}) == "+0.0100 (p 0.031)"
+
+
+def test_datasets_explains_columns_for_the_command_line_in_one_unwrapped_line(tmp_path, monkeypatch):
+    from recstrata.cli._common import console
+
+    monkeypatch.setattr(console, "width", 80)  # a narrow terminal: Rich would break the message inside quotes
+    path = tmp_path / "x.csv"
+    path.write_text("a,b\n1,2\n")
+    result = _invoke("datasets", str(path))
+    _clean_error(result, "Name the header's columns user_id and item_id")
+    [line] = [line for line in result.output.splitlines() if "error:" in line]
+    assert line.endswith("columns={'user': ..., 'item': ..., 'rating': ..., 'timestamp': ...}).")
