@@ -19,9 +19,11 @@ from typing import Any
 
 from recstrata.data.split import Split
 from recstrata.errors import ConfigError
+from recstrata.evaluation.metrics import ACCURACY_METRICS
 from recstrata.evaluation.protocol import evaluate
+from recstrata.retrieval._params import is_int
 from recstrata.retrieval.base import Recommender
-from recstrata.retrieval.registry import SEARCH_SPACES, make_model
+from recstrata.retrieval.registry import SEARCH_SPACES, check_model_names, make_model
 
 ProgressFn = Callable[[str, int, int], None]  # (model name, trials done, trials total)
 
@@ -122,6 +124,8 @@ def run_experiment(
     progress: ProgressFn | None = None,
 ) -> list[ModelReport]:
     """Tune (or just fit, with ``tuned=False``) each model and score it on valid and test."""
+    models = list(models)
+    check_experiment(models, ks, metric)
     reports = []
     ks = tuple(sorted(set(ks) | {_metric_k(metric)}))  # the selection metric is always scored
     for name in models:
@@ -163,8 +167,23 @@ def _compare_with_best(reports: list[ModelReport], metric: str) -> None:
             r.vs_best = {"model": best.model, **compare(r.test_result, best.test_result, metric).to_dict()}
 
 
+def check_experiment(models: Sequence[str], ks: Sequence[int], metric: str) -> None:
+    """ConfigError for what :func:`run_experiment` would refuse, found before any data is touched: no
+    model, an unknown model name, a cut-off that is not a positive integer, a selection metric that is
+    not an accuracy metric at a cut-off (each named separately: the metric's cut-off is scored too)."""
+    if not models:
+        raise ConfigError("no model to evaluate: give at least one model name (e.g. pop, ease)")
+    check_model_names(models)
+    if not ks or not all(is_int(k) and k >= 1 for k in ks):
+        raise ConfigError(f"the cut-offs ks must be positive integers, got {list(ks)}")
+    _metric_k(metric)
+
+
 def _metric_k(metric: str) -> int:
     name, _, k = metric.partition("@")
-    if not k.isdigit() or not name:
-        raise ConfigError(f"selection metric must look like 'ndcg@10', got {metric!r}")
+    if name not in ACCURACY_METRICS or not k.isdigit() or int(k) < 1:
+        raise ConfigError(
+            f"selection metric {metric!r} is not an accuracy metric at a cut-off: use one of "
+            f"{', '.join(ACCURACY_METRICS)} at a cut-off >= 1, e.g. 'ndcg@10' (coverage and novelty are "
+            "reported for every model, not used to choose)")
     return int(k)

@@ -89,12 +89,7 @@ def train_and_publish(dataset: Dataset, store, *, model: str | None = None, para
     (Mult-VAE, RecVAE, SASRec: its ``fit`` takes ``valid=``) and whose ``epochs`` is not given gets
     its epoch count from early stopping on that split even without ``tune``, instead of training
     the configured maximum on everything."""
-    if (model is None) == (sources is None):
-        raise ConfigError("give either model= (one model) or sources= (a blended pipeline), not both or neither")
-    if blend not in BLENDS:
-        raise ConfigError(f"blend must be one of {', '.join(BLENDS)}; got blend={blend!r}")
-    if model is not None and blend != "auto":
-        raise ConfigError(f"blend={blend!r} orders a pipeline's sources: it needs sources=, not model=")
+    check_request(model=model, params=params, sources=sources, blend=blend)
     start = time.perf_counter()
     if model is not None:
         fitted, report = _single(dataset, model, dict(params or {}), tune, seed)
@@ -105,6 +100,29 @@ def train_and_publish(dataset: Dataset, store, *, model: str | None = None, para
     report.fit_seconds = round(time.perf_counter() - start, 2)
     report.version = store.publish(fitted, report=report.to_dict())
     return report
+
+
+def check_request(*, model: str | None = None, params: Mapping[str, Any] | None = None,
+                  sources: Mapping[str, Mapping[str, Any]] | None = None, blend: str = "auto") -> None:
+    """ConfigError for what :func:`train_and_publish` would refuse, found without data (the command
+    line calls it before loading a dataset): the choice of model or sources, the blend, and every
+    model's hyper-parameters (unknown names, wrong types or ranges: ``Recommender.check_params``),
+    so that no fit starts with a bad one."""
+    from recstrata.retrieval.registry import make_model
+
+    if (model is None) == (sources is None):
+        raise ConfigError("give either model= (one model) or sources= (a blended pipeline), not both or neither")
+    if blend not in BLENDS:
+        raise ConfigError(f"blend must be one of {', '.join(BLENDS)}; got blend={blend!r}")
+    if model is not None and blend != "auto":
+        raise ConfigError(f"blend={blend!r} orders a pipeline's sources: it needs sources=, not model=")
+    if sources is not None and not sources:
+        raise ConfigError("a pipeline needs at least one source, e.g. ease,als")
+    for name, given in ({model: params or {}} if model is not None else sources or {}).items():
+        if not isinstance(given, Mapping):
+            raise ConfigError(f"the parameters of {name!r} must map parameter names to values "
+                              f"({{\"name\": value, ...}}), got {given!r}")
+        make_model(name, **given).check_params()
 
 
 def _single(dataset: Dataset, name: str, params: dict[str, Any], tune: bool, seed: int):
@@ -160,8 +178,6 @@ def _pipeline(dataset: Dataset, sources: dict[str, Mapping[str, Any]], n_per_sou
     from recstrata.ranking import LambdaRanker, Pipeline
     from recstrata.ranking.fusion import FUSION_KS, FUSION_WEIGHTS, fusion_settings
 
-    if not sources:
-        raise ConfigError("a pipeline needs at least one source, e.g. sources={'ease': {}, 'als': {}}")
     skipped: dict[str, str] = {}  # blend -> why auto left it out
     if blend in ("auto", "weighted"):  # a fusion grid too large for the sources fails before any fit
         _attempt(blend, "weighted", skipped, ConfigError,

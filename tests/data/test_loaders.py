@@ -155,3 +155,11 @@ def test_load_dataset_errors(tmp_path):
         load_dataset("no-such-dataset")
     with pytest.raises(DataError, match="don't know how to read directory"):
         load_dataset(tmp_path)
+
+
+def test_missing_columns_say_how_to_name_them_from_the_command_line_and_map_them_from_python(tmp_path):
+    path = write(tmp_path, "x.csv", "a,b\n1,2\n")
+    with pytest.raises(DataError, match=r"Name the header's columns user_id and item_id .*the command line.*"
+                                        r"load_dataset\(path, columns=\{'user': \.\.\.") as err:
+        load_interactions_table(path)
+    assert "columns=" not in str(err.value).split("load_dataset")[0]  # no Python-only advice stands alone

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from recstrata.data.split import ratio_split
+from recstrata.errors import ConfigError
 from recstrata.experiment import run_experiment
 
 
@@ -60,3 +61,20 @@ def test_the_selection_metric_is_scored_even_when_its_cutoff_is_not_listed(block
     split = ratio_split(blocks[0], seed=0)
     [report] = run_experiment(split, ["pop"], ks=[20], metric="ndcg@10", tuned=False, group_by=[])
     assert {"ndcg@10", "ndcg@20"} <= set(report.test) and report.test_interval is not None
+
+
+@pytest.mark.parametrize("models, ks, metric, message", [
+    ([], [10], "ndcg@10", "no model to evaluate"),
+    (["pop", "eas"], [10], "ndcg@10", r"unknown model 'eas' \(did you mean 'ease'\?\)"),
+    (["pop"], [0], "ndcg@10", r"ks must be positive integers, got \[0\]"),  # not (0, 10): 10 is the metric's
+    (["pop"], [10], "coverage@10", "selection metric 'coverage@10' is not an accuracy metric"),
+    (["pop"], [10], "ndcg@0", "recall, precision, ndcg, mrr, hit, map at a cut-off >= 1"),
+])
+def test_run_experiment_refuses_bad_arguments_before_fitting_anything(blocks, monkeypatch, models, ks, metric,
+                                                                       message):
+    import recstrata.experiment
+
+    split = ratio_split(blocks[0], seed=0)
+    monkeypatch.setattr(recstrata.experiment, "make_model", lambda *a, **k: pytest.fail("a model was made"))
+    with pytest.raises(ConfigError, match=message):
+        run_experiment(split, models, ks=ks, metric=metric, tuned=False, group_by=[])

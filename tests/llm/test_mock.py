@@ -95,3 +95,29 @@ def test_bad_messages_are_config_errors():
 def test_context_manager_closes():
     with MockBackend() as llm:
         assert llm.generate("hi").text
+
+
+def test_the_dry_run_default_answers_any_schema_with_a_valid_placeholder():
+    from pydantic import BaseModel, Field
+
+    from recstrata.llm.mock import dry_run
+
+    class Nested(BaseModel):
+        score: float = Field(gt=0, lt=1)
+        flag: bool
+
+    class Reply(BaseModel):
+        names: list[str] = Field(min_length=3, max_length=3)
+        code: str = Field(min_length=10, max_length=12)
+        count: int = Field(ge=5)
+        inner: Nested
+        maybe: Nested | None
+
+    llm = MockBackend(dry_run)
+    parsed = llm.generate("anything", schema=ItemTags).parsed
+    assert isinstance(parsed, ItemTags)
+    reply = llm.generate("anything", schema=Reply).parsed
+    assert len(set(reply.names)) == 3 and reply.count == 5 and 0 < reply.inner.score < 1
+    dict_schema = {"type": "object", "required": ["k"], "properties": {"k": {"enum": ["a", "b"]}}}
+    assert llm.generate("anything", schema=dict_schema).parsed == {"k": "a"}
+    assert llm.generate("no schema").text == "mock reply"

@@ -7,6 +7,7 @@ import pytest
 
 from recstrata.errors import ConfigError
 from recstrata.retrieval._params import check_int, check_number
+from recstrata.retrieval.registry import make_model
 from recstrata.retrieval.userknn import UserKNN
 
 
@@ -38,3 +39,57 @@ def test_check_int():
 def test_a_model_names_its_bad_parameter(blocks, params, named):
     with pytest.raises(ConfigError, match=named):
         UserKNN(**params).fit(blocks[0])
+
+
+@pytest.mark.parametrize("name, params, message", [
+    ("als", {"factor": 64}, r"model 'als' \(ALS\) has no parameter 'factor' \(did you mean 'factors'\?\); "
+                            r"its parameters: factors, regularization, alpha, iterations, seed, rating_weight"),
+    ("ease", {"regg": 250}, r"no parameter 'regg' \(did you mean 'reg'\?\)"),
+    ("pop", {"k": 3}, r"model 'pop' \(Popularity\) has no parameter 'k'; its parameters: \(none\)"),
+])
+def test_make_model_names_an_unknown_parameter_and_the_accepted_ones(name, params, message):
+    with pytest.raises(ConfigError, match=message):
+        make_model(name, **params)
+
+
+def test_an_unknown_model_name_suggests_the_closest():
+    with pytest.raises(ConfigError, match=r"unknown model 'eas' \(did you mean 'ease'\?\); available: pop,"):
+        make_model("eas")
+    with pytest.raises(ConfigError, match=r"ItemKNN has no parameter 'shrnk' \(did you mean 'shrink'\?\)"):
+        make_model("itemknn").set_params(shrnk=1.0)
+
+
+@pytest.mark.parametrize("name, params, named", [
+    ("als", {"factors": 0}, r"integer factors >= 1, got factors=0"),
+    ("als", {"factors": "many"}, r"integer factors >= 1, got factors='many'"),
+    ("als", {"iterations": 0}, r"integer iterations >= 1"),
+    ("als", {"regularization": -1.0}, r"0 <= regularization"),
+    ("als", {"alpha": 0}, r"0 < alpha"),
+    ("als", {"seed": "x"}, r"integer seed >= 0"),
+    ("bpr", {"factors": 64.0}, r"integer factors >= 1, got factors=64.0"),
+    ("bpr", {"learning_rate": 0.0}, r"0 < learning_rate"),
+    ("bpr", {"regularization": "0.1"}, r"0 <= regularization"),
+    ("ease", {"reg": "250"}, r"0 < reg, got reg='250'"),
+    ("ease", {"rating_weight": 2.0}, r"0 <= rating_weight <= 1"),
+    ("itemknn", {"k": "100"}, r"integer k >= 1"),
+    ("itemknn", {"shrink": None}, r"0 <= shrink"),
+    ("userknn", {"k": 0}, r"integer k >= 1"),
+    ("rp3beta", {"alpha": 0.0}, r"0 < alpha"),
+    ("rp3beta", {"beta": [0.5]}, r"0 <= beta"),
+    ("edlae", {"dropout": 1.0}, r"0 <= dropout < 1"),
+    ("edlae", {"zero_diagonal": "no"}, r"zero_diagonal true or false"),
+    ("gfcf", {"k": 2.5}, r"integer k >= 1"),
+    ("gfcf", {"alpha": "0.3"}, r"0 <= alpha"),
+])
+def test_bad_hyper_parameters_are_refused_before_any_fit(blocks, name, params, named):
+    model = make_model(name, **params)
+    with pytest.raises(ConfigError, match=named):
+        model.check_params()  # without data, as the command line checks before loading a dataset
+    with pytest.raises(ConfigError, match=named):
+        model.fit(blocks[0])
+    assert not model.is_fitted
+
+
+@pytest.mark.parametrize("name", ["als", "bpr", "ease", "itemknn", "userknn", "rp3beta", "edlae", "gfcf", "pop"])
+def test_the_defaults_pass_the_checks(name):
+    make_model(name).check_params()

@@ -16,12 +16,14 @@ llm_app = typer.Typer(no_args_is_help=True, help="LLM backends.")
 app.add_typer(enrich_app, name="enrich")
 app.add_typer(llm_app, name="llm")
 
-DATASET = typer.Option("ml-100k", help="dataset name or path")
-BACKEND = typer.Option("smollm2", help="LLM backend: smollm2 | gemma3-270m | mock | openai:<url>")
-LIMIT = typer.Option(None, help="only the first N items / users (done ones included)")
+DATASET = typer.Option("ml-latest-small", help="dataset name (ml-latest-small, ml-100k) or path")
+BACKEND = typer.Option("smollm2", help="LLM backend: smollm2 | gemma3-270m | openai:<url> | mock (an "
+                                       "offline dry run: placeholder answers that pass the schema)")
+LIMIT = typer.Option(None, min=1, help="only the first N items / users (done ones included)")
 STORE = typer.Option(Path("runs/enrichment.db"), help="SQLite result store (created if missing)")
 CONSTRAINED = typer.Option(True, help="schema-constrained decoding (--no-constrained: validate after)")
-THREADS = typer.Option(None, help="llama.cpp threads (default: settings; 1 is faster on a busy machine)")
+THREADS = typer.Option(None, min=1, help="llama.cpp threads (default: settings; 1 is faster on a busy "
+                                         "machine)")
 WORKERS = typer.Option(1, min=1, help="worker processes sharing the store, each with its own model "
                                       "(e.g. --workers 2 --threads 1 on 2 cores)")
 
@@ -44,6 +46,10 @@ def _run(job_name: str, dataset: str, backend: str, limit: int | None, store: Pa
                                   workers=workers, limit=limit, constrained=constrained)
     except RecstrataError as exc:
         raise fail(exc) from exc
+    if backend == "mock":
+        console.print(f"[yellow]mock backend: placeholder answers (a dry run), stored under model "
+                      f"{report.model}; readers of the store take every model's results unless given one, so keep dry runs "
+                      "in their own --store[/]")
     table = Table(title=f"enrich {job_name}: {ds.name} with {report.model}")
     table.add_column("what")
     table.add_column("value", justify="right")

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from recstrata.cli import app
-from recstrata.cli._common import console, fail, write_json
+from recstrata.cli._common import console, fail, p_value, write_json
 from recstrata.errors import RecstrataError
 
 SHOWN = ("recall", "ndcg", "mrr", "hit", "precision", "map")
@@ -22,10 +22,10 @@ def evaluate_cmd(
     protocol: str = typer.Option("ratio", help="ratio | loo | cold-items | temporal | from-files"),
     models: str = typer.Option("pop,itemknn,ease,als,bpr", help="comma-separated model names"),
     split_dir: Path | None = typer.Option(None, help="folder with train/valid/test.csv (implies from-files)"),
-    k: list[int] = typer.Option([10, 20], "--k", help="cut-offs (repeatable)"),
+    k: list[int] = typer.Option([10, 20], "--k", min=1, help="cut-offs (repeatable)"),
     metric: str = typer.Option("ndcg@10", help="validation metric used to choose hyper-parameters"),
     tune: bool = typer.Option(True, help="grid-search hyper-parameters on validation (--no-tune: defaults)"),
-    seed: int = typer.Option(2020, help="split seed"),
+    seed: int = typer.Option(2020, min=0, help="split seed"),
     group_by: list[str] = typer.Option(
         [], "--group-by", help="user attribute or 'activity' for per-group tables (repeatable); default: "
         "activity, gender, age when present"),
@@ -33,14 +33,16 @@ def evaluate_cmd(
 ) -> None:
     """Compare models on one dataset and protocol: full ranking, train items excluded."""
     from recstrata.data.registry import load_dataset
-    from recstrata.data.split import make_split
-    from recstrata.experiment import run_experiment
+    from recstrata.data.split import check_protocol, make_split
+    from recstrata.experiment import check_experiment, run_experiment
 
     names = [m.strip() for m in models.split(",") if m.strip()]
     if split_dir is not None:
         protocol = "from-files"
     start = time.perf_counter()
-    try:
+    try:  # what needs no data is checked before the dataset is loaded and split
+        check_experiment(names, k, metric)
+        check_protocol(protocol, str(split_dir) if split_dir else None)
         with console.status(f"loading {dataset}"):
             ds = load_dataset(dataset)
             split = make_split(ds, protocol, seed=seed, split_dir=str(split_dir) if split_dir else None)
@@ -112,7 +114,7 @@ def _versus(c) -> str:
     """``a - reference`` on test with the paired t-test's p-value, ``*`` when ``Comparison.significant``."""
     if c is None:
         return "(reference)"
-    return f"{c['difference']:+.4f} (p {c['p_value']:.2g}){'*' if c['significant'] else ''}"
+    return f"{c['difference']:+.4f} ({p_value(c['p_value'])}){'*' if c['significant'] else ''}"
 
 
 def _print_groups(reports, metric: str) -> None:

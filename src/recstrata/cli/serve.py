@@ -9,7 +9,8 @@ import pydantic
 import typer
 
 from recstrata.cli import app
-from recstrata.cli._common import console
+from recstrata.cli._common import commands, console, fail
+from recstrata.errors import RecstrataError
 
 
 @app.command("serve")
@@ -29,33 +30,43 @@ def serve(
 
     from recstrata.config import get_settings
     from recstrata.serving.app import create_app
+    from recstrata.serving.state import build_state
 
     settings = get_settings().serving
     updates = {k: v for k, v in {"host": host, "port": port, "dataset": dataset, "model": model,
-                                 "index": index, "event_loop": event_loop}.items() if v}
+                                 "index": index, "event_loop": event_loop}.items() if v is not None}
     if llm is not None:
         updates["llm_backend"] = None if llm == "none" else llm
-    if not settings.api_keys:
-        # no keys configured: make a development key with every scope, shown once
-        key = secrets.token_urlsafe(18)
+    key = None if settings.api_keys else secrets.token_urlsafe(18)
+    if key:  # no keys configured: a development key with every scope, shown once the server can start
         updates["api_keys"] = {key: ["events:write", "admin", "users:erase"]}
-        console.print("[yellow]no API keys configured (RECSTRATA_SERVING__API_KEYS); using a development key "
-                      f"for this run:[/] {key}")
-    else:
-        key = "<your key>"
     try:  # validated like the environment's values (model_copy alone would not check them)
         settings = type(settings).model_validate({**settings.model_dump(), **updates})
     except pydantic.ValidationError as exc:
         console.print(f"[red]invalid serving option:[/] {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
         raise typer.Exit(2) from exc
+    try:
+        if settings.index:  # an unknown index kind fails before a model is fitted for it
+            from recstrata.retrieval.ann import make_index
+
+            make_index(settings.index)
+        # built here, not in uvicorn's start-up, so that a bad dataset, model or index is one message
+        with console.status(f"loading {settings.dataset} and the {settings.model} model"):
+            state = build_state(settings)
+    except RecstrataError as exc:
+        raise fail(exc) from exc
+    if key:
+        commands("[yellow]no API keys configured (RECSTRATA_SERVING__API_KEYS); a development key for this run:[/]",
+                 key)
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"serving {settings.dataset} with {settings.model} on {base}  (docs: {base}/docs)")
-    console.print("try:\n"
-                  f"  curl '{base}/v1/users/1/recommendations?k=5'\n"
-                  f"  curl -X POST {base}/v1/events -H 'X-API-Key: {key}' -H 'Content-Type: application/json' "
-                  "-d '{\"idempotency_key\": \"e1\", \"user_id\": \"1\", \"item_id\": \"1\", \"type\": \"click\"}'\n"
-                  f"  curl -X POST {base}/v1/explanations -H 'Content-Type: application/json' "
-                  "-d '{\"user_id\": \"1\", \"item_ids\": [\"1\"]}'")
+    commands("try:",
+             f"curl '{base}/v1/users/1/recommendations?k=5'",
+             f"curl -X POST {base}/v1/events -H 'X-API-Key: {key or '<your key>'}' "
+             "-H 'Content-Type: application/json' "
+             """-d '{"idempotency_key": "e1", "user_id": "1", "item_id": "1", "type": "click"}'""",
+             f"curl -X POST {base}/v1/explanations -H 'Content-Type: application/json' "
+             """-d '{"user_id": "1", "item_ids": ["1"]}'""")
     # one process: the model, overlay and event store live in it (scale out with more replicas)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, loop=settings.event_loop,
-                log_level="info", access_log=access_log)
+    uvicorn.run(create_app(settings, state=state), host=settings.host, port=settings.port,
+                loop=settings.event_loop, log_level="info", access_log=access_log)

@@ -9,8 +9,12 @@ import typer
 from rich.table import Table
 
 from recstrata.cli import app
-from recstrata.cli._common import console, fail
+from recstrata.cli._common import commands, console, fail, p_value
 from recstrata.errors import ConfigError, RecstrataError
+
+
+#: a valid value of each JSON option, shown when the value given is not
+EXAMPLES = {"--params": '{"factors": 64}', "--source-params": '{"ease": {"reg": 250}, "als": {"factors": 64}}'}
 
 
 def _json_option(text: str | None, what: str) -> dict:
@@ -19,9 +23,10 @@ def _json_option(text: str | None, what: str) -> dict:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise ConfigError(f"{what} is not valid JSON ({exc}); example: '{{\"factors\": 64}}'") from exc
+        raise ConfigError(f"{what} is not valid JSON ({exc}); example: '{EXAMPLES[what]}'") from exc
     if not isinstance(value, dict):
-        raise ConfigError(f"{what} must be a JSON object, got {type(value).__name__}")
+        raise ConfigError(f"{what} must be a JSON object, got {type(value).__name__}; "
+                          f"example: '{EXAMPLES[what]}'")
     return value
 
 
@@ -29,7 +34,8 @@ def _json_option(text: str | None, what: str) -> dict:
 def train_cmd(
     dataset: str = typer.Option("ml-latest-small", help="dataset name (ml-latest-small, ml-100k) or path"),
     model: str | None = typer.Option(None, help="one model to fit on every interaction (als, ease, ...)"),
-    params: str | None = typer.Option(None, help="JSON hyper-parameters of --model, e.g. '{\"factors\": 64}'"),
+    params: str | None = typer.Option(None, help="JSON hyper-parameters of --model, "
+                                                 f"e.g. '{EXAMPLES['--params']}'"),
     sources: str | None = typer.Option(None, help="comma-separated sources of a blended pipeline "
                                                   "(ordered as --blend says), e.g. ease,als,itemknn,pop"),
     blend: str = typer.Option("auto", help="how a pipeline orders candidates: ranker (LambdaRank trained on "
@@ -37,13 +43,14 @@ def train_cmd(
                                            "weighted (fusion weights chosen on held-out labels: a grid of 3 "
                                            "weights per source, seconds for 4 sources, minutes for 8, at most "
                                            "10,000 users) or auto (the best of the three on validation)"),
-    source_params: str | None = typer.Option(None, help="JSON {source: {param: value}} for --sources"),
+    source_params: str | None = typer.Option(None, help="JSON {source: {param: value}} for --sources, e.g. "
+                                                        f"'{EXAMPLES['--source-params']}'"),
     n_per_source: int = typer.Option(300, min=1, help="candidates each source proposes to the blend"),
     folds: int = typer.Option(5, min=2, help="cross-fitting folds over users for the ranker and the fusion weights "
                                              "(--blend auto, ranker or weighted)"),
     name: str | None = typer.Option(None, help="name in the model store (default: the model name, or 'pipeline')"),
     runs_dir: Path | None = typer.Option(None, help="model store root (default: the serving settings' runs_dir)"),
-    seed: int = typer.Option(2020, help="seed of the split a pipeline is trained and scored on"),
+    seed: int = typer.Option(2020, min=0, help="seed of the split a pipeline is trained and scored on"),
     tune: bool = typer.Option(False, help="grid-search each model's hyper-parameters not given on the validation "
                                           "part first (recstrata evaluate's grids)"),
     events: Path | None = typer.Option(None, help="the server's event store (state/events.sqlite): fold its events "
@@ -53,7 +60,7 @@ def train_cmd(
     from recstrata.config import get_settings
     from recstrata.data.registry import load_dataset
     from recstrata.serving.modelstore import ModelStore
-    from recstrata.training import train_and_publish
+    from recstrata.training import check_request, train_and_publish
 
     try:
         if (model is None) == (sources is None):
@@ -63,6 +70,9 @@ def train_cmd(
         unknown = set(per_source) - set(names)
         if unknown:
             raise ConfigError(f"--source-params names {sorted(unknown)}, which are not in --sources {names}")
+        model_params = _json_option(params, "--params")
+        source_map = {n: per_source.get(n, {}) for n in names} if sources is not None else None
+        check_request(model=model, params=model_params, sources=source_map, blend=blend)  # before any loading
         store_name = name or model or "pipeline"
         store = ModelStore(runs_dir or get_settings().serving.runs_dir, store_name)
         with console.status(f"loading {dataset}"):
@@ -74,9 +84,8 @@ def train_cmd(
                           "and users erased there are not forgotten in this model[/]")
         with console.status(f"training {store_name} on {ds!r}"):
             report = train_and_publish(
-                ds, store, model=model, params=_json_option(params, "--params"),
-                sources={n: per_source.get(n, {}) for n in names} if sources is not None else None,
-                n_per_source=n_per_source, folds=folds, seed=seed, tune=tune, blend=blend)
+                ds, store, model=model, params=model_params, sources=source_map, n_per_source=n_per_source,
+                folds=folds, seed=seed, tune=tune, blend=blend)
     except RecstrataError as exc:
         raise fail(exc) from exc
     if report.heldout:
@@ -103,7 +112,7 @@ def train_cmd(
             if c:
                 console.print(f"{other} minus fusion on validation, paired over {c['n_users']} users: "
                               f"{c['difference']:+.4f} (95% interval {c['low']:+.4f} to {c['high']:+.4f}, "
-                              f"p {c['p_value']:.2g}){'' if c['significant'] else ': within noise'}")
+                              f"{p_value(c['p_value'])}){'' if c['significant'] else ': within noise'}")
         for skipped in ("ranker_skipped", "weighted_skipped"):
             if report.spec.get(skipped):
                 console.print(f"[yellow]{report.spec[skipped]}[/]")
@@ -115,8 +124,8 @@ def train_cmd(
                              f"{', '.join(unused)}" if unused else ""))
     if report.spec.get("tuned"):
         console.print(f"chosen on validation: {report.spec.get('sources') or report.spec['params']}")
-    console.print(f"published {store.root}/{report.version} ({report.kind}, {report.fit_seconds:.1f} s); "
-                  f"serve it: recstrata serve --dataset {dataset} --model {store_name}")
+    console.print(f"published {store.root}/{report.version} ({report.kind}, {report.fit_seconds:.1f} s)")
+    commands("serve it:", f"recstrata serve --dataset {dataset} --model {store_name}")
 
 
 def _fold_events(ds, path: Path):

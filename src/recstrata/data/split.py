@@ -247,8 +247,17 @@ def split_from_files(
     )
 
 
+def check_protocol(protocol: str, split_dir: str | None = None) -> None:
+    """ConfigError for a protocol :func:`make_split` does not know, or 'from-files' without its folder."""
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    if protocol == "from-files" and split_dir is None:
+        raise ConfigError("protocol 'from-files' needs split_dir (the folder with train/valid/test.csv)")
+
+
 def make_split(ds: Dataset, protocol: str, *, seed: int = 2020, split_dir: str | None = None, **kw) -> Split:
     """Build a split by protocol name (see :data:`PROTOCOLS`)."""
+    check_protocol(protocol, split_dir)
     if protocol == "ratio":
         return ratio_split(ds, seed=seed, **kw)
     if protocol == "loo":
@@ -257,8 +266,5 @@ def make_split(ds: Dataset, protocol: str, *, seed: int = 2020, split_dir: str |
         return cold_item_split(ds, seed=seed, **kw)
     if protocol == "temporal":
         return temporal_split(ds, **kw)
-    if protocol == "from-files":
-        if split_dir is None:
-            raise ConfigError("protocol 'from-files' needs split_dir (the folder with train/valid/test.csv)")
-        return split_from_files(ds, split_dir, **kw)
-    raise ConfigError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    assert split_dir is not None  # protocol == "from-files"
+    return split_from_files(ds, split_dir, **kw)

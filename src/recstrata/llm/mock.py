@@ -9,10 +9,15 @@ backend's (``LLMBackend.generate``), so tests of callers exercise the real contr
     llm.enqueue(LLMTimeoutError("simulated"))          # raised by the next call
     llm.enqueue("not json")                           # garbage: a schema call raises LLMOutputError
     llm.enqueue("slow reply", latency=0.5)            # sleeps; a 0.1 s deadline raises LLMTimeoutError
+
+``MockBackend(default=dry_run)`` (what ``get_backend("mock")`` builds for the command line) answers
+a structured call with the smallest reply its JSON schema accepts (:func:`schema_example`): an
+offline dry run of a job, end to end, with placeholder answers.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import deque
@@ -24,7 +29,7 @@ from recstrata.errors import LLMError
 from recstrata.llm.base import LLMBackend, Message, RawReply, Request
 from recstrata.llm.usage import Price, UsageLedger
 
-__all__ = ["MockBackend", "MockCall"]
+__all__ = ["MockBackend", "MockCall", "dry_run", "schema_example"]
 
 
 @dataclass(frozen=True)
@@ -128,3 +133,56 @@ class MockBackend(LLMBackend):
 
 def _prompt_tokens(request: Request) -> int:
     return sum(_count(m.content) for m in request.messages)
+
+
+def dry_run(request: Request) -> str:
+    """A placeholder answer: for a structured call the compact JSON of :func:`schema_example`, which
+    passes the contract; ``"mock reply"`` otherwise."""
+    if request.contract is None:
+        return "mock reply"
+    return json.dumps(schema_example(request.contract.json_schema), separators=(",", ":"))
+
+
+def schema_example(schema: dict[str, Any], _root: dict[str, Any] | None = None, _index: int = 0) -> Any:
+    """The smallest value a JSON schema (as pydantic writes them) accepts: each required property,
+    ``minItems`` items, the first ``enum`` value, the lower bound of a number, a string of
+    ``minLength`` (``"mock"`` when that is shorter). ``pattern`` and ``format`` are not followed."""
+    root = schema if _root is None else _root
+    if "$ref" in schema:  # "#/$defs/Name"
+        target: Any = root
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            target = target[part]
+        return schema_example(target, root, _index)
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][_index % len(schema["enum"])]
+    for key in ("allOf", "anyOf", "oneOf"):
+        if schema.get(key):
+            options = [s for s in schema[key] if s.get("type") != "null"] or schema[key]
+            return schema_example(options[0], root, _index)
+    kind = schema.get("type", "object" if "properties" in schema else "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {name: schema_example(props.get(name, {}), root) for name in schema.get("required", [])}
+    if kind == "array":
+        n = max(int(schema.get("minItems", 0)), 0)
+        return [schema_example(schema.get("items", {}), root, i) for i in range(n)]
+    if kind in ("integer", "number"):
+        step = 1 if kind == "integer" else 1e-6
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if "exclusiveMinimum" in schema:
+            low = schema["exclusiveMinimum"] + step
+        if "exclusiveMaximum" in schema:
+            high = schema["exclusiveMaximum"] - step
+        value = min(0 if low is None else low, float("inf") if high is None else high)
+        return int(value) if kind == "integer" else float(value)
+    if kind == "boolean":
+        return False
+    if kind == "null":
+        return None
+    word = f"mock{_index or ''}"  # distinct items in an array of strings
+    n = max(int(schema.get("minLength", 0)), len(word))
+    return (word * (n // len(word) + 1))[: min(n, schema.get("maxLength", n))]

@@ -61,9 +61,10 @@ def get_backend(
     settings = settings or LLMSettings()
     spec = (name_or_spec or settings.backend).strip()
     if spec == "mock":
-        from recstrata.llm.mock import MockBackend
+        from recstrata.llm.mock import MockBackend, dry_run
 
-        return MockBackend(ledger=ledger, price=_price(settings, "mock", "mock"))
+        # placeholder answers that pass any schema: an offline dry run of a job
+        return MockBackend(dry_run, ledger=ledger, price=_price(settings, "mock", "mock"))
     if spec == "openai" or spec.startswith("openai:"):
         from recstrata.llm.openai_http import OpenAIHTTPBackend
 
@@ -128,7 +129,7 @@ def available_backends(settings: LLMSettings | None = None) -> list[BackendInfo]
     settings = settings or LLMSettings()
     has_llama = importlib.util.find_spec("llama_cpp") is not None
     no_llama = "llama-cpp-python is not installed: pip install 'recstrata[llm]'"
-    out = [BackendInfo("mock", True, "scripted test double, always available")]
+    out = [BackendInfo("mock", True, "offline dry run: placeholder answers that pass the output schema")]
 
     try:
         mf = gguf.locate_smollm2()

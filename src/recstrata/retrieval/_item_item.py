@@ -55,8 +55,11 @@ class RatingWeightedUsers:
 
     rating_weight: float
 
-    def _weighted(self, dataset) -> sp.csr_matrix:
+    def check_params(self) -> None:
         check_rating_weight(self)
+        super().check_params()  # type: ignore[misc]
+
+    def _weighted(self, dataset) -> sp.csr_matrix:
         x = weighted_interactions(dataset, self.rating_weight)
         self.user_rows_ = None if self.rating_weight == 0 else x.astype(np.float32).tocsr()
         return x

@@ -1,9 +1,12 @@
 """Hyper-parameter checks shared by the models: a ``ConfigError`` naming the parameter, its allowed
-range and the value given (strings, bools, None and NaN are refused, not compared)."""
+range and the value given (strings, bools, None and NaN are refused, not compared), or naming an
+unknown parameter with the accepted ones and the closest match."""
 
 from __future__ import annotations
 
+import difflib
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -41,3 +44,23 @@ def check_number(model: Any, name: str, low: float | None = None, high: float | 
         left = "" if low is None else f"{low:g} {'<' if low_open else '<='} "
         right = "" if high is None else f" {'<' if high_open else '<='} {high:g}"
         raise ConfigError(f"{type(model).__name__} needs {left}{name}{right}{hint}, got {name}={value!r}")
+
+
+def check_bool(model: Any, name: str) -> None:
+    """ConfigError unless parameter ``name`` is a bool (a JSON ``true`` / ``false``, not ``"yes"`` or 1)."""
+    value = getattr(model, name)
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{type(model).__name__} needs {name} true or false, got {name}={value!r}")
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` to a mistyped ``name``, else ``""``."""
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def unknown_parameter(owner: str, key: str, accepted: Iterable[str]) -> ConfigError:
+    """The error for a parameter ``owner`` does not take: the closest match and every accepted one."""
+    accepted = list(accepted)
+    return ConfigError(f"{owner} has no parameter {key!r}{did_you_mean(key, accepted)}; "
+                       f"its parameters: {', '.join(accepted) or '(none)'}")

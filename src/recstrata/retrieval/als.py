@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from recstrata.data.dataset import Dataset
 from recstrata.retrieval._factors import FactorModel
 from recstrata.retrieval._item_item import check_rating_weight, weighted_interactions
+from recstrata.retrieval._params import check_int, check_number
 
 
 class ALS(FactorModel):
@@ -40,8 +41,15 @@ class ALS(FactorModel):
         self.seed = seed
         self.rating_weight = rating_weight
 
-    def _fit_matrix(self, dataset: Dataset) -> sp.csr_matrix:
+    def check_params(self) -> None:
+        for name in ("factors", "iterations"):
+            check_int(self, name)
+        check_number(self, "regularization", 0.0)
+        check_number(self, "alpha", 0.0, low_open=True, hint=" (the confidence of an observed item)")
+        check_int(self, "seed", 0)
         check_rating_weight(self)
+
+    def _fit_matrix(self, dataset: Dataset) -> sp.csr_matrix:
         if self.rating_weight == 0:
             return dataset.user_items  # float32 as before: the binary fit stays bit for bit
         return weighted_interactions(dataset, self.rating_weight).astype(np.float32)

@@ -30,6 +30,7 @@ from recstrata._ops import mask_csr, restrict_to, topk_rows
 from recstrata.artifacts import load_arrays, read_manifest, save_arrays, write_manifest
 from recstrata.data.dataset import Dataset
 from recstrata.errors import ArtifactError, ConfigError, DataError, NotFittedError
+from recstrata.retrieval._params import unknown_parameter
 
 HistoryLike = sp.spmatrix | Sequence[Sequence[int]] | Sequence[np.ndarray]
 
@@ -78,7 +79,7 @@ class Recommender(ABC):
         valid = self.get_params()
         for key, value in params.items():
             if key not in valid:
-                raise ConfigError(f"{type(self).__name__} has no parameter {key!r}; parameters: {sorted(valid)}")
+                raise unknown_parameter(type(self).__name__, key, valid)
             setattr(self, key, value)
         return self
 
@@ -86,9 +87,15 @@ class Recommender(ABC):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
 
+    def check_params(self) -> None:
+        """ConfigError naming a hyper-parameter of the wrong type or out of range. ``fit`` calls it
+        before touching the data (a bad value never reaches a numerical library); callers may call it
+        earlier, e.g. before loading a dataset. Models with checks that need no data override it."""
+
     # ---- fitting ----------------------------------------------------------------------------------
     def fit(self, dataset: Dataset) -> Self:
         """Learn from ``dataset``'s interactions (binary implicit feedback unless a model says otherwise)."""
+        self.check_params()
         if len(dataset) == 0:
             raise DataError(f"cannot fit {self.name} on {dataset.name}: it has no interactions")
         start = time.perf_counter()

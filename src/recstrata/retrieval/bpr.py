@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recstrata.retrieval._factors import FactorModel
+from recstrata.retrieval._params import check_int, check_number
 
 
 class BPR(FactorModel):
@@ -28,6 +29,13 @@ class BPR(FactorModel):
         self.regularization = regularization
         self.iterations = iterations
         self.seed = seed
+
+    def check_params(self) -> None:
+        for name in ("factors", "iterations"):
+            check_int(self, name)
+        check_number(self, "learning_rate", 0.0, low_open=True)
+        check_number(self, "regularization", 0.0)
+        check_int(self, "seed", 0)
 
     def _make_model(self):
         implicit = self._implicit()

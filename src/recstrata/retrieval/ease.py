@@ -12,10 +12,9 @@ instead of binary interactions: the items a user rated highly say more about wha
 
 from __future__ import annotations
 
-
 from recstrata.data.dataset import Dataset
-from recstrata.errors import ConfigError
 from recstrata.retrieval._item_item import DenseItemWeights, RatingWeightedUsers, linear_autoencoder
+from recstrata.retrieval._params import check_number
 from recstrata.retrieval.base import Recommender
 
 
@@ -26,8 +25,10 @@ class EASE(RatingWeightedUsers, DenseItemWeights, Recommender):
         self.reg = reg
         self.rating_weight = rating_weight
 
+    def check_params(self) -> None:
+        check_number(self, "reg", 0.0, low_open=True)
+        super().check_params()
+
     def _fit(self, dataset: Dataset) -> None:
-        if self.reg <= 0:
-            raise ConfigError(f"EASE needs reg > 0, got {self.reg}")
         x = self._weighted(dataset)
         self.weights_ = linear_autoencoder((x.T @ x).toarray(), self.reg, zero_diagonal=True)

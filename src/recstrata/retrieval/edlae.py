@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from recstrata.data.dataset import Dataset
-from recstrata.errors import ConfigError
 from recstrata.retrieval._item_item import DenseItemWeights, RatingWeightedUsers, linear_autoencoder
+from recstrata.retrieval._params import check_bool, check_number
 from recstrata.retrieval.base import Recommender
 
 
@@ -32,9 +32,13 @@ class EDLAE(RatingWeightedUsers, DenseItemWeights, Recommender):
         self.zero_diagonal = zero_diagonal
         self.rating_weight = rating_weight  # as EASE's: 0 = binary interactions
 
+    def check_params(self) -> None:
+        check_number(self, "dropout", 0.0, 1.0, high_open=True)
+        check_number(self, "reg", 0.0, low_open=True)
+        check_bool(self, "zero_diagonal")
+        super().check_params()
+
     def _fit(self, dataset: Dataset) -> None:
-        if not 0.0 <= self.dropout < 1.0 or self.reg <= 0:
-            raise ConfigError(f"EDLAE needs 0 <= dropout < 1 and reg > 0; got dropout={self.dropout}, reg={self.reg}")
         x = self._weighted(dataset)
         gram = (x.T @ x).toarray()  # (items, items)
         penalty = self.dropout / (1.0 - self.dropout) * np.diag(gram) + self.reg  # diagonal of Λ

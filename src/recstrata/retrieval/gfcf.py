@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from recstrata.data.dataset import Dataset
 from recstrata.errors import ConfigError
 from recstrata.retrieval._item_item import DenseItemWeights, RatingWeightedUsers
+from recstrata.retrieval._params import check_int, check_number
 from recstrata.retrieval.base import Recommender
 
 
@@ -38,11 +39,15 @@ class GFCF(RatingWeightedUsers, DenseItemWeights, Recommender):
         self.alpha = alpha
         self.rating_weight = rating_weight
 
+    def check_params(self) -> None:
+        check_int(self, "k")
+        check_number(self, "alpha", 0.0, hint=" (0 = the linear filter alone)")
+        super().check_params()
+
     def _fit(self, dataset: Dataset) -> None:
         n_items = dataset.n_items
-        if not 0 < self.k <= n_items or self.alpha < 0:
-            raise ConfigError(f"GF-CF needs 0 < k <= n_items ({n_items}) and alpha >= 0; "
-                              f"got k={self.k}, alpha={self.alpha}")
+        if self.k > n_items:
+            raise ConfigError(f"GF-CF needs k <= n_items ({n_items}), got k={self.k}")
         r = self._weighted(dataset)  # float64; binary when rating_weight is 0
         du = _inv_sqrt(np.asarray(r.sum(1)).ravel())
         item_degree = np.asarray(r.sum(0)).ravel()

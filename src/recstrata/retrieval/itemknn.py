@@ -10,8 +10,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from recstrata.data.dataset import Dataset
-from recstrata.errors import ConfigError
 from recstrata.retrieval._item_item import SparseItemSimilarity
+from recstrata.retrieval._params import check_int, check_number
 from recstrata.retrieval.base import Recommender
 
 
@@ -40,9 +40,11 @@ class ItemKNN(SparseItemSimilarity, Recommender):
         self.k = k
         self.shrink = shrink
 
+    def check_params(self) -> None:
+        check_int(self, "k")
+        check_number(self, "shrink", 0.0)
+
     def _fit(self, dataset: Dataset) -> None:
-        if self.k <= 0 or self.shrink < 0:
-            raise ConfigError(f"ItemKNN needs k > 0 and shrink >= 0, got k={self.k}, shrink={self.shrink}")
         x = dataset.user_items.astype(np.float64)
         co = (x.T @ x).tocsr()
         co.setdiag(0)

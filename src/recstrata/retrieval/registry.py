@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import inspect
+from collections.abc import Iterable
 
 from recstrata.errors import ConfigError
+from recstrata.retrieval._params import did_you_mean, unknown_parameter
 
 # name -> "module:Class"
 MODELS: dict[str, str] = {
@@ -47,15 +50,27 @@ SEARCH_SPACES: dict[str, dict[str, list]] = {
 }
 
 
+def check_model_names(names: Iterable[str]) -> None:
+    """ConfigError for the first name that is not a registered model (nothing is imported)."""
+    for name in names:
+        if name not in MODELS:
+            raise ConfigError(f"unknown model {name!r}{did_you_mean(name, MODELS)}; available: {', '.join(MODELS)}")
+
+
 def model_class(name: str) -> type:
-    try:
-        target = MODELS[name]
-    except KeyError:
-        raise ConfigError(f"unknown model {name!r}; available: {', '.join(MODELS)}") from None
-    module, _, cls = target.partition(":")
+    check_model_names([name])
+    module, _, cls = MODELS[name].partition(":")
     return getattr(importlib.import_module(module), cls)
 
 
 def make_model(name: str, **params):
-    """Instantiate a model by name with hyper-parameters."""
-    return model_class(name)(**params)
+    """Instantiate a model by name with hyper-parameters; a parameter its constructor does not take
+    is a ConfigError naming it, the closest accepted one and all of them (not a TypeError)."""
+    cls = model_class(name)
+    signature = inspect.signature(cls.__init__).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in signature.values()):
+        accepted = [p for p in signature if p != "self"]
+        for key in params:
+            if key not in accepted:
+                raise unknown_parameter(f"model {name!r} ({cls.__name__})", key, accepted)
+    return cls(**params)

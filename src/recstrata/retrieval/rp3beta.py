@@ -14,8 +14,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from recstrata.data.dataset import Dataset
-from recstrata.errors import ConfigError
 from recstrata.retrieval._item_item import SparseItemSimilarity
+from recstrata.retrieval._params import check_int, check_number
 from recstrata.retrieval.base import Recommender
 from recstrata.retrieval.itemknn import _keep_top_k_per_column
 
@@ -33,10 +33,12 @@ class RP3beta(SparseItemSimilarity, Recommender):
         self.alpha = alpha
         self.beta = beta
 
+    def check_params(self) -> None:
+        check_int(self, "k")
+        check_number(self, "alpha", 0.0, low_open=True)
+        check_number(self, "beta", 0.0, hint=" (0 = no popularity penalty)")
+
     def _fit(self, dataset: Dataset) -> None:
-        if self.k <= 0 or self.alpha <= 0 or self.beta < 0:
-            raise ConfigError(f"RP3beta needs k > 0, alpha > 0 and beta >= 0; got k={self.k}, "
-                              f"alpha={self.alpha}, beta={self.beta}")
         x = sp.csr_matrix(dataset.user_items, dtype=np.float64)
         x.data[:] = 1.0
         walk = (_row_normalise(x.T.tocsr()) @ _row_normalise(x)).tocsr()  # (items, items) i -> u -> j

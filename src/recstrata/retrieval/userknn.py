@@ -40,12 +40,14 @@ class UserKNN(Recommender):
         self.asymmetry = asymmetry
         self.locality = locality
 
-    def _fit(self, dataset: Dataset) -> None:
+    def check_params(self) -> None:
         check_int(self, "k")
         check_number(self, "shrink", 0.0)
         check_number(self, "asymmetry", 0.0, 1.0, hint=" (0.5 is cosine)")
         check_number(self, "locality", 0.0, low_open=True, hint=" (1 keeps similarities as they are)")
-        # nothing else to learn: the training matrix is self.seen_ (set by Recommender.fit)
+
+    def _fit(self, dataset: Dataset) -> None:
+        """Nothing to learn: the training matrix is ``self.seen_`` (set by ``Recommender.fit``)."""
 
     # ---- scoring ----------------------------------------------------------------------------------
     def _neighbour_weights(self, histories: sp.csr_matrix, users: np.ndarray | None) -> sp.csr_matrix:

@@ -16,8 +16,10 @@ from recstrata.errors import DataError
 _DELIMITERS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 
 
-def require_columns(df: pd.DataFrame, needed: Sequence[str], file: str, delimiter: str | None = None) -> None:
-    """Raise a ``DataError`` naming missing columns, with a hint when the delimiter looks wrong."""
+def require_columns(df: pd.DataFrame, needed: Sequence[str], file: str, delimiter: str | None = None, *,
+                    remedy: str = "") -> None:
+    """Raise a ``DataError`` naming missing columns, with a hint when the delimiter looks wrong, else
+    ``remedy`` (how this loader's caller can name or map the columns)."""
     missing = [c for c in needed if c not in df.columns]
     if not missing:
         return
@@ -26,11 +28,11 @@ def require_columns(df: pd.DataFrame, needed: Sequence[str], file: str, delimite
         header = str(df.columns[0])
         for sep, name in _DELIMITERS.items():
             if sep != delimiter and sep in header:
-                hint = f" The header looks {name}-delimited: pass delimiter={sep!r}."
+                hint = (f" The header looks {name}-delimited: save the file comma-separated (.csv) or "
+                        f"tab-separated (.tsv), or from Python pass delimiter={sep!r}.")
                 break
     raise DataError(
-        f"missing column(s) {missing}; found {list(map(str, df.columns))}.{hint} "
-        "Map your column names with columns={'user': ..., 'item': ..., 'rating': ..., 'timestamp': ...}.",
+        f"missing column(s) {missing}; found {list(map(str, df.columns))}.{hint or (' ' + remedy).rstrip()}",
         file=file,
         column=missing[0],
     )

@@ -61,7 +61,10 @@ def load_interactions_table(
         raise DataError(f"unknown column role(s) {sorted(unknown)}; use {sorted(DEFAULT_COLUMNS)}")
     file = str(path)
     df = read_table(path, delimiter=delimiter)
-    require_columns(df, [mapping["user"], mapping["item"]], file, delimiter)
+    require_columns(df, [mapping["user"], mapping["item"]], file, delimiter, remedy=(
+        "Name the header's columns user_id and item_id (rating and timestamp are optional; the command line "
+        "reads these names), or from Python map your names: load_dataset(path, columns={'user': ..., "
+        "'item': ..., 'rating': ..., 'timestamp': ...})."))
     if len(df) == 0:
         raise DataError("no interactions: the file has a header but no rows", file=file)
     ratings = numeric_column(df, mapping["rating"], file) if mapping["rating"] in df.columns else None
@@ -91,7 +94,8 @@ def load_item_table(
     mapping.update(columns or {})
     file = str(path)
     df = read_table(path, delimiter=delimiter)
-    require_columns(df, [mapping["item"]], file, delimiter)
+    require_columns(df, [mapping["item"]], file, delimiter,
+                    remedy="Name the item column item_id, or map your name with columns={'item': ...}.")
     out = pd.DataFrame({"item_id": ids_column(df, mapping["item"], file)})
     if mapping["title"] in df:
         out["title"] = pd.Series([str(t) if str(t) != "" else None for t in df[mapping["title"]]], dtype=object)
