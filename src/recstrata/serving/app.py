@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import reprlib
 import time
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,8 @@ def create_app(settings: ServingSettings | None = None, *, state=None):
     """Build the app. ``state`` (an ``AppState``) may be injected by tests; otherwise it is built
     from ``settings`` when the app starts."""
     fastapi = require("fastapi", extra="serve", purpose="the HTTP server")
+
+    from fastapi.exceptions import RequestValidationError
 
     from recstrata.serving.routers import admin, events, explanations, recommendations
     from recstrata.serving.state import build_state
@@ -35,10 +38,40 @@ def create_app(settings: ServingSettings | None = None, *, state=None):
     # responses have response models: FastAPI serialises them straight to JSON bytes with pydantic-core
     app = fastapi.FastAPI(title="recstrata", version="0.1.0", lifespan=lifespan)
 
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.add_middleware(ObserveMiddleware)
     for module in (recommendations, events, explanations, admin):
         app.include_router(module.router)
     return app
+
+
+#: a rejected value is shown as a short repr: the input itself may be megabytes, or hold NaN,
+#: Infinity or lone surrogates that JSON cannot encode
+_INPUT = reprlib.Repr()
+_INPUT.maxstring = _INPUT.maxother = 60
+_INPUT.maxlevel, _INPUT.maxdict, _INPUT.maxlist = 2, 4, 4
+MAX_ERRORS = 20
+
+
+def _safe(text: str, limit: int = 200) -> str:
+    """``text`` cut to ``limit`` characters, lone surrogates escaped (UTF-8 refuses them)."""
+    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+async def validation_error(request, exc):
+    """422 with loc / msg / type and a short repr of the rejected value per error (FastAPI's
+    documented ``HTTPValidationError`` shape), never the whole input."""
+    from fastapi.responses import JSONResponse
+
+    errors = exc.errors()
+    detail = [{"loc": [p if isinstance(p, int) else _safe(str(p), 64) for p in err.get("loc", ())],
+               "msg": _safe(str(err.get("msg", ""))), "type": _safe(str(err.get("type", "")), 64),
+               "input": _safe(_INPUT.repr(err.get("input")), 100)} for err in errors[:MAX_ERRORS]]
+    if len(errors) > MAX_ERRORS:
+        detail.append({"loc": [], "msg": f"{len(errors) - MAX_ERRORS} more errors not shown: fix the ones above "
+                       "first", "type": "too_many_errors", "input": ""})
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 class ObserveMiddleware:
