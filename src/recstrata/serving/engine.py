@@ -18,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recstrata.data.dataset import Dataset
-from recstrata.errors import ConfigError, DataError
+from recstrata.errors import ArtifactError, ConfigError, DataError
 from recstrata.retrieval.base import Recommender
 from recstrata.retrieval.popularity import Popularity
 
@@ -51,6 +51,20 @@ class LiveModel:
     model: Recommender
     version: str
     name: str
+
+
+def check_fits(model, dataset: Dataset, label: str) -> None:
+    """Refuse (``ArtifactError``) a model built for another catalog: its item indices would name other
+    items. It may know more users than ``dataset`` (a retraining with events appends new users after
+    the existing ones, see :func:`recstrata.data.events.with_events`), never fewer."""
+    n_items, n_users = getattr(model, "n_items_", None), getattr(model, "n_users_", None)
+    fix = f"serve a model trained on {dataset.name!r} (recstrata train --dataset ...), or serve its own dataset"
+    if n_items is not None and n_items != dataset.n_items:
+        raise ArtifactError(f"model {label} was built for {n_items} items, but the served dataset {dataset.name!r} "
+                            f"has {dataset.n_items}: {fix}")
+    if n_users is not None and n_users < dataset.n_users:
+        raise ArtifactError(f"model {label} knows {n_users} users, fewer than the {dataset.n_users} of the served "
+                            f"dataset {dataset.name!r}: {fix}")
 
 
 def through_index(model, index: str | None, *, required: bool = True):
@@ -116,6 +130,7 @@ class Engine:
     def _prepare(self, live: LiveModel) -> LiveModel:
         from recstrata.retrieval.vector import VectorRetriever
 
+        check_fits(live.model, self.dataset, f"{live.name}/{live.version}")
         live = LiveModel(through_index(live.model, self.index), live.version, live.name)
         if isinstance(live.model, VectorRetriever):
             # graph and partition searches (~0.3-0.7 ms at 1M) run on the event loop too: a thread-pool
@@ -126,6 +141,7 @@ class Engine:
         return live
 
     def swap(self, live: LiveModel) -> None:
+        """Serve ``live`` from now on; ``ArtifactError`` (the old model stays) if it does not fit the catalog."""
         self.live = self._prepare(live)
 
     def add_event(self, user_id: str, item_id: str) -> None:
