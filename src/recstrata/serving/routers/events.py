@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
-import time
-
 from fastapi import APIRouter, Depends, HTTPException
 
-from recstrata.errors import DataError
+from recstrata.errors import ConflictError, DataError
 from recstrata.serving.deps import get_state, require_scope
 from recstrata.serving.events import Event
-from recstrata.serving.schemas import AUTH, NOT_FOUND, EventAck, EventIn
+from recstrata.serving.schemas import AUTH, NOT_FOUND, ErrorOut, EventAck, EventIn
 from recstrata.serving.state import AppState
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
 
-@router.post("/events", response_model=EventAck, status_code=200, responses={**NOT_FOUND, **AUTH})
+@router.post("/events", response_model=EventAck, status_code=200, responses={
+    **NOT_FOUND, **AUTH, 409: {"model": ErrorOut, "description": "the idempotency key was used for another event"}})
 def post_event(body: EventIn, state: AppState = Depends(get_state),
                _key: str = Depends(require_scope("events:write"))) -> EventAck:
     try:
         state.engine.item_index(body.item_id)  # validate before acknowledging
     except DataError as exc:
         raise HTTPException(404, str(exc)) from exc
-    event = Event(body.idempotency_key, body.user_id, body.item_id, body.type, body.value,
-                  body.timestamp or time.time())
-    stored = state.events.append(event)  # on disk (WAL, synchronous=FULL) before we answer
+    event = Event(body.idempotency_key, body.user_id, body.item_id, body.type, body.value, body.timestamp)
+    try:
+        stored = state.events.append(event)  # on disk (WAL, synchronous=FULL) before we answer
+    except ConflictError as exc:
+        raise HTTPException(409, str(exc)) from exc
     if stored:
         state.engine.add_event(body.user_id, body.item_id)
     state.metrics.events.labels(body.type, str(not stored).lower()).inc()

@@ -1,0 +1,68 @@
+"""Feedback events: an idempotency key names one event; reusing it for another is refused, never dropped."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from recstrata.errors import ConflictError
+from recstrata.serving.events import Event, EventStore
+
+WRITER = {"X-API-Key": "writer"}
+
+
+def post(client, **event):
+    return client.post("/v1/events", json={"idempotency_key": "e-1", "user_id": "3", "item_id": "3", "type": "click",
+                                           **event}, headers=WRITER)
+
+
+def test_a_key_reused_for_another_event_is_a_409_and_the_first_event_stays(client):
+    assert post(client, timestamp=0).json() == {"accepted": True, "duplicate": False}
+    state = client.app.state.recstrata
+    history = state.engine.history("3")
+    for change in ({"item_id": "5"}, {"user_id": "4"}, {"type": "purchase"}, {"type": "rating", "value": 1.0},
+                   {"timestamp": 1.0}):
+        r = post(client, **{"timestamp": 0, **change})
+        assert r.status_code == 409, change
+        assert "idempotency key 'e-1' was already used for another event" in r.json()["detail"]
+        assert "fresh key" in r.json()["detail"]
+    assert post(client, timestamp=0).json() == {"accepted": True, "duplicate": True}  # a retry
+    assert post(client).json() == {"accepted": True, "duplicate": True}  # a retry that leaves the time out
+    (stored,) = state.events.all_events()
+    assert stored == Event("e-1", "3", "3", "click", None, 0.0)  # timestamp 0 is kept, not taken for "now"
+    assert state.engine.history("3") == history
+
+
+def test_concurrent_posts_of_one_key_store_exactly_one_event(tmp_path):
+    # two connections to one file, as two server processes would have; 8 writers race on one key
+    stores = [EventStore(tmp_path / "events.sqlite") for _ in range(2)]
+    items = ["1", "2", "1", "2", "1", "2", "1", "2"]
+    barrier, outcomes = threading.Barrier(len(items)), [None] * len(items)
+
+    def send(i):
+        barrier.wait()
+        try:
+            outcomes[i] = stores[i % 2].append(Event("k", "u", items[i], "click", None, 5.0))
+        except ConflictError:
+            outcomes[i] = "conflict"
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(items))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    (stored,) = stores[0].all_events()
+    assert outcomes.count(True) == 1
+    for item, outcome in zip(items, outcomes):  # the winner's twins are retries, the others conflicts
+        assert outcome in (True, False) if item == stored.item_id else outcome == "conflict"
+    for store in stores:
+        store.close()
+
+
+def test_a_conflict_names_the_fields_that_differ(tmp_path):
+    store = EventStore(tmp_path / "events.sqlite")
+    store.append(Event("k", "u", "1", "rating", 4.0, None))
+    with pytest.raises(ConflictError, match=r"differs in item_id, value\)"):
+        store.append(Event("k", "u", "2", "rating", 5.0, None))
+    store.close()
