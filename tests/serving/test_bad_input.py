@@ -31,3 +31,28 @@ def test_a_422_shows_a_short_repr_of_the_rejected_value_not_the_input(client):
     assert r.status_code == 422
     (error,) = r.json()["detail"]
     assert error["loc"] == ["body", "genre"] and error["input"].startswith("'xxx") and len(r.content) < 1000
+
+
+@pytest.mark.parametrize("key", ["   ", "a\x00b", "tab\there", "\u2028"])
+def test_an_idempotency_key_is_printable_and_not_blank(client, key):
+    r = client.post("/v1/events", json={"idempotency_key": key, "user_id": "1", "item_id": "1", "type": "view"},
+                    headers=WRITER)
+    assert r.status_code == 422
+    (error,) = r.json()["detail"]
+    assert error["loc"] == ["body", "idempotency_key"] and error["type"] == "string_pattern_mismatch"
+    assert client.app.state.recstrata.events.user_events("1") == []
+
+
+def test_a_rating_has_a_value_on_the_dataset_scale(client):
+    event = {"idempotency_key": "r", "user_id": "1", "item_id": "1", "type": "rating"}
+    r = client.post("/v1/events", json=event, headers=WRITER)
+    assert r.status_code == 422
+    (error,) = r.json()["detail"]
+    assert error["loc"] == ["body"] and "a rating needs a value" in error["msg"]
+    r = client.post("/v1/events", json={**event, "value": 4.0}, headers=WRITER)
+    assert r.status_code == 422
+    (error,) = r.json()["detail"]
+    assert error["loc"] == ["body", "value"] and error["type"] == "rating_scale"
+    assert "rating 4 is outside the served dataset's rating scale 1 to 1" in error["msg"]
+    assert client.app.state.recstrata.events.user_events("1") == []
+    assert client.post("/v1/events", json={**event, "value": 1.0}, headers=WRITER).json()["duplicate"] is False

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 ID_PATTERN = r"^[A-Za-z0-9._:\-]+$"
 Id = Field(min_length=1, max_length=128, pattern=ID_PATTERN)
@@ -65,13 +65,37 @@ class SessionRequest(Strict):
     exclude: list[ItemId] = Field(default_factory=list, max_length=200)
 
 
+#: printable and not blank: no control character (C0, DEL, C1) and at least one character that is not a space
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+_SPACE = r"\x20\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff"
+KEY_PATTERN = rf"^[^{_CONTROL}]*[^{_CONTROL}{_SPACE}][^{_CONTROL}]*$"
+
+
 class EventIn(Strict):
-    idempotency_key: str = Field(min_length=1, max_length=128)
+    # the schema says that a rating carries a value (OpenAPI 3.1 is JSON Schema: if / then)
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "if": {"properties": {"type": {"const": "rating"}}},
+        "then": {"properties": {"value": {"type": "number"}}, "required": ["value"]},
+    })
+
+    idempotency_key: str = Field(min_length=1, max_length=128, pattern=KEY_PATTERN, description=(
+        "one per event: printable, not blank (e.g. a UUID); a retry repeats it with the identical event"))
     user_id: str = Id
     item_id: str = Id
     type: Literal["view", "click", "rating", "purchase"]
-    value: float | None = Field(None, ge=-1e6, le=1e6)
-    timestamp: float | None = Field(None, ge=0, le=1e11)
+    value: float | None = Field(
+        None, ge=-1e6, le=1e6, allow_inf_nan=False,
+        description="rating: required, on the served dataset's rating scale (e.g. 0.5 to 5 for MovieLens); "
+                    "view, click, purchase: optional (e.g. seconds watched, a quantity), not used for training")
+    timestamp: float | None = Field(None, ge=0, le=1e11, allow_inf_nan=False,
+                                    description="unix seconds; left out = when the server receives it")
+
+    @model_validator(mode="after")
+    def _rating_has_a_value(self) -> EventIn:
+        if self.type == "rating" and self.value is None:
+            raise ValueError("a rating needs a value: send the rating as value, or send the event as a view, "
+                             "click or purchase")
+        return self
 
 
 class EventAck(BaseModel):

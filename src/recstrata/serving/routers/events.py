@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException
 
 from recstrata.errors import ConflictError, DataError
-from recstrata.serving.deps import get_state, require_scope
+from recstrata.serving.deps import get_state, invalid, require_scope
 from recstrata.serving.events import Event
 from recstrata.serving.schemas import AUTH, NOT_FOUND, ErrorOut, EventAck, EventIn
 from recstrata.serving.state import AppState
@@ -17,6 +17,7 @@ router = APIRouter(prefix="/v1", tags=["events"])
     **NOT_FOUND, **AUTH, 409: {"model": ErrorOut, "description": "the idempotency key was used for another event"}})
 def post_event(body: EventIn, state: AppState = Depends(get_state),
                _key: str = Depends(require_scope("events:write"))) -> EventAck:
+    check_value(body, state.dataset.rating_scale)
     try:
         state.engine.item_index(body.item_id)  # validate before acknowledging
     except DataError as exc:
@@ -30,3 +31,11 @@ def post_event(body: EventIn, state: AppState = Depends(get_state),
         state.engine.add_event(body.user_id, body.item_id)
     state.metrics.events.labels(body.type, str(not stored).lower()).inc()
     return EventAck(accepted=True, duplicate=not stored)
+
+
+def check_value(body: EventIn, scale: tuple[float, float] | None) -> None:
+    """A rating is on the served dataset's scale (which the static schema cannot know)."""
+    if body.type == "rating" and scale is not None and not scale[0] <= body.value <= scale[1]:
+        raise invalid(("body", "value"), f"rating {body.value:g} is outside the served dataset's rating scale "
+                                         f"{scale[0]:g} to {scale[1]:g}: send it on that scale", body.value,
+                      "rating_scale")
