@@ -56,3 +56,22 @@ def test_a_rating_has_a_value_on_the_dataset_scale(client):
     assert "rating 4 is outside the served dataset's rating scale 1 to 1" in error["msg"]
     assert client.app.state.recstrata.events.user_events("1") == []
     assert client.post("/v1/events", json={**event, "value": 1.0}, headers=WRITER).json()["duplicate"] is False
+
+
+def test_a_body_over_the_limit_is_a_413_before_it_is_parsed(make_client):
+    client = make_client(max_body_bytes=2048)
+    event = {"idempotency_key": "big", "user_id": "1", "item_id": "1", "type": "view"}
+    r = client.post("/v1/events", json={**event, "pad": "x" * 4096}, headers=WRITER)  # Content-Length says so
+    assert r.status_code == 413
+    assert "larger than 2048 bytes" in r.json()["detail"] and "max_body_bytes" in r.json()["detail"]
+
+    def chunks():  # no Content-Length: the limit counts what is read
+        yield b'{"recent_items": ['
+        for _ in range(500):
+            yield b'"1", '
+        yield b'"1"]}'
+
+    r = client.post("/v1/recommendations", content=chunks(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and "larger than 2048 bytes" in r.json()["detail"]
+    assert client.app.state.recstrata.events.user_events("1") == []
+    assert client.post("/v1/events", json=event, headers=WRITER).status_code == 200  # under the limit

@@ -39,6 +39,7 @@ def create_app(settings: ServingSettings | None = None, *, state=None):
     app = fastapi.FastAPI(title="recstrata", version="0.1.0", lifespan=lifespan)
 
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ObserveMiddleware)
     for module in (recommendations, events, explanations, admin):
         app.include_router(module.router)
@@ -72,6 +73,41 @@ async def validation_error(request, exc):
         detail.append({"loc": [], "msg": f"{len(errors) - MAX_ERRORS} more errors not shown: fix the ones above "
                        "first", "type": "too_many_errors", "input": ""})
     return JSONResponse({"detail": detail}, status_code=422)
+
+
+class BodyLimitMiddleware:
+    """413 for a request body over ``max_bytes``: at once when Content-Length says so (nothing is
+    read), else as soon as the chunks read add up to more (nothing is parsed)."""
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    def message(self) -> str:
+        return (f"the request body is larger than {self.max_bytes} bytes, the limit (setting max_body_bytes, "
+                f"RECSTRATA_SERVING__MAX_BODY_BYTES): send less per request")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from fastapi import HTTPException
+        from fastapi.responses import JSONResponse
+
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_bytes:
+            await JSONResponse({"detail": self.message()}, status_code=413)(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:  # FastAPI re-raises an HTTPException met while reading the body
+                raise HTTPException(413, self.message())
+            return message
+
+        await self.app(scope, counted, send)
 
 
 class ObserveMiddleware:

@@ -36,6 +36,8 @@ class ServingSettings(BaseModel):
     rate_per_second: float = Field(50.0, gt=0, description="per-key sustained request rate")
     rate_burst: int = Field(100, ge=1, description="per-key burst")
     max_k: int = Field(100, ge=1, le=1000)
+    max_body_bytes: int = Field(
+        1 << 20, ge=1024, description="largest request body accepted; a larger one is answered 413 unread")
     llm_backend: str | None = Field("smollm2", description="LLM for explanations; None = template only")
     explanation_deadline_s: float = Field(1.5, gt=0, le=30)
     breaker_failures: int = Field(3, ge=1, description="consecutive LLM failures that open the circuit")

@@ -7,14 +7,14 @@ from fastapi import APIRouter, Depends, HTTPException
 from recstrata.errors import ConflictError, DataError
 from recstrata.serving.deps import get_state, invalid, require_scope
 from recstrata.serving.events import Event
-from recstrata.serving.schemas import AUTH, NOT_FOUND, ErrorOut, EventAck, EventIn
+from recstrata.serving.schemas import AUTH, NOT_FOUND, TOO_LARGE, ErrorOut, EventAck, EventIn
 from recstrata.serving.state import AppState
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
 
 @router.post("/events", response_model=EventAck, status_code=200, responses={
-    **NOT_FOUND, **AUTH, 409: {"model": ErrorOut, "description": "the idempotency key was used for another event"}})
+    **NOT_FOUND, **AUTH, **TOO_LARGE, 409: {"model": ErrorOut, "description": "the idempotency key was used for another event"}})
 def post_event(body: EventIn, state: AppState = Depends(get_state),
                _key: str = Depends(require_scope("events:write"))) -> EventAck:
     check_value(body, state.dataset.rating_scale)

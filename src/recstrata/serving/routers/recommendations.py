@@ -10,8 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from recstrata.errors import DataError
 from recstrata.serving.deps import get_state
 from recstrata.serving.engine import Filters, RecResult
-from recstrata.serving.schemas import (ID_PATTERN, NOT_FOUND, RecItem, RecQuery, RecResponse, SessionRequest,
-                                      SimilarResponse)
+from recstrata.serving.schemas import (ID_PATTERN, NOT_FOUND, TOO_LARGE, RecItem, RecQuery, RecResponse,
+                                      SessionRequest, SimilarResponse)
 from recstrata.serving.state import AppState
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
@@ -51,7 +51,7 @@ async def user_recommendations(
     return _respond(state, result, user_id, k)
 
 
-@router.post("/recommendations", response_model=RecResponse, responses=NOT_FOUND)
+@router.post("/recommendations", response_model=RecResponse, responses={**NOT_FOUND, **TOO_LARGE})
 def session_recommendations(body: SessionRequest, state: AppState = Depends(get_state)) -> RecResponse:
     try:
         result = state.engine.recommend(history=body.recent_items, k=min(body.k, state.settings.max_k),
