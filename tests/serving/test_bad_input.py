@@ -75,3 +75,29 @@ def test_a_body_over_the_limit_is_a_413_before_it_is_parsed(make_client):
     assert r.status_code == 413 and "larger than 2048 bytes" in r.json()["detail"]
     assert client.app.state.recstrata.events.user_events("1") == []
     assert client.post("/v1/events", json=event, headers=WRITER).status_code == 200  # under the limit
+
+
+@pytest.mark.parametrize("field, value", [("k", True), ("k", "5"), ("year_min", "1990")])
+def test_json_bodies_take_numbers_as_json_numbers(client, field, value):
+    r = client.post("/v1/recommendations", json={"recent_items": ["10"], field: value})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", field]
+    assert client.post("/v1/recommendations", json={"recent_items": ["10"], "k": 5.0, "year_min": 1990}).status_code == 200
+
+
+def test_an_event_value_is_a_json_number(client):
+    event = {"idempotency_key": "v", "user_id": "1", "item_id": "1", "type": "view", "value": "5"}
+    r = client.post("/v1/events", json=event, headers=WRITER)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "value"]
+
+
+def test_similar_items_reject_unknown_query_parameters(client):
+    r = client.get("/v1/items/12/similar", params={"k": 3, "colour": "red"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "colour"]
+    assert len(client.get("/v1/items/12/similar", params={"k": "3"}).json()["items"]) == 3
+
+
+def test_an_unknown_item_id_names_the_parameter_it_came_in(client):
+    r = client.get("/v1/users/3/recommendations", params={"exclude": "nope"})
+    assert r.status_code == 404 and r.json()["detail"].startswith("unknown item id 'nope' in exclude:")
+    r = client.post("/v1/recommendations", json={"recent_items": ["nope"]})
+    assert r.status_code == 404 and r.json()["detail"].startswith("unknown item id 'nope' in recent_items:")

@@ -155,10 +155,11 @@ class Engine:
             self._overlay.pop(user_id, None)
             self._erased.add(user_id)
 
-    def item_index(self, item_id: str) -> int:
+    def item_index(self, item_id: str, field: str | None = None) -> int:
+        """The item's internal index; ``DataError`` naming ``field`` (the request's) if the catalog lacks it."""
         idx = self._item_idx.get(item_id)
         if idx is None:
-            raise DataError(f"unknown item id {item_id!r}: it is not in the catalog")
+            raise DataError(f"unknown item id {item_id!r}{f' in {field}' if field else ''}: it is not in the catalog")
         return idx
 
     def user_index(self, user_id: str) -> int | None:
@@ -223,7 +224,7 @@ class Engine:
         k = min(k, n_items)  # a small catalog answers with what it has
         known = None  # a known user with no events since training: the model's own user state
         if history is not None:
-            hist = [self.item_index(i) for i in history]
+            hist = [self.item_index(i, "recent_items") for i in history]
         else:
             idx = self._user_idx.get(user_id) if user_id is not None else None
             with self._lock:
@@ -234,7 +235,7 @@ class Engine:
             else:
                 hist = self.history(user_id) if user_id is not None else None
         allow = self._allow(filters.genre, filters.year_min, filters.year_max)
-        exclude_idx = [self.item_index(i) for i in filters.exclude]
+        exclude_idx = [self.item_index(i, "exclude") for i in filters.exclude]
         cold = known is None and not hist
         model = self.popularity if cold else live.model
         excl = None

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 ID_PATTERN = r"^[A-Za-z0-9._:\-]+$"
 Id = Field(min_length=1, max_length=128, pattern=ID_PATTERN)
@@ -28,6 +29,20 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _json_number(value: object) -> object:
+    # a JSON body's numbers are JSON numbers: pydantic's lax mode would take true as 1 and "5" as 5, and
+    # its strict mode refuses 5.0, which JSON Schema counts as an integer
+    if isinstance(value, (bool, str)):
+        raise PydanticCustomError("number_type", "Input should be a JSON number, not {kind}",
+                                  {"kind": type(value).__name__})
+    return value
+
+
+def json_numbers(*fields: str):
+    """Validator for a body model: ``fields`` must come as JSON numbers (query parameters come as text)."""
+    return field_validator(*fields, mode="before")(_json_number)
+
+
 class RecItem(BaseModel):
     id: str
     title: str | None
@@ -45,8 +60,8 @@ class RecResponse(BaseModel):
     latency_ms: float
 
 
-class RecQuery(Strict):
-    """Query parameters of ``GET /v1/users/{id}/recommendations`` (one model: one validation call per request)."""
+class Filtered(Strict):
+    """How many items, and which: shared by both recommendation requests."""
 
     k: int = Field(10, ge=1, le=100)
     genre: str | None = Field(None, min_length=1, max_length=64)
@@ -55,15 +70,22 @@ class RecQuery(Strict):
     exclude: list[ItemId] = Field(default_factory=list, max_length=200)
 
 
-class SessionRequest(Strict):
+class RecQuery(Filtered):
+    """Query parameters of ``GET /v1/users/{id}/recommendations`` (one model: one validation call per request)."""
+
+
+class SessionRequest(Filtered):
     """An anonymous session: recent item ids (oldest first) and filters."""
 
     recent_items: list[ItemId] = Field(default_factory=list, max_length=200)
+
+    _json_numbers = json_numbers("k", "year_min", "year_max")
+
+
+class SimilarQuery(Strict):
+    """Query parameters of ``GET /v1/items/{id}/similar``."""
+
     k: int = Field(10, ge=1, le=100)
-    genre: str | None = Field(None, min_length=1, max_length=64)
-    year_min: int | None = Field(None, ge=1800, le=2200)
-    year_max: int | None = Field(None, ge=1800, le=2200)
-    exclude: list[ItemId] = Field(default_factory=list, max_length=200)
 
 
 #: printable and not blank: no control character (C0, DEL, C1) and at least one character that is not a space
@@ -90,6 +112,8 @@ class EventIn(Strict):
                     "view, click, purchase: optional (e.g. seconds watched, a quantity), not used for training")
     timestamp: float | None = Field(None, ge=0, le=1e11, allow_inf_nan=False,
                                     description="unix seconds; left out = when the server receives it")
+
+    _json_numbers = json_numbers("value", "timestamp")
 
     @model_validator(mode="after")
     def _rating_has_a_value(self) -> EventIn:

@@ -11,7 +11,7 @@ from recstrata.errors import DataError
 from recstrata.serving.deps import get_state
 from recstrata.serving.engine import Filters, RecResult
 from recstrata.serving.schemas import (ID_PATTERN, NOT_FOUND, TOO_LARGE, RecItem, RecQuery, RecResponse,
-                                      SessionRequest, SimilarResponse)
+                                      SessionRequest, SimilarQuery, SimilarResponse)
 from recstrata.serving.state import AppState
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
@@ -63,12 +63,12 @@ def session_recommendations(body: SessionRequest, state: AppState = Depends(get_
 
 @router.get("/items/{item_id}/similar", response_model=SimilarResponse, responses=NOT_FOUND)
 def similar_items(
+    q: Annotated[SimilarQuery, Query()],
     item_id: str = Path(min_length=1, max_length=128, pattern=ID_PATTERN),
-    k: int = Query(10, ge=1, le=100),
     state: AppState = Depends(get_state),
 ) -> SimilarResponse:
     try:
-        ids, scores = state.engine.similar(item_id, k)
+        ids, scores = state.engine.similar(item_id, q.k)
     except DataError as exc:
         raise HTTPException(404, str(exc)) from exc
     items = [RecItem(**state.engine.item_info(state.engine.item_index(i)), score=s, sources=[state.engine.live.name])
