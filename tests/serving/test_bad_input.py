@@ -101,3 +101,21 @@ def test_an_unknown_item_id_names_the_parameter_it_came_in(client):
     assert r.status_code == 404 and r.json()["detail"].startswith("unknown item id 'nope' in exclude:")
     r = client.post("/v1/recommendations", json={"recent_items": ["nope"]})
     assert r.status_code == 404 and r.json()["detail"].startswith("unknown item id 'nope' in recent_items:")
+
+
+def test_filters_that_cannot_match_are_a_422_naming_the_field(client):
+    for params, field, says in [
+        ({"genre": "Klingon"}, "genre", "unknown genre 'Klingon': the catalog's 4 genres (any case) include genre0, "),
+        ({"year_min": 2010, "year_max": 1990}, "year_min", "year_min 2010 is after year_max 1990"),
+    ]:
+        r = client.get("/v1/users/3/recommendations", params=params)
+        assert r.status_code == 422
+        (error,) = r.json()["detail"]
+        assert error["loc"] == ["query", field] and says in error["msg"]
+        r = client.post("/v1/recommendations", json={"recent_items": ["10"], **params})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", field]
+    # a known genre whose items user 3 has all seen (genre0 = items 0-9; 3 was the one left) answers empty
+    client.post("/v1/events", json={"idempotency_key": "e", "user_id": "3", "item_id": "3", "type": "view"},
+                headers=WRITER)
+    r = client.get("/v1/users/3/recommendations", params={"genre": "GENRE0"})
+    assert r.status_code == 200 and r.json()["items"] == []

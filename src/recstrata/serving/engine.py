@@ -116,6 +116,7 @@ class Engine:
         self._genres = items["genres"].tolist()
         self._years = items["year"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
         self._genre_index: tuple[np.ndarray, np.ndarray, list[str]] | None = None
+        self._genre_names: dict[str, int] | None = None
 
     #: catalogs up to this size are scored densely in well under a millisecond
     INLINE_MAX_ITEMS = 100_000
@@ -203,6 +204,14 @@ class Engine:
             code, names = pd.factorize(pd.Series(flat, dtype=object)) if flat else (np.zeros(0, np.int64), [])
             self._genre_index = (np.repeat(np.arange(len(lengths)), lengths), np.asarray(code), list(names))
         return self._genre_index
+
+    def genres(self) -> dict[str, int]:
+        """The catalog's genres (lower case) and how many items have each, the most common first."""
+        if self._genre_names is None:
+            _, code, names = self._genres_flat()
+            counts = np.bincount(code, minlength=len(names))
+            self._genre_names = {names[j]: int(counts[j]) for j in np.argsort(-counts, kind="stable")}
+        return self._genre_names
 
     def _popular(self, k: int, allow: np.ndarray | None, hidden: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Popularity top-k over allowed, not hidden items: O(k + len(hidden)) without an allow-list."""
