@@ -266,6 +266,13 @@ class Engine:
                     sources = [out.sources_of(0, j) for j in range(ids.shape[1])]
                 else:
                     ids, scores = model.recommend(k=kk, exclude_seen=True, exclude=excl, candidates=allow, **who)
+                valid = ids[0] >= 0
+                if valid.any() and not np.any(scores[0][valid]):
+                    # nothing in the history carries signal (e.g. items nobody interacted with): the all-zero
+                    # scores would list the catalog in index order, where popularity is the better guess
+                    seen = hist if known is None else self._train_history[known].tolist()
+                    ids, scores = self._popular(kk, allow, exclude_idx + list(seen))
+                    cold, sources = True, None
         keep = ids[0] >= 0
         if sources is None:
             sources = [["pop" if cold else live.name]] * len(keep)
