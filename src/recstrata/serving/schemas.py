@@ -3,9 +3,10 @@ OpenAPI spec is the contract."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 ID_PATTERN = r"^[A-Za-z0-9._:\-]+$"
@@ -94,6 +95,14 @@ _SPACE = r"\x20\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff"
 KEY_PATTERN = rf"^[^{_CONTROL}]*[^{_CONTROL}{_SPACE}][^{_CONTROL}]*$"
 
 
+def _printable_key(key: str) -> str:
+    # KEY_PATTERN checked here rather than as a pydantic pattern, whose message would only quote the regex
+    if not re.fullmatch(KEY_PATTERN, key):
+        raise PydanticCustomError("string_pattern_mismatch", "an idempotency key is printable text, not blank and "
+                                  "without control characters (e.g. a UUID): send a fresh one per event")
+    return key
+
+
 class EventIn(Strict):
     # the schema says that a rating carries a value (OpenAPI 3.1 is JSON Schema: if / then)
     model_config = ConfigDict(extra="forbid", json_schema_extra={
@@ -101,8 +110,9 @@ class EventIn(Strict):
         "then": {"properties": {"value": {"type": "number"}}, "required": ["value"]},
     })
 
-    idempotency_key: str = Field(min_length=1, max_length=128, pattern=KEY_PATTERN, description=(
-        "one per event: printable, not blank (e.g. a UUID); a retry repeats it with the identical event"))
+    idempotency_key: Annotated[str, AfterValidator(_printable_key)] = Field(
+        min_length=1, max_length=128, json_schema_extra={"pattern": KEY_PATTERN},
+        description="one per event: printable, not blank (e.g. a UUID); a retry repeats it with the identical event")
     user_id: str = Id
     item_id: str = Id
     type: Literal["view", "click", "rating", "purchase"]
