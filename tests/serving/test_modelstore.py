@@ -53,7 +53,7 @@ def test_a_corrupt_pointer_is_an_artifact_error_naming_the_file(blocks, tmp_path
     with pytest.raises(ArtifactError) as info:
         store.load()
     assert str(info.value).startswith(str(store.pointer)) and says in str(info.value)
-    assert "published here: 1" in str(info.value)
+    assert "naming a published version (here: 1)" in str(info.value)
 
 
 def test_a_version_is_never_a_path(blocks, tmp_path):

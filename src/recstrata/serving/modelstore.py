@@ -57,8 +57,8 @@ class ModelStore:
         return sorted((p.name for p in self.root.glob("[0-9]*") if p.is_dir() and VERSION.fullmatch(p.name)), key=int)
 
     def _fix(self) -> str:
-        return (f'the pointer holds {{"version": "<n>"}}; published here: {", ".join(self.versions()) or "none"}: '
-                "name one of those, or publish again (recstrata train)")
+        return (f'CURRENT must hold {{"version": "<n>"}} naming a published version (here: '
+                f'{", ".join(self.versions()) or "none"}): write one of those into it, or publish again (recstrata train)')
 
     def _checked(self, version: object, where: object) -> str:
         """``version`` if it is one ``publish`` could have written; a path such as ``../x/1`` never is."""
