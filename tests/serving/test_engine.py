@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from recstrata.retrieval.registry import make_model
 from recstrata.serving.engine import Engine, Filters, LiveModel
@@ -31,3 +32,18 @@ def test_a_session_of_items_nobody_interacted_with_gets_the_flagged_popularity_a
     assert all(s > 0 for s in got.scores)
     warm = engine.recommend(history=["new-0", "12"], k=4)  # one item with signal: the model answers
     assert not warm.cold_start and warm.model_version == "ease/1"
+    # a model that scores such a session (as a two-tower model places unseen items by their text;
+    # popularity stands in for it here) keeps answering it
+    engine.swap(LiveModel(make_model("pop").fit(ds), "2", "pop"))
+    placed = engine.recommend(history=["new-0", "new-1"], k=4)
+    assert not placed.cold_start and placed.model_version == "pop/2"
+
+
+@pytest.mark.parametrize("name, params", [("ease", {"reg": 1.0}), ("itemknn", {}), ("rp3beta", {})])
+def test_a_filter_leaving_only_zero_scored_items_keeps_a_warm_request_warm(blocks, name, params):
+    # user 3 and the session [1, 2] live in block 0 (genre0): every genre1/genre2 item scores 0 for them
+    engine = Engine(blocks[0], LiveModel(make_model(name, **params).fit(blocks[0]), "1", name))
+    for got in (engine.recommend(user_id="3", k=3, filters=Filters(genre="genre1")),
+                engine.recommend(history=["1", "2"], k=3, filters=Filters(genre="genre2"))):
+        assert not got.cold_start and got.model_version == f"{name}/1" and got.sources == [[name]] * 3
+        assert got.scores == [0.0] * 3

@@ -266,12 +266,13 @@ class Engine:
                     sources = [out.sources_of(0, j) for j in range(ids.shape[1])]
                 else:
                     ids, scores = model.recommend(k=kk, exclude_seen=True, exclude=excl, candidates=allow, **who)
-                valid = ids[0] >= 0
-                if valid.any() and not np.any(scores[0][valid]):
-                    # nothing in the history carries signal (e.g. items nobody interacted with): the all-zero
-                    # scores would list the catalog in index order, where popularity is the better guess
-                    seen = hist if known is None else self._train_history[known].tolist()
-                    ids, scores = self._popular(kk, allow, exclude_idx + list(seen))
+                if known is None and not self.popularity.counts_[hist].any() \
+                        and not np.any(scores[0][ids[0] >= 0]):
+                    # a history of items nobody interacted with, which the model could not place either
+                    # (a content-aware model can): its all-zero scores would list the catalog in index
+                    # order, where popularity is the better guess. Decided by the history first, so a
+                    # filter leaving only zero-scored items never turns a warm request cold
+                    ids, scores = self._popular(kk, allow, exclude_idx + hist)
                     cold, sources = True, None
         keep = ids[0] >= 0
         if sources is None:
