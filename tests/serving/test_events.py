@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 
 import pytest
@@ -66,3 +67,37 @@ def test_a_conflict_names_the_fields_that_differ(tmp_path):
     with pytest.raises(ConflictError, match=r"differs in item_id, value\)"):
         store.append(Event("k", "u", "2", "rating", 5.0, None))
     store.close()
+
+
+def fill_up(store: EventStore) -> None:
+    """Let the store's database grow by no page from now on (a full disk, as SQLite sees it)."""
+    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+    store._db.execute(f"PRAGMA max_page_count={pages}")
+
+
+def test_a_full_database_raises_its_own_error_and_the_store_stays_usable(tmp_path):
+    store = EventStore(tmp_path / "events.sqlite")
+    store.append(Event("k", "u", "1", "click", None, 1.0))
+    fill_up(store)
+    for write in (lambda i: store.append(Event(f"k{i}-{'x' * 100}", "u" * 100, "1", "click", None, 1.0)),
+                  lambda i: store.erase(f"v{i}-{'x' * 100}")):  # an erasure is recorded: it needs space too
+        with pytest.raises(sqlite3.OperationalError, match="full"):  # not "cannot commit - no transaction"
+            for i in range(1000):
+                write(i)
+    store._db.execute("PRAGMA max_page_count=1000000")  # space again: the store goes on where it was
+    assert store.append(Event("next", "u", "1", "click", None, 2.0)) is True
+    assert store.erase("u") >= 2 and store.user_events("u") == []
+    store.close()
+
+
+def test_an_event_the_full_store_cannot_take_is_a_503_and_can_be_retried(client):
+    store = client.app.state.recstrata.events
+    fill_up(store)
+    for i in range(1000):
+        r = post(client, idempotency_key=f"k{i}-{'x' * 100}", user_id="u" * 100)
+        if r.status_code != 200:
+            break
+    assert r.status_code == 503, r.text
+    assert r.json()["detail"].startswith("the event was not stored: the event store failed (database or disk is full)")
+    store._db.execute("PRAGMA max_page_count=1000000")
+    assert post(client, idempotency_key=f"k{i}-{'x' * 100}", user_id="u" * 100).json()["duplicate"] is False

@@ -8,6 +8,7 @@ the user before it (their training history too); events the user sends afterward
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -92,33 +93,41 @@ class EventStore:
                               f"tables {sorted(tables)}): {hint}")
         return self
 
-    def _migrate(self) -> None:
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction under the lock (BEGIN IMMEDIATE: a second process on the file waits).
+        An error rolls it back and propagates as it is: SQLite may have rolled back already (a full
+        disk does), so a failing ROLLBACK is ignored, never reported in place of the real error."""
         with self._lock:
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
-                self._db.execute("BEGIN IMMEDIATE")
-                for statement in filter(str.strip, sql.split(";")):  # executescript would commit early
-                    self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version={number}")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
                 self._db.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                raise
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self._transaction() as db:
+                for statement in filter(str.strip, sql.split(";")):  # executescript would commit early
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version={number}")
 
     def append(self, event: Event) -> bool:
         """Store the event durably; False if this very event is stored under its idempotency key
         already (a retry: nothing written); ``ConflictError`` if the key was used for another event."""
         ts = time.time() if event.ts is None else event.ts
-        with self._lock:
-            # one transaction, so a second process on the file cannot insert or erase in between
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                cur = self._db.execute(
-                    "INSERT OR IGNORE INTO events(idempotency_key, user_id, item_id, type, value, ts) "
-                    "VALUES (?,?,?,?,?,?)",
-                    (event.idempotency_key, event.user_id, event.item_id, event.type, event.value, ts),
-                )
-                stored = None if cur.rowcount == 1 else self._db.execute(
-                    f"SELECT {COLUMNS} FROM events WHERE idempotency_key=?", (event.idempotency_key,)).fetchone()
-            finally:
-                self._db.execute("COMMIT")
+        # one transaction, so a second process on the file cannot insert or erase in between
+        with self._transaction() as db:
+            cur = db.execute(
+                f"INSERT OR IGNORE INTO events({COLUMNS}) VALUES (?,?,?,?,?,?)",
+                (event.idempotency_key, event.user_id, event.item_id, event.type, event.value, ts),
+            )
+            stored = None if cur.rowcount == 1 else db.execute(
+                f"SELECT {COLUMNS} FROM events WHERE idempotency_key=?", (event.idempotency_key,)).fetchone()
         if stored is None:
             return True
         differs = event.differences(Event(*stored))
@@ -155,11 +164,9 @@ class EventStore:
             return {r[0] for r in self._db.execute("SELECT idempotency_key FROM events")}
 
     def erase(self, user_id: str) -> int:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            n = self._db.execute("DELETE FROM events WHERE user_id=?", (user_id,)).rowcount
-            self._db.execute("INSERT OR REPLACE INTO erasures(user_id, ts) VALUES (?, ?)", (user_id, time.time()))
-            self._db.execute("COMMIT")
+        with self._transaction() as db:
+            n = db.execute("DELETE FROM events WHERE user_id=?", (user_id,)).rowcount
+            db.execute("INSERT OR REPLACE INTO erasures(user_id, ts) VALUES (?, ?)", (user_id, time.time()))
         return n
 
     def erased_users(self) -> set[str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+
 from fastapi import APIRouter, Depends, HTTPException
 
 from recstrata.errors import ConflictError, DataError
@@ -11,10 +14,14 @@ from recstrata.serving.schemas import AUTH, NOT_FOUND, TOO_LARGE, ErrorOut, Even
 from recstrata.serving.state import AppState
 
 router = APIRouter(prefix="/v1", tags=["events"])
+log = logging.getLogger("recstrata.serving")
 
 
 @router.post("/events", response_model=EventAck, status_code=200, responses={
-    **NOT_FOUND, **AUTH, **TOO_LARGE, 409: {"model": ErrorOut, "description": "the idempotency key was used for another event"}})
+    **NOT_FOUND, **AUTH, **TOO_LARGE,
+    409: {"model": ErrorOut, "description": "the idempotency key was used for another event"},
+    503: {"model": ErrorOut, "description": "the event store could not write (e.g. a full disk): nothing was stored, "
+                                            "retry with the same idempotency key"}})
 def post_event(body: EventIn, state: AppState = Depends(get_state),
                _key: str = Depends(require_scope("events:write"))) -> EventAck:
     check_value(body, state.dataset.rating_scale)
@@ -27,6 +34,10 @@ def post_event(body: EventIn, state: AppState = Depends(get_state),
         stored = state.events.append(event)  # on disk (WAL, synchronous=FULL) before we answer
     except ConflictError as exc:
         raise HTTPException(409, str(exc)) from exc
+    except sqlite3.OperationalError as exc:  # rolled back: nothing stored
+        log.error("event store write failed: %s", exc)
+        raise HTTPException(503, f"the event was not stored: the event store failed ({exc}); retry it later with "
+                                 "the same idempotency key") from exc
     if stored:
         state.engine.add_event(body.user_id, body.item_id)
     state.metrics.events.labels(body.type, str(not stored).lower()).inc()
