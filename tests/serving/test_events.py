@@ -37,6 +37,7 @@ def test_a_key_reused_for_another_event_is_a_409_and_the_first_event_stays(clien
 
 def test_concurrent_posts_of_one_key_store_exactly_one_event(tmp_path):
     # two connections to one file, as two server processes would have; 8 writers race on one key
+    # (the UNIQUE key alone makes this exactly once; the next test is what the transaction is for)
     stores = [EventStore(tmp_path / "events.sqlite") for _ in range(2)]
     items = ["1", "2", "1", "2", "1", "2", "1", "2"]
     barrier, outcomes = threading.Barrier(len(items)), [None] * len(items)
@@ -59,6 +60,38 @@ def test_concurrent_posts_of_one_key_store_exactly_one_event(tmp_path):
         assert outcome in (True, False) if item == stored.item_id else outcome == "conflict"
     for store in stores:
         store.close()
+
+
+class Interleaved:
+    """A connection that runs ``hook`` right after the statement starting with ``prefix``."""
+
+    def __init__(self, db, prefix: str, hook) -> None:
+        self.db, self.prefix, self.hook = db, prefix, hook
+
+    def execute(self, sql: str, *args):
+        cursor = self.db.execute(sql, *args)
+        if sql.startswith(self.prefix):
+            self.hook()
+        return cursor
+
+
+def test_an_erasure_from_another_process_cannot_land_between_the_insert_and_the_read_back(tmp_path):
+    writer, eraser = (EventStore(tmp_path / "events.sqlite") for _ in range(2))
+    writer.append(Event("k", "u", "1", "click", None, 1.0))
+    erasing = threading.Thread(target=eraser.erase, args=("u",))
+
+    def erase_meanwhile():  # the retry's INSERT was ignored (the key is taken); the other process erases now
+        erasing.start()
+        erasing.join(timeout=0.5)  # done at once unless the write transaction holds it off until COMMIT
+        assert erasing.is_alive()
+
+    writer._db = Interleaved(writer._db, "INSERT OR IGNORE", erase_meanwhile)
+    assert writer.append(Event("k", "u", "1", "click", None, 1.0)) is False  # a retry, read back before the erasure
+    erasing.join()
+    assert eraser.user_events("u") == [] and eraser.erased_users() == {"u"}
+    eraser.close()
+    writer._db = writer._db.db
+    writer.close()
 
 
 def test_a_conflict_names_the_fields_that_differ(tmp_path):
