@@ -47,3 +47,10 @@ def test_a_filter_leaving_only_zero_scored_items_keeps_a_warm_request_warm(block
                 engine.recommend(history=["1", "2"], k=3, filters=Filters(genre="genre2"))):
         assert not got.cold_start and got.model_version == f"{name}/1" and got.sources == [[name]] * 3
         assert got.scores == [0.0] * 3
+
+
+def test_the_genre_index_is_built_with_the_engine_not_by_a_request(blocks):
+    engine = Engine(blocks[0], LiveModel(make_model("ease", reg=1.0).fit(blocks[0]), "1", "ease"))
+    engine._genres = None  # a request that walked the catalog's genres now (on the event loop) would fail
+    assert engine.genres() == {"genre0": 10, "genre1": 10, "genre2": 10, "genre3": 10}
+    assert engine.recommend(history=["1", "2"], k=3, filters=Filters(genre="GENRE2")).item_ids == ["20", "21", "22"]
