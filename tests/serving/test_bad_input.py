@@ -43,19 +43,43 @@ def test_an_idempotency_key_is_printable_and_not_blank(client, key):
     assert client.app.state.recstrata.events.user_events("1") == []
 
 
-def test_a_rating_has_a_value_on_the_dataset_scale(client):
+def test_a_rating_has_a_value(client):
     event = {"idempotency_key": "r", "user_id": "1", "item_id": "1", "type": "rating"}
     r = client.post("/v1/events", json=event, headers=WRITER)
     assert r.status_code == 422
     (error,) = r.json()["detail"]
     assert error["loc"] == ["body"] and "a rating needs a value" in error["msg"]
-    r = client.post("/v1/events", json={**event, "value": 4.0}, headers=WRITER)
+    assert client.app.state.recstrata.events.user_events("1") == []
+    # the blocks are implicit data (every rating 1): that observed 1..1 is no scale, any value is taken
+    assert client.post("/v1/events", json={**event, "value": 4.0}, headers=WRITER).json()["duplicate"] is False
+
+
+def test_a_rating_is_checked_against_the_configured_scale(make_client):
+    client = make_client(rating_scale=(1, 5))
+    event = {"idempotency_key": "r", "user_id": "1", "item_id": "1", "type": "rating"}
+    r = client.post("/v1/events", json={**event, "value": 5.5}, headers=WRITER)
     assert r.status_code == 422
     (error,) = r.json()["detail"]
     assert error["loc"] == ["body", "value"] and error["type"] == "rating_scale"
-    assert "rating 4 is outside the served dataset's rating scale 1 to 1" in error["msg"]
+    assert "rating 5.5 is outside the rating scale 1 to 5 (setting rating_scale, else the dataset's)" in error["msg"]
     assert client.app.state.recstrata.events.user_events("1") == []
-    assert client.post("/v1/events", json={**event, "value": 1.0}, headers=WRITER).json()["duplicate"] is False
+    assert client.post("/v1/events", json={**event, "value": 5}, headers=WRITER).json()["duplicate"] is False
+
+
+def test_the_scale_checked_is_the_setting_else_the_one_a_loader_declares(blocks):
+    from pydantic import ValidationError
+
+    from recstrata.data.registry import load_dataset
+    from recstrata.serving.routers.events import rating_scale
+    from recstrata.serving.settings import ServingSettings
+
+    movielens, default = load_dataset("ml-latest-small"), ServingSettings()
+    assert rating_scale(default, movielens) == (0.5, 5.0)  # GroupLens' half stars, declared by the loader
+    assert rating_scale(default, blocks[0]) is None and blocks[0].rating_scale == (1.0, 1.0)  # only observed
+    assert rating_scale(ServingSettings(rating_scale=(1, 10)), movielens) == (1.0, 10.0)
+    for bad in ((5, 1), (1, 1), (0, float("inf"))):
+        with pytest.raises(ValidationError, match="is not \\[lowest, highest\\]"):
+            ServingSettings(rating_scale=bad)
 
 
 def test_a_body_over_the_limit_is_a_413_before_it_is_parsed(make_client):

@@ -118,8 +118,11 @@ class EventIn(Strict):
     type: Literal["view", "click", "rating", "purchase"]
     value: float | None = Field(
         None, ge=-1e6, le=1e6, allow_inf_nan=False,
-        description="rating: required, on the served dataset's rating scale (e.g. 0.5 to 5 for MovieLens); "
-                    "view, click, purchase: optional (e.g. seconds watched, a quantity), not used for training")
+        description="rating: required; on the server's rating scale when it has one (setting rating_scale, or "
+                    "declared by the dataset: 0.5 to 5 for ml-latest-small, 1 to 5 for ml-100k; else any "
+                    "number is taken), since `recstrata train --events` weighs the interaction by it: send it "
+                    "on the training data's scale. view, click, purchase: optional (e.g. seconds watched, a "
+                    "quantity), not used for training")
     timestamp: float | None = Field(None, ge=0, le=1e11, allow_inf_nan=False,
                                     description="unix seconds; left out = when the server receives it")
 

@@ -7,10 +7,12 @@ import sqlite3
 
 from fastapi import APIRouter, Depends, HTTPException
 
+from recstrata.data.dataset import Dataset
 from recstrata.errors import ConflictError, DataError
 from recstrata.serving.deps import get_state, invalid, require_scope
 from recstrata.serving.events import Event
 from recstrata.serving.schemas import AUTH, NOT_FOUND, TOO_LARGE, ErrorOut, EventAck, EventIn
+from recstrata.serving.settings import ServingSettings
 from recstrata.serving.state import AppState
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -24,7 +26,7 @@ log = logging.getLogger("recstrata.serving")
                                             "retry with the same idempotency key"}})
 def post_event(body: EventIn, state: AppState = Depends(get_state),
                _key: str = Depends(require_scope("events:write"))) -> EventAck:
-    check_value(body, state.dataset.rating_scale)
+    check_value(body, rating_scale(state.settings, state.dataset))
     try:
         state.engine.item_index(body.item_id)  # validate before acknowledging
     except DataError as exc:
@@ -44,9 +46,17 @@ def post_event(body: EventIn, state: AppState = Depends(get_state),
     return EventAck(accepted=True, duplicate=not stored)
 
 
+def rating_scale(settings: ServingSettings, dataset: Dataset) -> tuple[float, float] | None:
+    """The scale ratings are checked against: the setting, else the one the dataset's loader declares
+    (a range merely observed in the data is no rule), else None: any finite value."""
+    if settings.rating_scale is not None:
+        return settings.rating_scale
+    return dataset.rating_scale if dataset.meta.get("rating_scale_declared") else None
+
+
 def check_value(body: EventIn, scale: tuple[float, float] | None) -> None:
-    """A rating is on the served dataset's scale (which the static schema cannot know)."""
+    """A rating is on the served rating scale (which the static schema cannot know)."""
     if body.type == "rating" and scale is not None and not scale[0] <= body.value <= scale[1]:
-        raise invalid(("body", "value"), f"rating {body.value:g} is outside the served dataset's rating scale "
-                                         f"{scale[0]:g} to {scale[1]:g}: send it on that scale", body.value,
-                      "rating_scale")
+        raise invalid(("body", "value"), f"rating {body.value:g} is outside the rating scale {scale[0]:g} to "
+                                         f"{scale[1]:g} (setting rating_scale, else the dataset's): send it on "
+                                         "that scale", body.value, "rating_scale")
