@@ -26,11 +26,30 @@ def test_input_json_cannot_encode_is_a_422_naming_the_field(client, path, raw, l
     assert error["loc"] == loc and error["msg"] and error["type"]
 
 
-def test_a_422_shows_a_short_repr_of_the_rejected_value_not_the_input(client):
+def test_a_422_shows_the_rejected_value_cut_short_not_the_input(client):
     r = client.post("/v1/recommendations", json={"genre": "x" * 100_000})
     assert r.status_code == 422
     (error,) = r.json()["detail"]
-    assert error["loc"] == ["body", "genre"] and error["input"].startswith("'xxx") and len(r.content) < 1000
+    assert error["loc"] == ["body", "genre"] and error["input"] == "x" * 97 + "..." and len(r.content) < 1000
+    r = client.post("/v1/recommendations", json={"recent_items": [str(i) for i in range(300)]})
+    (error,) = r.json()["detail"]
+    assert error["input"] == ["0", "1", "2", "3", "..."] and error["ctx"]["max_length"] == 200
+
+
+@pytest.mark.parametrize("path, raw, shown, ctx", [
+    ("/v1/recommendations", b'{"k": 500}', 500, {"le": 100}),  # JSON values come back as they were sent
+    ("/v1/recommendations", b'{"k": 2.5}', 2.5, None),
+    ("/v1/recommendations", b'{"year_min": null, "exclude": {"a": [1]}}', {"a": [1]}, None),
+    ("/v1/recommendations", b'{"k": NaN}', "nan", None),  # what JSON cannot carry comes as a repr
+    ("/v1/recommendations", b'{"genre": "\\ud800"}', "\\ud800", None),
+    ("/v1/events", b'{"idempotency_key": "r", "user_id": "1", "item_id": "1", "type": "rating"}',
+     {"idempotency_key": "r", "user_id": "1", "item_id": "1", "type": "rating"}, None),  # ctx: a ValueError
+])
+def test_a_422_shows_the_rejected_value_as_json_and_the_constraint(client, path, raw, shown, ctx):
+    (error,) = post_raw(client, path, raw, WRITER).json()["detail"]
+    assert error["input"] == shown and error.get("ctx") == ctx
+    r = client.get("/v1/users/3/recommendations", params={"k": 500})  # a query parameter comes as text
+    assert r.json()["detail"][0]["input"] == "500" and r.json()["detail"][0]["ctx"] == {"le": 100}
 
 
 @pytest.mark.parametrize("key", ["   ", "a\x00b", "tab\there", "\u2028"])

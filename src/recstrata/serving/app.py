@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import math
 import reprlib
 import time
 from contextlib import asynccontextmanager
@@ -46,12 +47,11 @@ def create_app(settings: ServingSettings | None = None, *, state=None):
     return app
 
 
-#: a rejected value is shown as a short repr: the input itself may be megabytes, or hold NaN,
-#: Infinity or lone surrogates that JSON cannot encode
-_INPUT = reprlib.Repr()
-_INPUT.maxstring = _INPUT.maxother = 60
-_INPUT.maxlevel, _INPUT.maxdict, _INPUT.maxlist = 2, 4, 4
-MAX_ERRORS = 20
+#: a rejected value is shown as it came when JSON can carry it, cut short (it may be megabytes);
+#: what JSON cannot encode (NaN, Infinity, lone surrogates, Python objects) as a short repr
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+MAX_ERRORS, MAX_TEXT, MAX_ITEMS, MAX_DEPTH = 20, 100, 4, 2
 
 
 def _safe(text: str, limit: int = 200) -> str:
@@ -60,15 +60,40 @@ def _safe(text: str, limit: int = 200) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def _shown(value: object, depth: int = 0) -> object:
+    """``value`` as a 422 shows it: JSON values unchanged, long strings and containers cut (a cut
+    container ends with "..."), the rest as a short repr."""
+    if value is None or isinstance(value, bool) or (isinstance(value, int) and abs(value) < 10**18):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    if isinstance(value, str):
+        return _safe(value, MAX_TEXT)
+    if isinstance(value, (list, tuple, dict)) and depth < MAX_DEPTH:
+        more = ["..."] if len(value) > MAX_ITEMS else []
+        if isinstance(value, dict):
+            shown = {_safe(str(k), 64): _shown(v, depth + 1) for k, v in list(value.items())[:MAX_ITEMS]}
+            return shown | ({"...": f"{len(value) - MAX_ITEMS} more"} if more else {})
+        return [_shown(v, depth + 1) for v in value[:MAX_ITEMS]] + more
+    return _safe(_REPR.repr(value), MAX_TEXT)
+
+
 async def validation_error(request, exc):
-    """422 with loc / msg / type and a short repr of the rejected value per error (FastAPI's
-    documented ``HTTPValidationError`` shape), never the whole input."""
+    """422 with loc / msg / type, the rejected value (``input``, cut short) and the constraint's
+    context (``ctx``, e.g. ``{"le": 100}``) per error: FastAPI's documented ``HTTPValidationError``
+    shape, at most ``MAX_ERRORS`` errors, never the whole input."""
     from fastapi.responses import JSONResponse
 
     errors = exc.errors()
-    detail = [{"loc": [p if isinstance(p, int) else _safe(str(p), 64) for p in err.get("loc", ())],
-               "msg": _safe(str(err.get("msg", ""))), "type": _safe(str(err.get("type", "")), 64),
-               "input": _safe(_INPUT.repr(err.get("input")), 100)} for err in errors[:MAX_ERRORS]]
+    detail = []
+    for err in errors[:MAX_ERRORS]:
+        shown = {"loc": [p if isinstance(p, int) else _safe(str(p), 64) for p in err.get("loc", ())],
+                 "msg": _safe(str(err.get("msg", ""))), "type": _safe(str(err.get("type", "")), 64),
+                 "input": _shown(err.get("input"))}
+        # a context value that is no JSON value (the ValueError of a custom check) is in msg already
+        ctx = {k: _shown(v) for k, v in (err.get("ctx") or {}).items()
+               if v is None or isinstance(v, (bool, int, float, str, list, tuple, dict))}
+        detail.append(shown | ({"ctx": ctx} if ctx else {}))
     if len(errors) > MAX_ERRORS:
         detail.append({"loc": [], "msg": f"{len(errors) - MAX_ERRORS} more errors not shown: fix the ones above "
                        "first", "type": "too_many_errors", "input": ""})
