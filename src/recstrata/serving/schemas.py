@@ -71,8 +71,16 @@ class Filtered(Strict):
     exclude: list[ItemId] = Field(default_factory=list, max_length=200)
 
 
+#: jQuery's ``cache: false`` appends ``_=<timestamp>`` to a GET so no cache answers it: taken and ignored
+#: by both GET recommendation routes, which refuse every other unknown parameter
+CacheBuster = Field(None, alias="_", max_length=64,
+                    description="ignored: a cache-buster such as jQuery's `_=<timestamp>` (unknown parameters are 422)")
+
+
 class RecQuery(Filtered):
     """Query parameters of ``GET /v1/users/{id}/recommendations`` (one model: one validation call per request)."""
+
+    cache_buster: str | None = CacheBuster
 
 
 class SessionRequest(Filtered):
@@ -87,6 +95,7 @@ class SimilarQuery(Strict):
     """Query parameters of ``GET /v1/items/{id}/similar``."""
 
     k: int = Field(10, ge=1, le=100)
+    cache_buster: str | None = CacheBuster
 
 
 #: printable and not blank: no control character (C0, DEL, C1) and at least one character that is not a space
