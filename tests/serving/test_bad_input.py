@@ -120,6 +120,18 @@ def test_a_body_over_the_limit_is_a_413_before_it_is_parsed(make_client):
     assert client.post("/v1/events", json=event, headers=WRITER).status_code == 200  # under the limit
 
 
+def test_only_a_post_body_is_limited_and_every_post_route_documents_the_413(make_client):
+    client = make_client(max_body_bytes=2048)
+    big = b"x" * 4096
+    r = client.request("GET", "/v1/users/3/recommendations", params={"k": 1}, content=big)  # unread: ignored
+    assert r.status_code == 200 and r.json()["items"][0]["id"] == "3"
+    assert client.request("DELETE", "/v1/users/5", content=big, headers={"X-API-Key": "admin"}).status_code == 204
+    assert client.post("/v1/admin/reload", content=big, headers={"X-API-Key": "admin"}).status_code == 413
+    for path, operations in client.get("/openapi.json").json()["paths"].items():
+        for method, operation in operations.items():
+            assert ("413" in operation["responses"]) == (method == "post"), (method, path)
+
+
 @pytest.mark.parametrize("field, value", [("k", True), ("k", "5"), ("year_min", "1990")])
 def test_json_bodies_take_numbers_as_json_numbers(client, field, value):
     r = client.post("/v1/recommendations", json={"recent_items": ["10"], field: value})

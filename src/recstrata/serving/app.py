@@ -101,8 +101,9 @@ async def validation_error(request, exc):
 
 
 class BodyLimitMiddleware:
-    """413 for a request body over ``max_bytes``: at once when Content-Length says so (nothing is
-    read), else as soon as the chunks read add up to more (nothing is parsed)."""
+    """413 for a POST body over ``max_bytes``: at once when Content-Length says so (nothing is
+    read), else as soon as the chunks read add up to more (nothing is parsed). A body on any other
+    method is ignored, never read (no GET or DELETE route takes one), so it is not refused either."""
 
     def __init__(self, app, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
@@ -112,7 +113,7 @@ class BodyLimitMiddleware:
                 f"RECSTRATA_SERVING__MAX_BODY_BYTES): send less per request")
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         from fastapi import HTTPException

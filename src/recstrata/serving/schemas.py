@@ -23,6 +23,7 @@ NOT_FOUND = {404: {"model": ErrorOut, "description": "an item or user id that th
 AUTH = {401: {"model": ErrorOut, "description": "missing or unknown API key"},
         403: {"model": ErrorOut, "description": "the key lacks the scope"},
         429: {"model": ErrorOut, "description": "rate limited; see Retry-After"}}
+#: on every POST route, the ones without a body too (Content-Length is checked before the route is known)
 TOO_LARGE = {413: {"model": ErrorOut, "description": "the body is larger than the server's max_body_bytes"}}
 
 
