@@ -52,7 +52,8 @@ def test_a_422_shows_the_rejected_value_as_json_and_the_constraint(client, path,
     assert r.json()["detail"][0]["input"] == "500" and r.json()["detail"][0]["ctx"] == {"le": 100}
 
 
-@pytest.mark.parametrize("key", ["   ", "a\x00b", "tab\there", "\u2028"])
+@pytest.mark.parametrize("key", ["   ", "a\x00b", "tab\there", "\u2028", "\u2060", "\u00ad", "a\uffff", "\ue000",
+                                 "\u200b\u200b", "a\u202e"])
 def test_an_idempotency_key_is_printable_and_not_blank(client, key):
     r = client.post("/v1/events", json={"idempotency_key": key, "user_id": "1", "item_id": "1", "type": "view"},
                     headers=WRITER)
@@ -60,6 +61,13 @@ def test_an_idempotency_key_is_printable_and_not_blank(client, key):
     (error,) = r.json()["detail"]
     assert error["loc"] == ["body", "idempotency_key"] and "printable text, not blank" in error["msg"]
     assert client.app.state.recstrata.events.user_events("1") == []
+
+
+@pytest.mark.parametrize("key", ["550e8400-e29b-41d4-a716-446655440000", "clé 1", "🙂", "注文-42"])
+def test_a_printable_key_in_any_script_is_taken(client, key):
+    r = client.post("/v1/events", json={"idempotency_key": key, "user_id": "1", "item_id": "1", "type": "view"},
+                    headers=WRITER)
+    assert r.status_code == 200 and r.json()["duplicate"] is False
 
 
 def test_a_rating_has_a_value(client):

@@ -2,9 +2,9 @@
 
 Every operation gets generated requests (valid and invalid); the server must never answer 5xx
 and every response must match the documented schema. A schema-valid request may only be refused
-with 422 for what the schema cannot know, and only where it can happen (``ALLOWED``: an unknown
-genre or an empty year range in a recommendation request's filters, a rating off the scale in an
-event's value), never for a constraint the schema fails to state.
+with 422 for what the schema cannot know or state, and only where it can happen (``ALLOWED``: an
+unknown genre or an empty year range in a recommendation request's filters, a rating off the scale
+in an event's value, an invisible character in its key), never for a constraint the schema omits.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ ALLOWED = {
     *((path, (where, "year_min"), "year_range") for path, where in
       (("/v1/users/{user_id}/recommendations", "query"), ("/v1/recommendations", "body"))),
     ("/v1/events", ("body", "value"), "rating_scale"),
+    ("/v1/events", ("body", "idempotency_key"), "printable_key"),  # Unicode categories: beyond the pattern
 }
 
 

@@ -34,9 +34,10 @@ def require_scope(scope: str):
     return check
 
 
-#: the error types of the 422s ``invalid`` gives: input the schema admits, refused for what the
-#: server holds (its catalog) or by a rule a JSON schema cannot express
-SEMANTIC_ERRORS = ("rating_scale", "unknown_genre", "year_range")
+#: the error types of 422s for input the schema admits: refused for what the server holds (its
+#: catalog and settings: ``invalid`` gives these) or by a rule a JSON schema cannot express (a key's
+#: Unicode categories, see ``schemas.UNPRINTABLE``)
+SEMANTIC_ERRORS = ("rating_scale", "unknown_genre", "year_range", "printable_key")
 
 
 def invalid(loc: tuple[str, ...], message: str, value: object, type: str) -> RequestValidationError:

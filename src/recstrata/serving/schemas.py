@@ -3,7 +3,7 @@ OpenAPI spec is the contract."""
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
@@ -99,17 +99,20 @@ class SimilarQuery(Strict):
     cache_buster: str | None = CacheBuster
 
 
-#: printable and not blank: no control character (C0, DEL, C1) and at least one character that is not a space
+#: Unicode categories a key may not hold: controls, invisible format characters (U+00AD, U+200B,
+#: U+2060, ...), surrogates, private use, unassigned code points (U+FFFF), line/paragraph separators
+UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+#: what the schema states of that (JSON Schema regexes have no portable Unicode categories): no C0 or C1
+#: control character, at least one that is not a space; the server checks the categories (printable_key)
 _CONTROL = r"\x00-\x1f\x7f-\x9f"
 _SPACE = r"\x20\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff"
 KEY_PATTERN = rf"^[^{_CONTROL}]*[^{_CONTROL}{_SPACE}][^{_CONTROL}]*$"
 
 
 def _printable_key(key: str) -> str:
-    # KEY_PATTERN checked here rather than as a pydantic pattern, whose message would only quote the regex
-    if not re.fullmatch(KEY_PATTERN, key):
-        raise PydanticCustomError("string_pattern_mismatch", "an idempotency key is printable text, not blank and "
-                                  "without control characters (e.g. a UUID): send a fresh one per event")
+    if key.isspace() or any(unicodedata.category(c) in UNPRINTABLE for c in key):
+        raise PydanticCustomError("printable_key", "an idempotency key is printable text, not blank, without control "
+                                  "or invisible characters (e.g. a UUID): send a fresh one per event")
     return key
 
 
@@ -122,7 +125,8 @@ class EventIn(Strict):
 
     idempotency_key: Annotated[str, AfterValidator(_printable_key)] = Field(
         min_length=1, max_length=128, json_schema_extra={"pattern": KEY_PATTERN},
-        description="one per event: printable, not blank (e.g. a UUID); a retry repeats it with the identical event")
+        description="one per event: printable, not blank (e.g. a UUID; no control, invisible, private-use or "
+                    "unassigned character); a retry repeats it with the identical event")
     user_id: str = Id
     item_id: str = Id
     type: Literal["view", "click", "rating", "purchase"]
