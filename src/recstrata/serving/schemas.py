@@ -137,8 +137,11 @@ class EventIn(Strict):
                     "number is taken), since `recstrata train --events` weighs the interaction by it: send it "
                     "on the training data's scale. view, click, purchase: optional (e.g. seconds watched, a "
                     "quantity), not used for training")
-    timestamp: float | None = Field(None, ge=0, le=1e11, allow_inf_nan=False,
-                                    description="unix seconds; left out = when the server receives it")
+    timestamp: float | None = Field(
+        None, ge=0, le=1e11, allow_inf_nan=False,
+        description="when it happened, in unix seconds (UTC; milliseconds are over the bound): taken as sent, so "
+                    "0 is 1970-01-01 and sorts first when `recstrata train --events` orders a user's history. "
+                    "Left out when the time is not known: the server stamps the time it receives the event")
 
     _json_numbers = json_numbers("value", "timestamp")
 
