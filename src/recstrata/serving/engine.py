@@ -56,7 +56,11 @@ class LiveModel:
 def check_fits(model, dataset: Dataset, label: str) -> None:
     """Refuse (``ArtifactError``) a model built for another catalog: its item indices would name other
     items. It may know more users than ``dataset`` (a retraining with events appends new users after
-    the existing ones, see :func:`recstrata.data.events.with_events`), never fewer."""
+    the existing ones, see :func:`recstrata.data.events.with_events`), never fewer.
+
+    Sizes only: a saved model records its (users, items) shape, not which item ids it was built for,
+    so another catalog of the same size passes. Catching that needs a fingerprint of the item ids in
+    every save format (``Recommender.save``, ``VectorRetriever.save``, ``Pipeline.save``)."""
     n_items, n_users = getattr(model, "n_items_", None), getattr(model, "n_users_", None)
     fix = f"serve a model trained on {dataset.name!r} (recstrata train --dataset ...), or serve its own dataset"
     if n_items is not None and n_items != dataset.n_items:
