@@ -7,6 +7,7 @@ Every message names the bad input and says what to do next.
     ├── DataError            malformed input data: file, row and column are named
     ├── NotFittedError       a model used before ``fit`` / ``load``
     ├── ArtifactError        a saved model / index is missing, truncated or fails its hash check
+    ├── ConflictError        a request contradicts what is stored (an idempotency key reused for another event)
     ├── MissingDependencyError  an optional extra is not installed (message says which ``pip install``)
     └── LLMError             an LLM backend failed
         ├── LLMUnavailableError  backend missing, not reachable, or its model file is absent
@@ -23,6 +24,7 @@ __all__ = [
     "DataError",
     "NotFittedError",
     "ArtifactError",
+    "ConflictError",
     "MissingDependencyError",
     "LLMError",
     "LLMUnavailableError",
@@ -70,6 +72,10 @@ class NotFittedError(RecstrataError, RuntimeError):
 
 class ArtifactError(RecstrataError, OSError):
     """A saved artefact is missing, truncated, or does not match its manifest."""
+
+
+class ConflictError(RecstrataError, ValueError):
+    """A request contradicts what is already stored, e.g. an idempotency key reused for another event."""
 
 
 class MissingDependencyError(RecstrataError, ImportError):

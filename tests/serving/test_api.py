@@ -39,7 +39,14 @@ def test_query_parameters_are_strict(client):
     r = client.get("/v1/users/3/recommendations", params={"k": 5, "exclude": ["3", "bad id!"]})
     assert r.status_code == 422 and "exclude" in r.text
     spec = client.get("/openapi.json").json()["paths"]["/v1/users/{user_id}/recommendations"]["get"]
-    assert {p["name"] for p in spec["parameters"]} == {"user_id", "k", "genre", "year_min", "year_max", "exclude"}
+    assert {p["name"] for p in spec["parameters"]} == {"user_id", "k", "genre", "year_min", "year_max", "exclude", "_"}
+
+
+def test_get_routes_take_and_ignore_a_cache_buster(client):
+    # jQuery's cache: false appends _=<timestamp>; the answer is the one without it
+    for path in ("/v1/users/3/recommendations", "/v1/items/12/similar"):
+        r = client.get(path, params={"k": 3, "_": 1700000000123})
+        assert r.status_code == 200 and r.json()["items"] == client.get(path, params={"k": 3}).json()["items"]
 
 
 def test_session_endpoint_uses_recent_items(client):

@@ -5,6 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
+from recstrata.errors import ArtifactError
 from recstrata.retrieval.popularity import Popularity
 from recstrata.serving.modelstore import ModelStore
 
@@ -33,3 +36,32 @@ def test_concurrent_publishers_get_distinct_versions(blocks, tmp_path):
     for version in got:
         loaded, _ = store.load(version)
         assert loaded.recommend([0], k=3)[0].tolist() == model.recommend([0], k=3)[0].tolist()
+
+
+@pytest.mark.parametrize("pointer, says", [
+    ("{not json", "is not valid JSON"),
+    ("", "is empty"),
+    ("{}", "names no version"),
+    ('["1"]', "names no version"),
+    ('{"version": 1}', "version 1 is not a positive integer in a string"),
+    ('{"version": "0"}', "version '0' is not a positive integer"),
+])
+def test_a_corrupt_pointer_is_an_artifact_error_naming_the_file(blocks, tmp_path, pointer, says):
+    store = ModelStore(tmp_path, "pop")
+    store.publish(Popularity().fit(blocks[0]))
+    store.pointer.write_text(pointer)
+    with pytest.raises(ArtifactError) as info:
+        store.load()
+    assert str(info.value).startswith(str(store.pointer)) and says in str(info.value)
+    assert "naming a published version (here: 1)" in str(info.value)
+
+
+def test_a_version_is_never_a_path(blocks, tmp_path):
+    ModelStore(tmp_path / "elsewhere", "pop").publish(Popularity().fit(blocks[0]))
+    store = ModelStore(tmp_path / "runs", "pop")
+    store.publish(Popularity().fit(blocks[0]))
+    store.pointer.write_text('{"version": "../../elsewhere/pop/1"}')
+    with pytest.raises(ArtifactError, match="is not a positive integer"):
+        store.load()
+    with pytest.raises(ArtifactError, match="is not a positive integer"):
+        store.load("../1")

@@ -1,8 +1,10 @@
-"""FastAPI dependencies: the app state, API-key scopes and per-key rate limits."""
+"""FastAPI dependencies: the app state, API-key scopes and per-key rate limits; ``invalid`` for
+422s that need the served catalog to decide."""
 
 from __future__ import annotations
 
 from fastapi import Depends, HTTPException, Request, Security
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader
 
 from recstrata.serving.state import AppState
@@ -30,3 +32,15 @@ def require_scope(scope: str):
         return key
 
     return check
+
+
+#: the error types of 422s for input the schema admits: refused for what the server holds (its
+#: catalog and settings: ``invalid`` gives these) or by a rule a JSON schema cannot express (a key's
+#: Unicode categories, see ``schemas.UNPRINTABLE``)
+SEMANTIC_ERRORS = ("rating_scale", "unknown_genre", "year_range", "printable_key")
+
+
+def invalid(loc: tuple[str, ...], message: str, value: object, type: str) -> RequestValidationError:
+    """A 422 for one field (``loc`` e.g. ``("body", "value")``; ``type`` one of ``SEMANTIC_ERRORS``),
+    in the shape schema validation answers."""
+    return RequestValidationError([{"type": type, "loc": loc, "msg": message, "input": value}])

@@ -18,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recstrata.data.dataset import Dataset
-from recstrata.errors import ConfigError, DataError
+from recstrata.errors import ArtifactError, ConfigError, DataError
 from recstrata.retrieval.base import Recommender
 from recstrata.retrieval.popularity import Popularity
 
@@ -53,6 +53,24 @@ class LiveModel:
     name: str
 
 
+def check_fits(model, dataset: Dataset, label: str) -> None:
+    """Refuse (``ArtifactError``) a model built for another catalog: its item indices would name other
+    items. It may know more users than ``dataset`` (a retraining with events appends new users after
+    the existing ones, see :func:`recstrata.data.events.with_events`), never fewer.
+
+    Sizes only: a saved model records its (users, items) shape, not which item ids it was built for,
+    so another catalog of the same size passes. Catching that needs a fingerprint of the item ids in
+    every save format (``Recommender.save``, ``VectorRetriever.save``, ``Pipeline.save``)."""
+    n_items, n_users = getattr(model, "n_items_", None), getattr(model, "n_users_", None)
+    fix = f"serve a model trained on {dataset.name!r} (recstrata train --dataset ...), or serve its own dataset"
+    if n_items is not None and n_items != dataset.n_items:
+        raise ArtifactError(f"model {label} was built for {n_items} items, but the served dataset {dataset.name!r} "
+                            f"has {dataset.n_items}: {fix}")
+    if n_users is not None and n_users < dataset.n_users:
+        raise ArtifactError(f"model {label} knows {n_users} users, fewer than the {dataset.n_users} of the served "
+                            f"dataset {dataset.name!r}: {fix}")
+
+
 def through_index(model, index: str | None, *, required: bool = True):
     """``model`` served by an ANN index of kind ``index`` (a :class:`VectorRetriever` around it), or
     itself when ``index`` is None, it already is one, or it is a blended pipeline (it retrieves
@@ -67,6 +85,30 @@ def through_index(model, index: str | None, *, required: bool = True):
     if not has_vectors and not required:
         return model
     return VectorRetriever.wrap(model, index=index)
+
+
+@dataclass(frozen=True)
+class GenreIndex:
+    """The catalog's (item, genre) pairs, genres matched in any case. Built with the engine, never by
+    a request: ~0.4 s at 1M items would stall the event loop."""
+
+    item: np.ndarray  # (pairs,) item index
+    code: np.ndarray  # (pairs,) genre code
+    codes: dict[str, int]  # lower-cased genre -> code
+    counts: dict[str, int]  # lower-cased genre -> how many items have it, the most common first
+
+    @classmethod
+    def build(cls, genres: list[tuple[str, ...]]) -> GenreIndex:
+        lengths = np.fromiter((len(gs) for gs in genres), np.int64, len(genres))
+        flat = [g.lower() for gs in genres for g in gs]
+        code, names = pd.factorize(pd.Series(flat, dtype=object)) if flat else (np.zeros(0, np.int64), [])
+        counts = np.bincount(code, minlength=len(names))
+        return cls(np.repeat(np.arange(len(lengths)), lengths), np.asarray(code),
+                   {name: j for j, name in enumerate(names)},
+                   {names[j]: int(counts[j]) for j in np.argsort(-counts, kind="stable")})
+
+    def items_with(self, genre: str) -> np.ndarray:
+        return self.item[self.code == self.codes.get(genre.lower(), -1)]
 
 
 class Engine:
@@ -101,7 +143,7 @@ class Engine:
         self._titles = items["title"].tolist()
         self._genres = items["genres"].tolist()
         self._years = items["year"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-        self._genre_index: tuple[np.ndarray, np.ndarray, list[str]] | None = None
+        self._genre_index = GenreIndex.build(self._genres)
 
     #: catalogs up to this size are scored densely in well under a millisecond
     INLINE_MAX_ITEMS = 100_000
@@ -116,6 +158,7 @@ class Engine:
     def _prepare(self, live: LiveModel) -> LiveModel:
         from recstrata.retrieval.vector import VectorRetriever
 
+        check_fits(live.model, self.dataset, f"{live.name}/{live.version}")
         live = LiveModel(through_index(live.model, self.index), live.version, live.name)
         if isinstance(live.model, VectorRetriever):
             # graph and partition searches (~0.3-0.7 ms at 1M) run on the event loop too: a thread-pool
@@ -126,6 +169,7 @@ class Engine:
         return live
 
     def swap(self, live: LiveModel) -> None:
+        """Serve ``live`` from now on; ``ArtifactError`` (the old model stays) if it does not fit the catalog."""
         self.live = self._prepare(live)
 
     def add_event(self, user_id: str, item_id: str) -> None:
@@ -139,10 +183,11 @@ class Engine:
             self._overlay.pop(user_id, None)
             self._erased.add(user_id)
 
-    def item_index(self, item_id: str) -> int:
+    def item_index(self, item_id: str, field: str | None = None) -> int:
+        """The item's internal index; ``DataError`` naming ``field`` (the request's) if the catalog lacks it."""
         idx = self._item_idx.get(item_id)
         if idx is None:
-            raise DataError(f"unknown item id {item_id!r}: it is not in the catalog")
+            raise DataError(f"unknown item id {item_id!r}{f' in {field}' if field else ''}: it is not in the catalog")
         return idx
 
     def user_index(self, user_id: str) -> int | None:
@@ -164,10 +209,8 @@ class Engine:
             return None
         keep = np.ones(self.dataset.n_items, bool)
         if genre is not None:
-            item_of, code, names = self._genres_flat()
-            wanted = [j for j, name in enumerate(names) if name == genre.lower()]
             has = np.zeros_like(keep)
-            has[item_of[np.isin(code, wanted)]] = True
+            has[self._genre_index.items_with(genre)] = True
             keep &= has
         years = self._years
         if year_min is not None:
@@ -178,14 +221,9 @@ class Engine:
         allow.setflags(write=False)  # shared by every request with this filter; ANN indexes cache its bitmap
         return allow
 
-    def _genres_flat(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """(item index, lower-cased genre code) per (item, genre) pair, and the genre names; built once."""
-        if self._genre_index is None:
-            lengths = np.fromiter((len(gs) for gs in self._genres), np.int64, len(self._genres))
-            flat = [g.lower() for gs in self._genres for g in gs]
-            code, names = pd.factorize(pd.Series(flat, dtype=object)) if flat else (np.zeros(0, np.int64), [])
-            self._genre_index = (np.repeat(np.arange(len(lengths)), lengths), np.asarray(code), list(names))
-        return self._genre_index
+    def genres(self) -> dict[str, int]:
+        """The catalog's genres (lower case) and how many items have each, the most common first."""
+        return self._genre_index.counts
 
     def _popular(self, k: int, allow: np.ndarray | None, hidden: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Popularity top-k over allowed, not hidden items: O(k + len(hidden)) without an allow-list."""
@@ -207,7 +245,7 @@ class Engine:
         k = min(k, n_items)  # a small catalog answers with what it has
         known = None  # a known user with no events since training: the model's own user state
         if history is not None:
-            hist = [self.item_index(i) for i in history]
+            hist = [self.item_index(i, "recent_items") for i in history]
         else:
             idx = self._user_idx.get(user_id) if user_id is not None else None
             with self._lock:
@@ -218,7 +256,7 @@ class Engine:
             else:
                 hist = self.history(user_id) if user_id is not None else None
         allow = self._allow(filters.genre, filters.year_min, filters.year_max)
-        exclude_idx = [self.item_index(i) for i in filters.exclude]
+        exclude_idx = [self.item_index(i, "exclude") for i in filters.exclude]
         cold = known is None and not hist
         model = self.popularity if cold else live.model
         excl = None
@@ -240,6 +278,14 @@ class Engine:
                     sources = [out.sources_of(0, j) for j in range(ids.shape[1])]
                 else:
                     ids, scores = model.recommend(k=kk, exclude_seen=True, exclude=excl, candidates=allow, **who)
+                if known is None and not self.popularity.counts_[hist].any() \
+                        and not np.any(scores[0][ids[0] >= 0]):
+                    # a history of items nobody interacted with, which the model could not place either
+                    # (a content-aware model can): its all-zero scores would list the catalog in index
+                    # order, where popularity is the better guess. Decided by the history first, so a
+                    # filter leaving only zero-scored items never turns a warm request cold
+                    ids, scores = self._popular(kk, allow, exclude_idx + hist)
+                    cold, sources = True, None
         keep = ids[0] >= 0
         if sources is None:
             sources = [["pop" if cold else live.name]] * len(keep)

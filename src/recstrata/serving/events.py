@@ -1,12 +1,14 @@
 """Durable event store on SQLite (WAL, synchronous=FULL): an acknowledged event is on disk.
 
-Numbered migrations; a unique idempotency key makes a retried POST a no-op; erasure deletes a
+Numbered migrations; a unique idempotency key makes a retried POST a no-op (and the key reused
+for a different event a ``ConflictError``, never a silent drop); erasure deletes a
 user's events and records the erasure, so the server and retraining forget everything known about
 the user before it (their training history too); events the user sends afterwards are new data.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -14,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from recstrata.errors import ConfigError
+from recstrata.errors import ConfigError, ConflictError
 
 MIGRATIONS = [
     # 1: events with idempotency
@@ -36,6 +38,8 @@ MIGRATIONS = [
     """,
 ]
 
+COLUMNS = "idempotency_key, user_id, item_id, type, value, ts"  # in Event's field order
+
 
 @dataclass(frozen=True)
 class Event:
@@ -44,7 +48,15 @@ class Event:
     item_id: str
     type: str
     value: float | None
-    ts: float
+    ts: float | None  # unix seconds; None = now (``append`` stamps it), stored events always have one
+
+    def differences(self, stored: Event) -> list[str]:
+        """The fields in which this event is not ``stored``; the time counts only when this one gives it."""
+        pairs = [("user_id", self.user_id, stored.user_id), ("item_id", self.item_id, stored.item_id),
+                 ("type", self.type, stored.type), ("value", self.value, stored.value)]
+        if self.ts is not None:
+            pairs.append(("timestamp", self.ts, stored.ts))
+        return [name for name, mine, theirs in pairs if mine != theirs]
 
 
 class EventStore:
@@ -81,38 +93,58 @@ class EventStore:
                               f"tables {sorted(tables)}): {hint}")
         return self
 
-    def _migrate(self) -> None:
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction under the lock (BEGIN IMMEDIATE: a second process on the file waits).
+        An error rolls it back and propagates as it is: SQLite may have rolled back already (a full
+        disk does), so a failing ROLLBACK is ignored, never reported in place of the real error."""
         with self._lock:
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
-                self._db.execute("BEGIN IMMEDIATE")
-                for statement in filter(str.strip, sql.split(";")):  # executescript would commit early
-                    self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version={number}")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
                 self._db.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                raise
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self._transaction() as db:
+                for statement in filter(str.strip, sql.split(";")):  # executescript would commit early
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version={number}")
 
     def append(self, event: Event) -> bool:
-        """Store the event durably; False if its idempotency key was seen before (nothing written)."""
-        with self._lock:
-            cur = self._db.execute(
-                "INSERT OR IGNORE INTO events(idempotency_key, user_id, item_id, type, value, ts) VALUES (?,?,?,?,?,?)",
-                (event.idempotency_key, event.user_id, event.item_id, event.type, event.value, event.ts),
+        """Store the event durably; False if this very event is stored under its idempotency key
+        already (a retry: nothing written); ``ConflictError`` if the key was used for another event."""
+        ts = time.time() if event.ts is None else event.ts
+        # one transaction, so a second process on the file cannot insert or erase in between
+        with self._transaction() as db:
+            cur = db.execute(
+                f"INSERT OR IGNORE INTO events({COLUMNS}) VALUES (?,?,?,?,?,?)",
+                (event.idempotency_key, event.user_id, event.item_id, event.type, event.value, ts),
             )
-            return cur.rowcount == 1
+            stored = None if cur.rowcount == 1 else db.execute(
+                f"SELECT {COLUMNS} FROM events WHERE idempotency_key=?", (event.idempotency_key,)).fetchone()
+        if stored is None:
+            return True
+        differs = event.differences(Event(*stored))
+        if differs:
+            raise ConflictError(f"idempotency key {event.idempotency_key!r} was already used for another event "
+                                f"(it differs in {', '.join(differs)}): send each event with a fresh key, and "
+                                "repeat a key only to retry the very same event")
+        return False
 
     def user_events(self, user_id: str) -> list[Event]:
         with self._lock:
-            rows = self._db.execute(
-                "SELECT idempotency_key, user_id, item_id, type, value, ts FROM events WHERE user_id=? ORDER BY seq",
-                (user_id,),
-            ).fetchall()
+            rows = self._db.execute(f"SELECT {COLUMNS} FROM events WHERE user_id=? ORDER BY seq", (user_id,)).fetchall()
         return [Event(*r) for r in rows]
 
     def all_events(self) -> Iterator[Event]:
         with self._lock:
-            rows = self._db.execute(
-                "SELECT idempotency_key, user_id, item_id, type, value, ts FROM events ORDER BY seq"
-            ).fetchall()
+            rows = self._db.execute(f"SELECT {COLUMNS} FROM events ORDER BY seq").fetchall()
         return (Event(*r) for r in rows)
 
     def export(self, implicit_weight: float = 1.0) -> tuple[list[str], list[str], list[float], list[float]]:
@@ -132,11 +164,9 @@ class EventStore:
             return {r[0] for r in self._db.execute("SELECT idempotency_key FROM events")}
 
     def erase(self, user_id: str) -> int:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            n = self._db.execute("DELETE FROM events WHERE user_id=?", (user_id,)).rowcount
-            self._db.execute("INSERT OR REPLACE INTO erasures(user_id, ts) VALUES (?, ?)", (user_id, time.time()))
-            self._db.execute("COMMIT")
+        with self._transaction() as db:
+            n = db.execute("DELETE FROM events WHERE user_id=?", (user_id,)).rowcount
+            db.execute("INSERT OR REPLACE INTO erasures(user_id, ts) VALUES (?, ?)", (user_id, time.time()))
         return n
 
     def erased_users(self) -> set[str]:

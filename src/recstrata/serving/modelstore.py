@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from recstrata.errors import ArtifactError
 from recstrata.retrieval.base import Recommender
 
 REPORT = "report.json"
+#: a version as ``publish`` writes it: a positive integer in a string (never a path)
+VERSION = re.compile(r"[1-9][0-9]{0,17}")
 
 
 class ModelStore:
@@ -32,16 +35,43 @@ class ModelStore:
         return self.root / "CURRENT"
 
     def current(self) -> str | None:
-        if not self.pointer.is_file():
+        """The version ``CURRENT`` names; None when nothing is published. A pointer that is not
+        ``{"version": "<n>"}`` (hand-edited, truncated) raises ``ArtifactError`` naming it."""
+        try:
+            text = self.pointer.read_text()
+        except FileNotFoundError:
             return None
-        return json.loads(self.pointer.read_text())["version"]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ArtifactError(f"{self.pointer} cannot be read ({exc}): {self._fix()}") from exc
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            what = "is empty" if not text.strip() else f"is not valid JSON ({exc})"
+            raise ArtifactError(f"{self.pointer} {what}: {self._fix()}") from exc
+        if not isinstance(data, dict) or "version" not in data:
+            raise ArtifactError(f"{self.pointer} names no version (it holds {text[:80]!r}): {self._fix()}")
+        return self._checked(data["version"], self.pointer)
+
+    def versions(self) -> list[str]:
+        """The published version directories, oldest first."""
+        return sorted((p.name for p in self.root.glob("[0-9]*") if p.is_dir() and VERSION.fullmatch(p.name)), key=int)
+
+    def _fix(self) -> str:
+        return (f'CURRENT must hold {{"version": "<n>"}} naming a published version (here: '
+                f'{", ".join(self.versions()) or "none"}): write one of those into it, or publish again (recstrata train)')
+
+    def _checked(self, version: object, where: object) -> str:
+        """``version`` if it is one ``publish`` could have written; a path such as ``../x/1`` never is."""
+        if isinstance(version, str) and VERSION.fullmatch(version):
+            return version
+        raise ArtifactError(f"{where}: version {version!r} is not a positive integer in a string such as \"3\"; "
+                            f"{self._fix()}")
 
     def publish(self, model: Recommender, *, report: dict | None = None) -> str:
         """Save ``model`` as the next version (plus ``report.json``, e.g. how it was trained and
         scored), then point ``CURRENT`` at it."""
         with self._locked():
-            versions = [int(p.name) for p in self.root.glob("[0-9]*") if p.is_dir() and p.name.isdigit()]
-            version = str(max(versions, default=0) + 1)
+            version = str(max(map(int, self.versions()), default=0) + 1)
             model.save(self.root / version)
             if report is not None:
                 atomic_write_text(self.root / version / REPORT, json.dumps(report | {"version": version}, indent=2,
@@ -62,17 +92,17 @@ class ModelStore:
 
     def report(self, version: str | None = None) -> dict | None:
         """The ``report.json`` published with ``version`` (default: current), or None."""
-        version = version or self.current()
+        version = self.current() if version is None else self._checked(version, self.root)
         path = self.root / str(version) / REPORT
         return json.loads(path.read_text()) if version and path.is_file() else None
 
     def load(self, version: str | None = None) -> tuple[Recommender, str]:
-        version = version or self.current()
+        version = self.current() if version is None else self._checked(version, self.root)
         if version is None:
             raise ArtifactError(f"{self.pointer} is missing: publish a model first (ModelStore.publish)")
         if not (self.root / version).is_dir():
-            have = sorted((p.name for p in self.root.glob("[0-9]*") if p.is_dir() and p.name.isdigit()), key=int)
-            raise ArtifactError(f"{self.root} has no version {version!r} (published: {', '.join(have) or 'none'})")
+            raise ArtifactError(f"{self.root} has no version {version!r} (published: "
+                                f"{', '.join(self.versions()) or 'none'})")
         return load_model(self.root / version), version
 
 

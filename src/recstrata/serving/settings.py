@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 SCOPES = ("events:write", "admin", "users:erase")
 
@@ -36,6 +36,12 @@ class ServingSettings(BaseModel):
     rate_per_second: float = Field(50.0, gt=0, description="per-key sustained request rate")
     rate_burst: int = Field(100, ge=1, description="per-key burst")
     max_k: int = Field(100, ge=1, le=1000)
+    rating_scale: tuple[float, float] | None = Field(
+        None, description="lowest and highest rating POST /v1/events accepts, e.g. [1, 5]; None = the scale the "
+        "dataset's loader declares (MovieLens), else any finite value (a scale observed in the data is not "
+        "checked: a sample may miss the top star, implicit data rates everything 1)")
+    max_body_bytes: int = Field(
+        1 << 20, ge=1024, description="largest request body accepted; a larger one is answered 413 unread")
     llm_backend: str | None = Field("smollm2", description="LLM for explanations; None = template only")
     explanation_deadline_s: float = Field(1.5, gt=0, le=30)
     breaker_failures: int = Field(3, ge=1, description="consecutive LLM failures that open the circuit")
@@ -44,6 +50,14 @@ class ServingSettings(BaseModel):
         None, description="candidate run in shadow on a share of requests: a published name ('als' = its current "
         "version, 'als/3' = version 3 in runs_dir) or a model name fitted at start-up")
     shadow_fraction: float = Field(0.0, ge=0, le=1)
+
+    @field_validator("rating_scale")
+    @classmethod
+    def _a_scale(cls, scale: tuple[float, float] | None) -> tuple[float, float] | None:
+        if scale is not None and not -1e6 <= scale[0] < scale[1] <= 1e6:
+            raise ValueError(f"rating_scale {list(scale)} is not [lowest, highest] with lowest < highest, both "
+                             "finite and within ±1e6 (what an event's value may be): e.g. [1, 5]")
+        return scale
 
     def scopes_of(self, key: str | None) -> set[str] | None:
         import secrets

@@ -101,13 +101,14 @@ def shadow_candidate(settings: ServingSettings, dataset: Dataset):
     ``name/3`` = version 3 of ``runs_dir/name``), else a registry model fitted now; served through
     the same ANN index kind as the live model, so a 1M-item shadow is not scored densely."""
     from recstrata.retrieval.registry import make_model
-    from recstrata.serving.engine import through_index
+    from recstrata.serving.engine import check_fits, through_index
 
     name, _, version = settings.shadow_model.partition("/")
     store = ModelStore(settings.runs_dir, name)
     if version or store.current() is not None:
         model, version = store.load(version or None)
         label = f"{name}/{version}"
+        check_fits(model, dataset, f"shadow {label}")
     else:
         model, label = make_model(name).fit(dataset), name
     return through_index(model, settings.index, required=False), label  # a vector-less candidate: dense

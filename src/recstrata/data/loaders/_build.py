@@ -53,8 +53,14 @@ def build_dataset(
     rating_scale: tuple[float, float] | None = None,
     meta: dict | None = None,
 ) -> Dataset:
-    """Build a dataset; ids are strings. The catalog's order fixes internal item indices."""
-    meta = dict(meta or {})
+    """Build a dataset; ids are strings. The catalog's order fixes internal item indices.
+
+    ``rating_scale`` is the scale the source gives ratings on, when it defines one (MovieLens: 0.5
+    to 5 stars); ``meta["rating_scale_declared"]`` records that it was given. Without it the scale
+    is the observed min to max: a description of this sample (which may miss the top star, or be
+    all 1 in implicit data), not a rule a new rating must follow.
+    """
+    meta = dict(meta or {}) | {"rating_scale_declared": rating_scale is not None}
     if len(users) == 0:
         raise DataError("no interactions: the file has a header but no rows", file=source)
     item_table = normalise_items(item_table, file=source)

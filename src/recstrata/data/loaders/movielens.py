@@ -27,6 +27,9 @@ from recstrata.errors import DataError
 ML100K_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
 ML100K_SHA256 = "50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a2ad5"
 RECBOLE_WHEEL = "recbole==1.2.1"
+#: the star scales GroupLens documents (README of each dataset): whole stars in ML-100K, half stars in latest
+ML100K_SCALE = (1.0, 5.0)
+LATEST_SCALE = (0.5, 5.0)
 _GENRES_100K = (
     "unknown Action Adventure Animation Children's Comedy Crime Documentary Drama Fantasy Film-Noir "
     "Horror Musical Mystery Romance Sci-Fi Thriller War Western"
@@ -51,6 +54,7 @@ def load_movielens_latest_small(directory: str | os.PathLike[str] | None = None)
         columns={"user": "userId", "item": "movieId"},
         items=items,
         name="ml-latest-small",
+        rating_scale=LATEST_SCALE,
     )
     return ds
 
@@ -66,7 +70,7 @@ def load_movielens_100k(source: str | os.PathLike[str] | None = None, *, cache_d
     if source is not None:
         path = Path(source)
         if path.is_dir() and (path / "ml-100k.inter").is_file():
-            return load_recbole_atomic(path, "ml-100k")
+            return load_recbole_atomic(path, "ml-100k", rating_scale=ML100K_SCALE)
         if path.is_dir() and (path / "u.data").is_file():
             return _load_grouplens_dir(path)
         if path.is_file() and path.suffix == ".zip":
@@ -78,10 +82,10 @@ def load_movielens_100k(source: str | os.PathLike[str] | None = None, *, cache_d
         )
     cache = Path(cache_dir) if cache_dir else _cache_root() / "ml-100k"
     if (cache / "ml-100k.inter").is_file():
-        return load_recbole_atomic(cache, "ml-100k")
+        return load_recbole_atomic(cache, "ml-100k", rating_scale=ML100K_SCALE)
     try:
         _fetch_from_recbole_wheel(cache)
-        return load_recbole_atomic(cache, "ml-100k")
+        return load_recbole_atomic(cache, "ml-100k", rating_scale=ML100K_SCALE)
     except (OSError, subprocess.SubprocessError, DataError):
         zip_path = cache / "ml-100k.zip"
         download_checked(ML100K_URL, zip_path, ML100K_SHA256)
@@ -164,4 +168,5 @@ def _load_grouplens_bytes(read, source: str) -> Dataset:
         item_table=items,
         user_table=user_raw,
         source=source,
+        rating_scale=ML100K_SCALE,
     )

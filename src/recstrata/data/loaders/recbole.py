@@ -43,8 +43,10 @@ def _first(df: pd.DataFrame, names: tuple[str, ...]) -> str | None:
     return next((n for n in names if n in df.columns), None)
 
 
-def load_recbole_atomic(directory: str | os.PathLike[str], name: str | None = None) -> Dataset:
-    """Load ``<dir>/<name>.inter`` (+ ``.item``, ``.user`` when present).
+def load_recbole_atomic(directory: str | os.PathLike[str], name: str | None = None, *,
+                       rating_scale: tuple[float, float] | None = None) -> Dataset:
+    """Load ``<dir>/<name>.inter`` (+ ``.item``, ``.user`` when present); ``rating_scale`` declares the
+    scale ratings are given on (the files do not say).
 
     Bad fields in the item file that are known glitches of public data (a year of ``V`` or a
     title of ``unkonwn`` in ML-100K) load as missing values rather than failing.
@@ -95,4 +97,5 @@ def load_recbole_atomic(directory: str | os.PathLike[str], name: str | None = No
         item_table=items,
         user_table=users,
         source=file,
+        rating_scale=rating_scale,
     )

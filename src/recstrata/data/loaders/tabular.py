@@ -47,13 +47,15 @@ def load_interactions_table(
     name: str | None = None,
     delimiter: str | None = None,
     unknown_items: Literal["raise", "drop"] = "raise",
+    rating_scale: tuple[float, float] | None = None,
 ) -> Dataset:
     """Load interactions from a CSV/TSV/Parquet/JSONL file.
 
     ``columns`` maps the roles ``user``, ``item``, ``rating`` (optional) and ``timestamp``
     (optional) to the file's column names; the defaults are ``user_id``, ``item_id``, ``rating``
     and ``timestamp``. ``items`` / ``users`` are optional catalog and user tables (see
-    :func:`load_item_table`).
+    :func:`load_item_table`). ``rating_scale`` declares the scale ratings are given on (else the
+    observed range is recorded, see :func:`~recstrata.data.loaders._build.build_dataset`).
     """
     mapping = {**DEFAULT_COLUMNS, **(columns or {})}
     unknown = set(mapping) - set(DEFAULT_COLUMNS)
@@ -79,6 +81,7 @@ def load_interactions_table(
         user_table=users,
         source=file,
         unknown_items=unknown_items,
+        rating_scale=rating_scale,
     )
 
 

@@ -8,7 +8,7 @@ from fastapi.responses import PlainTextResponse
 from recstrata.errors import RecstrataError
 from recstrata.serving.deps import get_state, require_scope
 from recstrata.serving.engine import LiveModel
-from recstrata.serving.schemas import AUTH, ID_PATTERN, ErrorOut, ShadowSummary
+from recstrata.serving.schemas import AUTH, ID_PATTERN, TOO_LARGE, ErrorOut, ShadowSummary
 from recstrata.serving.state import AppState
 
 router = APIRouter(tags=["operations"])
@@ -49,14 +49,15 @@ def shadow(state: AppState = Depends(get_state), _key: str = Depends(require_sco
     return ShadowSummary(**state.shadow.summary())
 
 
-@router.post("/v1/admin/reload", responses={**AUTH, 409: {"model": ErrorOut, "description": "no loadable version"}})
+@router.post("/v1/admin/reload", responses={**AUTH, **TOO_LARGE, 409: {
+    "model": ErrorOut, "description": "no loadable version, or one built for another catalog"}})
 def reload(state: AppState = Depends(get_state), _key: str = Depends(require_scope("admin"))) -> dict:
     """Load the version the CURRENT pointer names and swap it in; requests in flight keep the old one."""
     try:
         model, version = state.store.load()
+        state.engine.swap(LiveModel(model, version, state.store.name))
     except RecstrataError as exc:
         raise HTTPException(409, f"reload refused, still serving the old model: {exc}") from exc
-    state.engine.swap(LiveModel(model, version, state.store.name))
     return {"model_version": f"{state.store.name}/{version}"}
 
 

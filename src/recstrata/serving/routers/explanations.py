@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, HTTPException
 
 from recstrata.errors import DataError
 from recstrata.serving.deps import get_state
-from recstrata.serving.schemas import NOT_FOUND, ExplainRequest, ExplainResponse, ExplanationOut
+from recstrata.serving.schemas import NOT_FOUND, TOO_LARGE, ExplainRequest, ExplainResponse, ExplanationOut
 from recstrata.serving.state import AppState
 
 router = APIRouter(prefix="/v1", tags=["explanations"])
 
 
-@router.post("/explanations", response_model=ExplainResponse, responses=NOT_FOUND)
+@router.post("/explanations", response_model=ExplainResponse, responses={**NOT_FOUND, **TOO_LARGE})
 def explain(body: ExplainRequest, state: AppState = Depends(get_state)) -> ExplainResponse:
     start = time.perf_counter()
     try:

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from starlette.concurrency import run_in_threadpool
 
 from recstrata.errors import DataError
-from recstrata.serving.deps import get_state
+from recstrata.serving.deps import get_state, invalid
 from recstrata.serving.engine import Filters, RecResult
-from recstrata.serving.schemas import (ID_PATTERN, NOT_FOUND, RecItem, RecQuery, RecResponse, SessionRequest,
-                                      SimilarResponse)
+from recstrata.serving.schemas import (ID_PATTERN, NOT_FOUND, TOO_LARGE, Filtered, RecItem, RecQuery, RecResponse,
+                                      SessionRequest, SimilarQuery, SimilarResponse)
 from recstrata.serving.state import AppState
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
@@ -20,6 +20,19 @@ router = APIRouter(prefix="/v1", tags=["recommendations"])
 def _items(state: AppState, result: RecResult) -> list[RecItem]:
     info = state.engine.item_info
     return [RecItem(**info(i), score=s, sources=src) for i, s, src in zip(result.indices, result.scores, result.sources)]
+
+
+def _filters(state: AppState, q: Filtered, where: str) -> Filters:
+    """The request's filters; 422 for filters that cannot match (an unknown genre, an empty year range),
+    so an empty answer always means that no unseen item passes them."""
+    if q.year_min is not None and q.year_max is not None and q.year_min > q.year_max:
+        raise invalid((where, "year_min"), f"year_min {q.year_min} is after year_max {q.year_max}, so no year "
+                                           "matches: swap them", q.year_min, "year_range")
+    if q.genre is not None and q.genre.lower() not in (genres := state.engine.genres()):
+        some = ", ".join(list(genres)[:8]) + (", ..." if len(genres) > 8 else "")
+        raise invalid((where, "genre"), f"unknown genre {q.genre!r}: the catalog's {len(genres)} genres (any case) "
+                                        f"include {some or 'none'}", q.genre, "unknown_genre")
+    return Filters(q.genre, q.year_min, q.year_max, tuple(q.exclude))
 
 
 def _respond(state: AppState, result: RecResult, user_id: str | None, k: int) -> RecResponse:
@@ -42,8 +55,7 @@ async def user_recommendations(
 ) -> RecResponse:
     engine = state.engine
     k = q.k
-    call = dict(user_id=user_id, k=min(k, state.settings.max_k),
-                filters=Filters(q.genre, q.year_min, q.year_max, tuple(q.exclude)))
+    call = dict(user_id=user_id, k=min(k, state.settings.max_k), filters=_filters(state, q, "query"))
     try:
         result = engine.recommend(**call) if engine.runs_inline else await run_in_threadpool(engine.recommend, **call)
     except DataError as exc:
@@ -51,11 +63,11 @@ async def user_recommendations(
     return _respond(state, result, user_id, k)
 
 
-@router.post("/recommendations", response_model=RecResponse, responses=NOT_FOUND)
+@router.post("/recommendations", response_model=RecResponse, responses={**NOT_FOUND, **TOO_LARGE})
 def session_recommendations(body: SessionRequest, state: AppState = Depends(get_state)) -> RecResponse:
     try:
         result = state.engine.recommend(history=body.recent_items, k=min(body.k, state.settings.max_k),
-                                        filters=Filters(body.genre, body.year_min, body.year_max, tuple(body.exclude)))
+                                        filters=_filters(state, body, "body"))
     except DataError as exc:
         raise HTTPException(404, str(exc)) from exc
     return _respond(state, result, None, body.k)
@@ -63,12 +75,12 @@ def session_recommendations(body: SessionRequest, state: AppState = Depends(get_
 
 @router.get("/items/{item_id}/similar", response_model=SimilarResponse, responses=NOT_FOUND)
 def similar_items(
+    q: Annotated[SimilarQuery, Query()],
     item_id: str = Path(min_length=1, max_length=128, pattern=ID_PATTERN),
-    k: int = Query(10, ge=1, le=100),
     state: AppState = Depends(get_state),
 ) -> SimilarResponse:
     try:
-        ids, scores = state.engine.similar(item_id, k)
+        ids, scores = state.engine.similar(item_id, q.k)
     except DataError as exc:
         raise HTTPException(404, str(exc)) from exc
     items = [RecItem(**state.engine.item_info(state.engine.item_index(i)), score=s, sources=[state.engine.live.name])
