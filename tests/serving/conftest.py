@@ -25,7 +25,7 @@ def make_client(blocks, tmp_path):
             "dataset": "unused", "model": "ease", "model_params": {"reg": 1.0}, "runs_dir": tmp_path / "runs",
             "state_dir": tmp_path / "state",
             "api_keys": {"writer": ["events:write"], "admin": ["admin", "users:erase", "events:write"]},
-            "llm_backend": None, **overrides,
+            "llm_backend": None, "warm_llm": False, **overrides,
         })
         state = build_state(settings, dataset=blocks[0], backend=backend)
         client = TestClient(create_app(settings, state=state))

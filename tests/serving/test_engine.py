@@ -54,3 +54,35 @@ def test_the_genre_index_is_built_with_the_engine_not_by_a_request(blocks):
     engine._genres = None  # a request that walked the catalog's genres now (on the event loop) would fail
     assert engine.genres() == {"genre0": 10, "genre1": 10, "genre2": 10, "genre3": 10}
     assert engine.recommend(history=["1", "2"], k=3, filters=Filters(genre="GENRE2")).item_ids == ["20", "21", "22"]
+
+
+def test_start_up_warms_the_explanations_llm_up_once(blocks, tmp_path):
+    from tests_support import good_sentence
+
+    from recstrata.llm.mock import MockBackend
+    from recstrata.serving.settings import ServingSettings
+    from recstrata.serving.state import build_state
+
+    for warm, calls in ((True, 1), (False, 0)):
+        backend = MockBackend(default=good_sentence("Movie 0"))
+        settings = ServingSettings(dataset="unused", model="pop", runs_dir=tmp_path / f"runs{warm}",
+                                   state_dir=tmp_path / f"state{warm}", llm_backend=None, warm_llm=warm)
+        state = build_state(settings, dataset=blocks[0], backend=backend)
+        try:
+            assert len(backend.calls) == calls
+            if calls:  # shaped like a request's call: the explanation schema
+                assert backend.calls[0].schema is not None
+        finally:
+            state.close()
+
+
+def test_an_unknown_index_kind_fails_before_anything_is_loaded_or_fitted(tmp_path):
+    from recstrata.errors import ConfigError
+    from recstrata.serving.settings import ServingSettings
+    from recstrata.serving.state import build_state
+
+    settings = ServingSettings(dataset="no-such-dataset", model="als", runs_dir=tmp_path / "runs",
+                               state_dir=tmp_path / "state", llm_backend=None, index="bogus")
+    with pytest.raises(ConfigError, match="unknown index kind 'bogus'"):
+        build_state(settings)
+    assert not (tmp_path / "runs").exists()

@@ -47,3 +47,7 @@ def test_a_published_pipeline_is_served_with_provenance_and_similar_items(blocks
     assert all(set(it["sources"]) <= {"ease", "itemknn", "pop"} and it["sources"] for it in body["items"])
     similar = client.get(f"/v1/items/{body['items'][0]['id']}/similar", params={"k": 3})
     assert similar.status_code == 200 and len(similar.json()["items"]) == 3
+    # answered by the pipeline's first source that finds similar items, and named as such
+    ids, _, source = pipe.similar_items_explained([blocks[0].item_ids.to_index(body["items"][0]["id"])[0]], k=3)
+    assert source == "ease" and all(it["sources"] == ["ease"] for it in similar.json()["items"])
+    assert [it["id"] for it in similar.json()["items"]] == [str(blocks[0].item_ids.external[i]) for i in ids[0]]

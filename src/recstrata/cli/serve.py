@@ -46,10 +46,6 @@ def serve(
         console.print(f"[red]invalid serving option:[/] {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
         raise typer.Exit(2) from exc
     try:
-        if settings.index:  # an unknown index kind fails before a model is fitted for it
-            from recstrata.retrieval.ann import make_index
-
-            make_index(settings.index)
         # built here, not in uvicorn's start-up, so that a bad dataset, model or index is one message
         with console.status(f"loading {settings.dataset} and the {settings.model} model"):
             state = build_state(settings)

@@ -450,15 +450,21 @@ class Pipeline:
 
     def similar_items(self, items, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Items like the given ones, from the ``vector_source`` (else the first source that can answer)."""
+        ids, scores, _ = self.similar_items_explained(items, k)
+        return ids, scores
+
+    def similar_items_explained(self, items, k: int = 10) -> tuple[np.ndarray, np.ndarray, str]:
+        """:meth:`similar_items` and the name of the source that answered (its provenance)."""
         self._check_fitted()
         order = ([self.vector_source] if self.vector_source else []) + [n for n in self.sources if n != self.vector_source]
         for name in order:
             similar = getattr(self.sources[name], "similar_items", None)
             if similar is not None:
                 try:
-                    return similar(items, k=k)
+                    ids, scores = similar(items, k=k)
                 except NotImplementedError:
                     continue
+                return ids, scores, name
         raise ConfigError(f"no source of this pipeline ({list(self.sources)}) answers similar_items")
 
     # ---- persistence -----------------------------------------------------------------------------------------

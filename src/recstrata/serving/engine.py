@@ -309,14 +309,20 @@ class Engine:
             return self._train_history[result.known_user].tolist()
         return result.history
 
-    def similar(self, item_id: str, k: int) -> tuple[list[str], list[float]]:
+    def similar(self, item_id: str, k: int) -> tuple[list[str], list[float], str]:
+        """Ids and scores of the items most like ``item_id``, and who answered: the live model's name,
+        or for a blended pipeline the name of its source that did."""
         idx = self.item_index(item_id)
-        model = self.live.model
+        live = self.live
         k = min(k, self.dataset.n_items - 1)
-        ids, scores = model.similar_items([idx], k=k)
+        explained = getattr(live.model, "similar_items_explained", None)
+        if explained is not None:
+            ids, scores, source = explained([idx], k=k)
+        else:
+            (ids, scores), source = live.model.similar_items([idx], k=k), live.name
         keep = ids[0] >= 0
         return ([self._item_ext[i] for i in ids[0][keep].tolist()],
-                [float(s) for s in scores[0][keep]])
+                [float(s) for s in scores[0][keep]], source)
 
     def item_info(self, idx: int) -> dict:
         year = self._years[idx]

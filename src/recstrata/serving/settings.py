@@ -25,7 +25,8 @@ class ServingSettings(BaseModel):
     model: str = Field("als", description="model fitted at start-up when runs_dir has no published artefact")
     model_params: dict = Field(default_factory=dict)
     index: str | None = Field(
-        None, description="ANN index kind (exact, hnsw, ivf, ivfpq, sq8, fp16) the live model is served through; "
+        None, description="ANN index kind (exact, hnsw, ivf, ivfpq, sq8, fp16, pq4fs, ivfpq4fs; parameters as "
+        "'ivf:nprobe=128') the live model is served through; "
         "None = dense scoring of the whole catalog (fine up to ~100k items)",
     )
     runs_dir: Path = Field(Path("runs"), description="artefacts: <runs_dir>/<model>/<version>/ and a CURRENT pointer")
@@ -44,6 +45,8 @@ class ServingSettings(BaseModel):
         1 << 20, ge=1024, description="largest request body accepted; a larger one is answered 413 unread")
     llm_backend: str | None = Field("smollm2", description="LLM for explanations; None = template only")
     explanation_deadline_s: float = Field(1.5, gt=0, le=30)
+    warm_llm: bool = Field(True, description="make one explanation-shaped LLM call at start-up (loads the model "
+                           "and caches the shared prompt), so the first request's deadline is not spent on it")
     breaker_failures: int = Field(3, ge=1, description="consecutive LLM failures that open the circuit")
     breaker_cooldown_s: float = Field(30.0, gt=0)
     shadow_model: str | None = Field(

@@ -44,13 +44,18 @@ class AppState:
 
 def build_state(settings: ServingSettings, *, dataset: Dataset | None = None,
                 backend: LLMBackend | None | str = "settings") -> AppState:
-    """Load (or fit and publish) the model, open the stores, replay events into the overlay."""
+    """Load (or fit and publish) the model, open the stores, replay events into the overlay, warm the
+    explanations' LLM up (``settings.warm_llm``)."""
     from recstrata.data.registry import load_dataset
     from recstrata.errors import ConfigError, RecstrataError
     from recstrata.llm.breaker import CircuitBreaker
     from recstrata.personalization.cache import ExplanationCache
     from recstrata.retrieval.registry import make_model
 
+    if settings.index:  # an unknown index kind fails before a dataset is loaded or a model fitted for it
+        from recstrata.retrieval.ann import make_index
+
+        make_index(settings.index)
     dataset = dataset if dataset is not None else load_dataset(settings.dataset)
     store = ModelStore(settings.runs_dir, settings.model)
     if store.current() is None:
@@ -87,6 +92,10 @@ def build_state(settings: ServingSettings, *, dataset: Dataset | None = None,
         backend.ledger = UsageLedger()
     explainer = Explainer(dataset, backend, cache=ExplanationCache(settings.state_dir / "explanations.sqlite"),
                           breaker=CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_s))
+    if settings.warm_llm and backend is not None:
+        took = explainer.warm()
+        if took is not None:
+            log.info("explanations: LLM warmed up in %.1f s", took)
     shadow = None
     if settings.shadow_model and settings.shadow_fraction > 0:
         model, label = shadow_candidate(settings, dataset)

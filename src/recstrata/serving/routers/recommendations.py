@@ -80,9 +80,9 @@ def similar_items(
     state: AppState = Depends(get_state),
 ) -> SimilarResponse:
     try:
-        ids, scores = state.engine.similar(item_id, q.k)
+        ids, scores, source = state.engine.similar(item_id, q.k)
     except DataError as exc:
         raise HTTPException(404, str(exc)) from exc
-    items = [RecItem(**state.engine.item_info(state.engine.item_index(i)), score=s, sources=[state.engine.live.name])
+    items = [RecItem(**state.engine.item_info(state.engine.item_index(i)), score=s, sources=[source])
              for i, s in zip(ids, scores)]
     return SimilarResponse(item_id=item_id, items=items)
