@@ -56,6 +56,8 @@ def evaluate_cmd(
                 if name not in tasks:
                     tasks[name] = bar.add_task(f"tuning {name}", total=total)
                 bar.update(tasks[name], completed=done)
+                if not console.is_terminal:  # piped or logged: the bar is not drawn, so say it in lines
+                    console.print(f"tuning {name}: {done}/{total} settings, {time.perf_counter() - start:.0f} s")
 
             reports = run_experiment(split, names, ks=k, metric=metric, tuned=tune, progress=progress,
                                      group_by=group_by or None)
