@@ -109,6 +109,13 @@ def test_malformed_server_reply_is_a_protocol_error(response):
         _backend(Server(response)).generate("hi")
 
 
+def test_content_held_back_is_the_servers_doing_content_cut_short_the_models():
+    with pytest.raises(LLMProtocolError, match="no content .*content_filter"):
+        _backend(Server(_ok(None, finish="content_filter"))).generate("hi")
+    with pytest.raises(LLMOutputError):  # cut before any text: an empty reply fails the schema
+        _backend(Server(_ok(None, finish="length"))).generate("tag", schema=ItemTags)
+
+
 def test_retries_5xx_with_exponential_backoff_then_succeeds():
     sleeps: list[float] = []
     server = Server(httpx.Response(503), httpx.Response(502), httpx.Response(500), _ok())

@@ -116,3 +116,28 @@ def test_a_reply_off_its_schema_is_the_models_fault_a_garbage_response_the_serve
     out, _ = explain(explainer, ease, [1, 2, 3, 4])
     assert len(garbage.calls) == 2 and explainer.breaker.state == "open"
     assert [e.rejected for e in out][2:] == ["circuit open"] * 2
+
+
+def test_replies_cut_short_between_timeouts_do_not_keep_a_failing_backend_in_use(blocks, ease):
+    from recstrata.errors import LLMOutputError, LLMTimeoutError
+
+    backend = MockBackend(default=None)
+    for _ in range(3):
+        backend.enqueue(LLMTimeoutError("slow")).enqueue(LLMOutputError("cut at max_tokens"))
+    explainer = Explainer(blocks[0], backend, breaker=CircuitBreaker(failures=2), background=False)
+    out, _ = explain(explainer, ease, [1, 2, 3, 4, 5, 6])
+    # timeout, cut, timeout: two consecutive failures as far as availability goes -> open
+    assert len(backend.calls) == 3 and explainer.breaker.state == "open"
+    assert [e.rejected for e in out][3:] == ["circuit open"] * 3
+
+
+def test_sentences_of_the_schemas_full_length_fit_in_max_tokens():
+    """The explainer asks for at most ``Sentence``'s 200 characters; its token budget must hold them
+    (SmolLM2 spends ~46 tokens on 196 characters of plain English, plus the JSON around them)."""
+    from recstrata.personalization.explain import Sentence
+
+    import inspect
+
+    limit = Sentence.model_json_schema()["properties"]["sentence"]["maxLength"]
+    budget = inspect.signature(Explainer.__init__).parameters["max_tokens"].default
+    assert budget >= limit / 4 + 12  # ~4 characters a token, plus the JSON wrapper and slack

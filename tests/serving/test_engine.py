@@ -56,7 +56,7 @@ def test_the_genre_index_is_built_with_the_engine_not_by_a_request(blocks):
     assert engine.recommend(history=["1", "2"], k=3, filters=Filters(genre="GENRE2")).item_ids == ["20", "21", "22"]
 
 
-def test_start_up_warms_the_explanations_llm_up_once(blocks, tmp_path):
+def test_start_up_warms_the_explanations_llm_up_once_in_the_background(blocks, tmp_path):
     from tests_support import good_sentence
 
     from recstrata.llm.mock import MockBackend
@@ -69,6 +69,9 @@ def test_start_up_warms_the_explanations_llm_up_once(blocks, tmp_path):
                                    state_dir=tmp_path / f"state{warm}", llm_backend=None, warm_llm=warm)
         state = build_state(settings, dataset=blocks[0], backend=backend)
         try:
+            if warm:  # in the background: start-up does not wait for it
+                state.explainer._warming.join(10)
+                assert state.explainer.llm_state == "ready"
             assert len(backend.calls) == calls
             if calls:  # shaped like a request's call: the explanation schema
                 assert backend.calls[0].schema is not None
@@ -86,3 +89,28 @@ def test_an_unknown_index_kind_fails_before_anything_is_loaded_or_fitted(tmp_pat
     with pytest.raises(ConfigError, match="unknown index kind 'bogus'"):
         build_state(settings)
     assert not (tmp_path / "runs").exists()
+
+
+def test_start_up_survives_a_local_llm_that_cannot_run(blocks, tmp_path, monkeypatch):
+    """llama-cpp-python missing (a base install): the warm-up and explanations degrade to templates
+    instead of failing start-up or answering 500."""
+    import sys
+
+    from recstrata.errors import LLMUnavailableError
+    from recstrata.llm.llamacpp import LlamaCppBackend
+    from recstrata.serving.settings import ServingSettings
+    from recstrata.serving.state import build_state
+
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # "import llama_cpp" raises ImportError
+    backend = LlamaCppBackend(tmp_path / "model.gguf")
+    with pytest.raises(LLMUnavailableError, match="llama-cpp-python"):
+        backend.generate("hi", max_tokens=1)
+    settings = ServingSettings(dataset="unused", model="pop", runs_dir=tmp_path / "runs", state_dir=tmp_path / "state",
+                               llm_backend=None, warm_llm=True)
+    state = build_state(settings, dataset=blocks[0], backend=backend)
+    try:
+        state.explainer._warming.join(10)
+        out, _ = state.explainer.explain(state.engine.live.model, "3", [0, 1], [2], deadline_s=2.0)
+        assert out[0].source == "template"
+    finally:
+        state.close()

@@ -1,5 +1,6 @@
 """A circuit breaker: after N consecutive failures stop calling a backend for a cool-down, then
-let one probe through (half-open); a success closes the circuit again."""
+let one probe through (half-open); a success closes the circuit again. A reply that came in time but
+is unusable (``answered``) neither counts as a failure nor resets the count."""
 
 from __future__ import annotations
 
@@ -41,6 +42,15 @@ class CircuitBreaker:
     def success(self) -> None:
         with self._lock:
             self._failures, self._opened_at, self._probing = 0, None, False
+
+    def answered(self) -> None:
+        """The backend answered in time, but with nothing usable (a reply cut short or off its schema):
+        not a sign that it is down, nor that it works. A half-open probe ends and closes the circuit
+        (the backend is reachable); a closed circuit keeps its count of consecutive failures, so
+        such replies between timeouts do not keep a failing backend in use."""
+        with self._lock:
+            if self._probing:
+                self._failures, self._opened_at, self._probing = 0, None, False
 
     def failure(self) -> None:
         with self._lock:

@@ -14,8 +14,9 @@
   evaluation (prefill) cannot be interrupted; to avoid starting work that cannot finish in time the
   backend keeps a running estimate of its prefill speed and refuses at once (LLMTimeoutError, no
   compute spent) when the uncached part of the prompt would not even be read before the deadline.
-  Each refusal doubles the estimate (``REFUSAL_RELAX``), so one taken on a cold or busy moment cannot
-  refuse every later call: a call goes through again within a few refusals and re-measures.
+  Refusals measure nothing, so an estimate older than ``PROBE_AFTER_S`` no longer refuses: one call
+  goes through and re-measures. An estimate taken on a cold or busy moment cannot refuse every later
+  call, and on a machine that really is that slow at most one call a minute overruns its deadline.
   Before the first measurement a call can overrun by its prefill time (~450 tokens/s for SmolLM2).
 * Greedy structured output (temperature 0, the enrichment default) checks the grammar lazily: the
   best token is taken when the grammar allows it, and only otherwise is the grammar applied to the
@@ -43,7 +44,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from recstrata._optional import require
-from recstrata.errors import ConfigError, LLMError, LLMTimeoutError
+from recstrata.errors import ConfigError, LLMError, LLMTimeoutError, LLMUnavailableError, MissingDependencyError
 from recstrata.llm.base import TRANSCRIPT_STOPS, LLMBackend, RawReply, Request, render_transcript
 from recstrata.llm.gguf import ModelFile, check_model_file
 from recstrata.llm.usage import Price, UsageLedger
@@ -52,8 +53,8 @@ __all__ = ["LlamaCppBackend"]
 
 ModelSource = str | Path | ModelFile | Callable[[], ModelFile]
 
-#: factor applied to the prefill-speed estimate after each refusal (see the module docstring)
-REFUSAL_RELAX = 2.0
+#: seconds after which a prefill-speed estimate no longer refuses calls (see the module docstring)
+PROBE_AFTER_S = 60.0
 _LOOSE_CHAR = r'char ::= [^"\\]'
 _STRICT_CHAR = r'char ::= [^"\\\x7F\x00-\x1F]'
 
@@ -94,6 +95,7 @@ class LlamaCppBackend(LLMBackend):
         self._samplers: dict[str, Any] = {}  # GBNF text -> GrammarSampler (lazy greedy path)
         self._mode: str | None = None
         self._prefill_tps: float | None = None  # running estimate of prompt tokens read per second
+        self._prefill_at = 0.0  # time.monotonic() of its last measurement
 
     @property
     def model(self) -> str:
@@ -132,9 +134,12 @@ class LlamaCppBackend(LLMBackend):
     def _load_locked(self) -> None:
         if self._llm is not None:
             return
-        llama_cpp = require(
-            "llama_cpp", extra="llm", purpose="the llama.cpp backend", package="llama-cpp-python"
-        )
+        try:
+            llama_cpp = require(
+                "llama_cpp", extra="llm", purpose="the llama.cpp backend", package="llama-cpp-python"
+            )
+        except MissingDependencyError as exc:  # a backend that cannot run: callers degrade, as for a missing model
+            raise LLMUnavailableError(str(exc)) from exc
         mf = self._model_file()
         path = check_model_file(mf, verify_sha256=self.verify_sha256)
         if self.model_id is None:
@@ -235,10 +240,8 @@ class LlamaCppBackend(LLMBackend):
             cached = self._llm.input_ids[: self._llm.n_tokens].tolist()  # tokens now in the KV cache
             uncached = len(tokens) - self._llm.longest_token_prefix(cached, tokens)
             remaining = request.remaining()
-            if remaining is not None and self._prefill_tps and uncached / self._prefill_tps > remaining:
-                # a refusal measures nothing: relax the estimate so that a too-pessimistic one (e.g.
-                # from a cold first call on a busy machine) lets a call through again and is corrected
-                self._prefill_tps *= REFUSAL_RELAX
+            if (remaining is not None and self._prefill_tps and uncached / self._prefill_tps > remaining
+                    and time.monotonic() - self._prefill_at < PROBE_AFTER_S):
                 return RawReply("", 0, 0, "deadline")
             hit_deadline = False
             started = time.monotonic()
@@ -288,6 +291,7 @@ class LlamaCppBackend(LLMBackend):
         if uncached >= 16:  # short suffixes say little about speed
             tps = uncached / max(seconds, 1e-6)
             self._prefill_tps = tps if self._prefill_tps is None else 0.7 * self._prefill_tps + 0.3 * tps
+            self._prefill_at = time.monotonic()
 
     def _greedy_structured(
         self, request: Request, tokens: list[int], stops: list[str], grammar: Any, uncached: int

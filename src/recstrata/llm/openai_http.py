@@ -219,7 +219,10 @@ class OpenAIHTTPBackend(LLMBackend):
                 text = choice["text"]
             else:
                 text = choice["message"]["content"]
-            if text is None:
+            if text is None:  # cut before any text, or held back (a content filter, a refusal, hidden reasoning)
+                if choice.get("finish_reason") != "length":
+                    raise LLMProtocolError(f"{where} answered with no content (finish_reason "
+                                           f"{choice.get('finish_reason')!r}): the server held the text back")
                 text = ""
             if not isinstance(text, str):
                 raise TypeError("content is not a string")

@@ -7,9 +7,10 @@ facts (delimited, as data) and check the sentence against the output contract; a
 from the same facts. The batch never takes much longer than the deadline.
 
 The circuit breaker protects requests from an unavailable or slow backend: backend errors and
-timeouts (an ``LLMError``) count as its failures. A sentence the output contract rejects, or a
-reply cut short or off its schema (``LLMOutputError``: a fault of the model's text, where a server
-that answers garbage raises ``LLMProtocolError``), does not: the backend answered in time (a success, which also ends a half-open probe), the item falls
+timeouts (an ``LLMError``) count as its failures. A reply cut short or off its schema
+(``LLMOutputError``: a fault of the model's text, where a server that answers garbage raises
+``LLMProtocolError``) neither counts nor resets the count (``CircuitBreaker.answered``). A sentence
+the output contract rejects does not count either: the backend answered in time (a success, which also ends a half-open probe), the item falls
 back to its template, and the next item still asks the LLM. The response is flagged ``degraded``
 when any item fell back because of an error, an open circuit or a rejected sentence — not when
 it merely ran out of time (those items are explained in the background).
@@ -76,7 +77,7 @@ class Explanation:
 
 class Explainer:
     def __init__(self, dataset: Dataset, backend: LLMBackend | None, *, cache: ExplanationCache | None = None,
-                 breaker: CircuitBreaker | None = None, max_tokens: int = 40, background: bool = True,
+                 breaker: CircuitBreaker | None = None, max_tokens: int = 64, background: bool = True,
                  background_budget_s: float = 10.0, background_quiet_s: float = 0.25) -> None:
         self.dataset = dataset
         self.backend = backend
@@ -91,6 +92,7 @@ class Explainer:
         self.background_budget_s = background_budget_s
         self.background_quiet_s = background_quiet_s
         self._last_seen = 0.0  # when a request last started or finished an LLM call
+        self._warming: threading.Thread | None = None  # warm_in_background's thread
         self.fill = BackgroundFill(self._background_sentence, self.cache.put, busy=self._busy) \
             if background and backend is not None else None
 
@@ -142,7 +144,7 @@ class Explainer:
                 took = time.monotonic() - started
                 self._typical_s = took if self._typical_s is None else 0.8 * self._typical_s + 0.2 * took
             except LLMOutputError as exc:  # answered in time, but a reply cut short or off the schema
-                self.breaker.success()
+                self.breaker.answered()
                 degraded = True
                 out.append(Explanation(g.item_id, template_sentence(g), "template", g, rejected=str(exc)[:200]))
                 continue
@@ -168,7 +170,7 @@ class Explainer:
         try:
             sentence = self._generate(g, self.background_budget_s)
         except LLMOutputError:  # the backend answered: not its availability
-            self.breaker.success()
+            self.breaker.answered()
             return None
         except LLMError:
             self.breaker.failure()
@@ -191,7 +193,25 @@ class Explainer:
         except LLMError as exc:
             log.warning("explanations: LLM warm-up failed (%s); first requests may get templates", exc)
             return None
-        return time.monotonic() - started
+        took = time.monotonic() - started
+        log.info("explanations: LLM warmed up in %.1f s", took)
+        return took
+
+    def warm_in_background(self, budget_s: float = 60.0) -> None:
+        """:meth:`warm` in a daemon thread, so a server starts at once: requests arriving meanwhile
+        wait for the backend within their own deadline and fall back to templates as usual.
+        ``llm_state`` says ``"warming"`` until it is done."""
+        if self.backend is None or self._warming is not None:
+            return
+        self._warming = threading.Thread(target=self.warm, args=(budget_s,), name="llm-warm-up", daemon=True)
+        self._warming.start()
+
+    @property
+    def llm_state(self) -> str | None:
+        """None without a backend, ``"warming"`` while the start-up call runs, else ``"ready"``."""
+        if self.backend is None:
+            return None
+        return "warming" if self._warming is not None and self._warming.is_alive() else "ready"
 
     def erase_user(self, user_id: str) -> int:
         """Drop the user's cached and queued explanations (right to erasure)."""

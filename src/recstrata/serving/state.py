@@ -44,8 +44,8 @@ class AppState:
 
 def build_state(settings: ServingSettings, *, dataset: Dataset | None = None,
                 backend: LLMBackend | None | str = "settings") -> AppState:
-    """Load (or fit and publish) the model, open the stores, replay events into the overlay, warm the
-    explanations' LLM up (``settings.warm_llm``)."""
+    """Load (or fit and publish) the model, open the stores, replay events into the overlay, start
+    warming the explanations' LLM up in the background (``settings.warm_llm``)."""
     from recstrata.data.registry import load_dataset
     from recstrata.errors import ConfigError, RecstrataError
     from recstrata.llm.breaker import CircuitBreaker
@@ -92,10 +92,8 @@ def build_state(settings: ServingSettings, *, dataset: Dataset | None = None,
         backend.ledger = UsageLedger()
     explainer = Explainer(dataset, backend, cache=ExplanationCache(settings.state_dir / "explanations.sqlite"),
                           breaker=CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_s))
-    if settings.warm_llm and backend is not None:
-        took = explainer.warm()
-        if took is not None:
-            log.info("explanations: LLM warmed up in %.1f s", took)
+    if settings.warm_llm:  # in the background: the server answers at once, /readyz says "warming"
+        explainer.warm_in_background()
     shadow = None
     if settings.shadow_model and settings.shadow_fraction > 0:
         model, label = shadow_candidate(settings, dataset)

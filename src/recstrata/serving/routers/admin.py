@@ -23,7 +23,7 @@ def healthz() -> dict:
 def readyz(state: AppState = Depends(get_state)) -> dict:
     return {"status": "ready", "model_version": f"{state.engine.live.name}/{state.engine.live.version}",
             "llm": state.explainer.backend.name if state.explainer.backend else None,
-            "llm_circuit": state.explainer.breaker.state}
+            "llm_state": state.explainer.llm_state, "llm_circuit": state.explainer.breaker.state}
 
 
 @router.get("/metrics", response_class=PlainTextResponse,
