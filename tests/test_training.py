@@ -81,7 +81,9 @@ def _invoke(*args: str):
 def test_cli_trains_and_publishes_what_serve_then_loads(tmp_path):
     result = _invoke("train", "--dataset", "ml-latest-small", "--model", "pop", "--runs-dir", str(tmp_path))
     assert result.exit_code == 0, result.output
-    assert "published" in result.output and "recstrata serve --dataset ml-latest-small --model pop" in result.output
+    # the printed command serves what was published: the runs dir given is passed on
+    assert "published" in result.output and \
+        f"RECSTRATA_SERVING__RUNS_DIR={tmp_path} recstrata serve --dataset ml-latest-small --model pop" in result.output
     assert ModelStore(tmp_path, "pop").current() == "1"
 
 

@@ -67,3 +67,16 @@ def test_explaining_a_blend_does_not_crash(blend, blocks):
     out, degraded = Explainer(ds, None).explain(blend, "3", HISTORY, [3, 5], deadline_s=1.0)
     assert [e.source for e in out] == ["template", "template"] and not degraded
     assert out[0].sentence.startswith("Recommended because you watched Movie ")
+
+
+def test_template_sentences_read_titles_naturally_and_claim_nothing_unknown():
+    from recstrata.personalization.grounding import Grounding, natural_title, template_sentence
+
+    assert natural_title("Breakfast Club, The") == "The Breakfast Club"
+    assert natural_title("Few Good Men, A (1992)") == "A Few Good Men (1992)"
+    assert natural_title("Postman, The (Postino, Il)") == "The Postman (Postino, Il)"
+    assert natural_title("Heat") == "Heat" and natural_title("Them, Theirs") == "Them, Theirs"
+    known = Grounding(item_id="1", title="Heat", because=("Godfather, The", "Fargo"), genres=("Crime",), year=None)
+    assert template_sentence(known) == "Recommended because you watched The Godfather and Fargo; you like Crime."
+    nothing = Grounding(item_id="2", title="Breakfast Club, The", because=(), genres=(), year=None)
+    assert template_sentence(nothing) == "The Breakfast Club is popular with other viewers."

@@ -169,6 +169,7 @@ def test_an_unknown_item_id_names_the_parameter_it_came_in(client):
 def test_filters_that_cannot_match_are_a_422_naming_the_field(client):
     for params, field, says in [
         ({"genre": "Klingon"}, "genre", "unknown genre 'Klingon': the catalog's 4 genres (any case) include genre0, "),
+        ({"genre": "genrr1"}, "genre", "unknown genre 'genrr1' (did you mean 'genre1'?): the catalog's 4 genres"),
         ({"year_min": 2010, "year_max": 1990}, "year_min", "year_min 2010 is after year_max 1990"),
     ]:
         r = client.get("/v1/users/3/recommendations", params=params)

@@ -30,12 +30,18 @@ def uvicorn_calls(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def built(monkeypatch):
-    """``build_state`` replaced: the settings it was called with (no data loaded, no model fitted)."""
-    import recstrata.serving.state
+def built(monkeypatch, blocks):
+    """``build_state`` replaced: the settings it was called with (no data loaded from them; the state
+    is the block catalog with popularity, enough for the printed examples)."""
+    from types import SimpleNamespace
 
+    import recstrata.serving.state
+    from recstrata.retrieval.popularity import Popularity
+    from recstrata.serving.engine import Engine, LiveModel
+
+    state = SimpleNamespace(dataset=blocks[0], engine=Engine(blocks[0], LiveModel(Popularity().fit(blocks[0]), "1", "pop")))
     seen = []
-    monkeypatch.setattr(recstrata.serving.state, "build_state", lambda settings: seen.append(settings) or object())
+    monkeypatch.setattr(recstrata.serving.state, "build_state", lambda settings: seen.append(settings) or state)
     return seen
 
 
@@ -107,8 +113,11 @@ def test_the_state_is_built_before_uvicorn_and_handed_to_the_app(uvicorn_calls, 
     assert len(uvicorn_calls) == 1 and "development key" in result.output
 
 
-def test_the_printed_commands_are_not_wrapped_in_a_narrow_terminal(uvicorn_calls, built, monkeypatch):
+def test_the_printed_commands_are_not_wrapped_in_a_narrow_terminal(uvicorn_calls, built, monkeypatch, blocks):
     from recstrata.cli._common import console
+
+    user = str(blocks[0].user_ids.external[0])
+    item = str(blocks[0].item_ids.external[_popularity_top(blocks[0], user)])
 
     monkeypatch.setattr(console, "width", 80)
     result = _serve("--port", "8123")
@@ -116,7 +125,35 @@ def test_the_printed_commands_are_not_wrapped_in_a_narrow_terminal(uvicorn_calls
     lines = result.output.splitlines()
     key = next(line for line in lines if line.startswith("  ")).strip()  # the first indented line
     assert ("  curl -X POST http://127.0.0.1:8123/v1/events -H 'X-API-Key: " + key + "' -H 'Content-Type: "
-            """application/json' -d '{"idempotency_key": "e1", "user_id": "1", "item_id": "1", "type": "click"}'"""
-            ) in lines
+            f"""application/json' -d '{{"idempotency_key": "e1", "user_id": "{user}", "item_id": "{item}", """
+            """"type": "click"}'""") in lines
     assert ("""  curl -X POST http://127.0.0.1:8123/v1/explanations -H 'Content-Type: application/json' """
-            """-d '{"user_id": "1", "item_ids": ["1"]}'""") in lines
+            f"""-d '{{"user_id": "{user}", "item_ids": ["{item}"]}}'""") in lines
+
+
+def test_the_printed_examples_use_a_real_user_and_an_item_recommended_to_them(uvicorn_calls, built, blocks):
+    result = _serve("--port", "8124")
+    assert result.exit_code == 0, result.output
+    ds = blocks[0]
+    user = str(ds.user_ids.external[0])
+    pop_top = str(ds.item_ids.external[_popularity_top(ds, user)])
+    assert f"/v1/users/{user}/recommendations?k=5" in result.output
+    assert f'"user_id": "{user}", "item_ids": ["{pop_top}"]' in result.output
+
+
+def _popularity_top(ds, user: str) -> int:
+    from recstrata.retrieval.popularity import Popularity
+
+    return int(Popularity().fit(ds).recommend([int(ds.user_ids.to_index(user)[0])], k=1)[0][0, 0])
+
+
+def test_a_port_already_in_use_is_one_message_before_anything_is_loaded(uvicorn_calls, built):
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _serve("--host", "127.0.0.1", "--port", str(port))
+    assert result.exit_code != 0 and f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert not built and not uvicorn_calls and "development key" not in result.output

@@ -46,23 +46,53 @@ def serve(
         console.print(f"[red]invalid serving option:[/] {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
         raise typer.Exit(2) from exc
     try:
+        _check_port(settings.host, settings.port)
         # built here, not in uvicorn's start-up, so that a bad dataset, model or index is one message
         with console.status(f"loading {settings.dataset} and the {settings.model} model"):
             state = build_state(settings)
     except RecstrataError as exc:
         raise fail(exc) from exc
+    user, item = _example_ids(state)
     if key:
         commands("[yellow]no API keys configured (RECSTRATA_SERVING__API_KEYS); a development key for this run:[/]",
                  key)
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"serving {settings.dataset} with {settings.model} on {base}  (docs: {base}/docs)")
     commands("try:",
-             f"curl '{base}/v1/users/1/recommendations?k=5'",
+             f"curl '{base}/v1/users/{user}/recommendations?k=5'",
              f"curl -X POST {base}/v1/events -H 'X-API-Key: {key or '<your key>'}' "
              "-H 'Content-Type: application/json' "
-             """-d '{"idempotency_key": "e1", "user_id": "1", "item_id": "1", "type": "click"}'""",
+             f"""-d '{{"idempotency_key": "e1", "user_id": "{user}", "item_id": "{item}", "type": "click"}}'""",
              f"curl -X POST {base}/v1/explanations -H 'Content-Type: application/json' "
-             """-d '{"user_id": "1", "item_ids": ["1"]}'""")
+             f"""-d '{{"user_id": "{user}", "item_ids": ["{item}"]}}'""")
     # one process: the model, overlay and event store live in it (scale out with more replicas)
     uvicorn.run(create_app(settings, state=state), host=settings.host, port=settings.port,
                 loop=settings.event_loop, log_level="info", access_log=access_log)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail before loading anything (and before a key or banner is printed) when the port is taken;
+    bound as uvicorn binds it (SO_REUSEADDR: a port in TIME_WAIT is free, a listening one is not)."""
+    import socket
+
+    from recstrata.errors import ConfigError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}): another server may hold it; "
+                              "choose another with --port") from None
+
+
+def _example_ids(state) -> tuple[str, str]:
+    """A real user of the served catalog and the first item recommended to them, for the printed
+    examples (a user's own catalog need not have a user or item "1")."""
+    ds = state.dataset
+    if not ds.n_users:
+        return "1", str(ds.item_ids.external[0])
+    user = str(ds.user_ids.external[0])
+    top = state.engine.recommend(user_id=user, k=1).indices
+    return user, str(ds.item_ids.external[top[0] if top else 0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import typer
@@ -125,7 +126,8 @@ def train_cmd(
     if report.spec.get("tuned"):
         console.print(f"chosen on validation: {report.spec.get('sources') or report.spec['params']}")
     console.print(f"published {store.root}/{report.version} ({report.kind}, {report.fit_seconds:.1f} s)")
-    commands("serve it:", f"recstrata serve --dataset {dataset} --model {store_name}")
+    where = "" if runs_dir is None else f"RECSTRATA_SERVING__RUNS_DIR={shlex.quote(str(runs_dir))} "  # else: the default
+    commands("serve it:", f"{where}recstrata serve --dataset {shlex.quote(str(dataset))} --model {store_name}")
 
 
 def _fold_events(ds, path: Path):

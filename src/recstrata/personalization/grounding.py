@@ -13,13 +13,14 @@ weights and ``k`` (equal weights under a trained ranker, which uses every source
 explanation cites the user's own history items that the blend's models agree drove the item,
 not only the vector source's view of them. A source without attribution (popularity) adds
 nothing; a model with none at all gets no ``because`` facts, and its explanation falls back to
-the shared genres (then to "popular with viewers like you") instead of failing.
+the shared genres (then to "popular with other viewers") instead of failing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass
 
@@ -105,12 +106,23 @@ def ground(model: Recommender, dataset: Dataset, history: list[int], item: int, 
 
 
 def template_sentence(g: Grounding) -> str:
-    """The non-LLM explanation, built from the same facts (always valid)."""
+    """The non-LLM explanation, built from the same facts (always valid); titles read naturally."""
     parts = []
     if g.because:
-        parts.append("you watched " + " and ".join(g.because))
+        parts.append("you watched " + " and ".join(natural_title(t) for t in g.because))
     if g.genres:
         parts.append("you like " + " and ".join(g.genres))
-    if not parts:
-        return f"{g.title} is popular with viewers like you."
+    if not parts:  # nothing known of the user (e.g. no history): say no more than is known
+        return f"{natural_title(g.title)} is popular with other viewers."
     return f"Recommended because {'; '.join(parts)}."
+
+
+_TRAILING_ARTICLE = re.compile(r"^(?P<rest>.+), (?P<article>The|A|An)(?P<tail> \(.*\))?$")
+
+
+def natural_title(title: str) -> str:
+    """A catalog title with a trailing English article moved to the front, as it is said:
+    ``"Breakfast Club, The"`` -> ``"The Breakfast Club"`` (MovieLens files titles that way); any
+    other title as it is."""
+    m = _TRAILING_ARTICLE.match(title)
+    return f"{m['article']} {m['rest']}{m['tail'] or ''}" if m else title
