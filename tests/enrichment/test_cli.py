@@ -75,3 +75,17 @@ def test_counts_below_one_are_refused(tmp_path, option, value):
     result = _invoke("enrich", "items", "--backend", "mock", "--store", str(db), option, value)
     assert result.exit_code == 2 and option in result.output, result.output
     assert not db.exists()
+
+
+def test_the_default_store_sits_in_the_serving_runs_dir(tmp_path, monkeypatch):
+    from recstrata.config import get_settings
+
+    monkeypatch.setenv("RECSTRATA_SERVING__RUNS_DIR", str(tmp_path / "deploy"))
+    get_settings.cache_clear()
+    try:
+        result = _invoke("enrich", "items", "--backend", "mock", "--limit", "1")
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    with EnrichmentStore(tmp_path / "deploy" / "enrichment.db") as store:
+        assert store.count("items") == 1

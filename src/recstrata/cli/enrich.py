@@ -20,7 +20,8 @@ DATASET = typer.Option("ml-latest-small", help="dataset name (ml-latest-small, m
 BACKEND = typer.Option("smollm2", help="LLM backend: smollm2 | gemma3-270m | openai:<url> | mock (an "
                                        "offline dry run: placeholder answers that pass the schema)")
 LIMIT = typer.Option(None, min=1, help="only the first N items / users (done ones included)")
-STORE = typer.Option(Path("runs/enrichment.db"), help="SQLite result store (created if missing)")
+STORE = typer.Option(None, help="SQLite result store, created if missing (default: enrichment.db in the "
+                                "serving settings' runs_dir, RECSTRATA_SERVING__RUNS_DIR, itself 'runs')")
 CONSTRAINED = typer.Option(True, help="schema-constrained decoding (--no-constrained: validate after)")
 THREADS = typer.Option(None, min=1, help="llama.cpp threads (default: settings; 1 is faster on a busy "
                                          "machine)")
@@ -28,7 +29,7 @@ WORKERS = typer.Option(1, min=1, help="worker processes sharing the store, each 
                                       "(e.g. --workers 2 --threads 1 on 2 cores)")
 
 
-def _run(job_name: str, dataset: str, backend: str, limit: int | None, store: Path, constrained: bool,
+def _run(job_name: str, dataset: str, backend: str, limit: int | None, store: Path | None, constrained: bool,
          threads: int | None, workers: int = 1) -> None:
     from functools import partial
 
@@ -38,6 +39,10 @@ def _run(job_name: str, dataset: str, backend: str, limit: int | None, store: Pa
     from recstrata.llm.registry import get_backend
     from recstrata.llm.settings import LLMSettings
 
+    if store is None:  # beside the published models, wherever the deployment keeps them
+        from recstrata.config import get_settings
+
+        store = get_settings().serving.runs_dir / "enrichment.db"
     try:
         ds = load_dataset(dataset)
         factory = partial(get_backend, backend, LLMSettings(n_threads=threads) if threads else None)
@@ -71,7 +76,7 @@ def _run(job_name: str, dataset: str, backend: str, limit: int | None, store: Pa
 
 @enrich_app.command("items")
 def enrich_items(dataset: str = DATASET, backend: str = BACKEND, limit: int | None = LIMIT,
-                 store: Path = STORE, constrained: bool = CONSTRAINED, threads: int | None = THREADS,
+                 store: Path | None = STORE, constrained: bool = CONSTRAINED, threads: int | None = THREADS,
                  workers: int = WORKERS) -> None:
     """Tags, mood, audience and a one-line summary for each catalog item."""
     _run("items", dataset, backend, limit, store, constrained, threads, workers)
@@ -79,7 +84,7 @@ def enrich_items(dataset: str = DATASET, backend: str = BACKEND, limit: int | No
 
 @enrich_app.command("users")
 def enrich_users(dataset: str = DATASET, backend: str = BACKEND, limit: int | None = LIMIT,
-                 store: Path = STORE, constrained: bool = CONSTRAINED, threads: int | None = THREADS,
+                 store: Path | None = STORE, constrained: bool = CONSTRAINED, threads: int | None = THREADS,
                  workers: int = WORKERS) -> None:
     """PII-free taste profiles (genres, eras, themes) summarised from each user's history."""
     _run("users", dataset, backend, limit, store, constrained, threads, workers)
@@ -87,7 +92,7 @@ def enrich_users(dataset: str = DATASET, backend: str = BACKEND, limit: int | No
 
 @enrich_app.command("negatives")
 def enrich_negatives(dataset: str = DATASET, backend: str = BACKEND, limit: int | None = LIMIT,
-                     store: Path = STORE, constrained: bool = CONSTRAINED, threads: int | None = THREADS,
+                     store: Path | None = STORE, constrained: bool = CONSTRAINED, threads: int | None = THREADS,
                      workers: int = WORKERS) -> None:
     """LLM-picked hard negatives per user from a shortlist of popular items in their genres."""
     _run("negatives", dataset, backend, limit, store, constrained, threads, workers)
