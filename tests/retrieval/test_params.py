@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -90,6 +92,49 @@ def test_bad_hyper_parameters_are_refused_before_any_fit(blocks, name, params, n
     assert not model.is_fitted
 
 
-@pytest.mark.parametrize("name", ["als", "bpr", "ease", "itemknn", "userknn", "rp3beta", "edlae", "gfcf", "pop"])
+@pytest.mark.parametrize("name", ["als", "bpr", "ease", "itemknn", "userknn", "rp3beta", "edlae", "gfcf", "pop",
+                                  "lightgcn", "multvae", "recvae"])
 def test_the_defaults_pass_the_checks(name):
     make_model(name).check_params()
+
+
+class UnreadDataset:
+    """A dataset double that fails the test when it is read: a bad parameter must be refused first."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"the dataset was read ({name}) before the parameters were checked")
+
+    def __len__(self):
+        raise AssertionError("the dataset was read (len) before the parameters were checked")
+
+
+#: one bad value per checked parameter of the models whose checks used to run inside _fit (or nowhere);
+#: each is refused with a message that ends "got name=value"
+BAD_VALUES = {
+    "lightgcn": {"dim": 0, "layers": -1, "learning_rate": 0.0, "reg": -1e-4, "epochs": -1, "batch_size": 0,
+                 "seed": -1, "threads": 0},
+    "multvae": {"hidden": 0, "latent": 2.0, "dropout": 1.0, "anneal_cap": -0.1, "total_anneal_steps": -1,
+                "learning_rate": 0.0, "weight_decay": -1.0, "batch_size": 0, "epochs": True, "patience": 0,
+                "seed": "1", "threads": 0},
+    "recvae": {"hidden": 0, "latent": 0, "dropout": -0.1, "gamma": -1.0, "learning_rate": float("nan"),
+               "batch_size": 0, "encoder_epochs": 0, "decoder_epochs": 1.0, "epochs": 0, "patience": 0,
+               "seed": None, "threads": 1.5},
+}
+#: bad values whose message names more than the one parameter
+BAD_COMBINATIONS = [
+]
+BAD_CASES = [(name, {param: value}, f"{param}={value!r}")
+             for name, values in BAD_VALUES.items() for param, value in values.items()] + BAD_COMBINATIONS
+
+
+@pytest.mark.parametrize("name, params, named", BAD_CASES,
+                         ids=[f"{name}-{'-'.join(params)}" for name, params, _ in BAD_CASES])
+def test_a_bad_value_of_each_parameter_is_refused_before_the_data_is_read(name, params, named):
+    model = make_model(name, **params)
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        model.check_params()  # no data and no torch: as the command line checks before loading a dataset
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        model.fit(UnreadDataset())
+    model.set_params(**{key: make_model(name).get_params()[key] for key in params})
+    model.check_params()  # the refusal was about these parameters only
+
