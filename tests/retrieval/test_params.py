@@ -93,7 +93,7 @@ def test_bad_hyper_parameters_are_refused_before_any_fit(blocks, name, params, n
 
 
 @pytest.mark.parametrize("name", ["als", "bpr", "ease", "itemknn", "userknn", "rp3beta", "edlae", "gfcf", "pop",
-                                  "lightgcn", "multvae", "recvae"])
+                                  "lightgcn", "sasrec", "multvae", "recvae"])
 def test_the_defaults_pass_the_checks(name):
     make_model(name).check_params()
 
@@ -119,9 +119,19 @@ BAD_VALUES = {
     "recvae": {"hidden": 0, "latent": 0, "dropout": -0.1, "gamma": -1.0, "learning_rate": float("nan"),
                "batch_size": 0, "encoder_epochs": 0, "decoder_epochs": 1.0, "epochs": 0, "patience": 0,
                "seed": None, "threads": 1.5},
+    "sasrec": {"max_len": 1, "dim": 0, "layers": 0, "heads": 0, "inner": 0, "dropout": 1.0, "attn_dropout": -0.1,
+               "norm": "mid", "stride": 0, "learning_rate": 0.0, "weight_decay": -0.1, "schedule": "linear",
+               "warmup_epochs": -1, "batch_size": 0, "epochs": 0, "patience": 0, "average": 0, "ensemble": 0,
+               "label_smoothing": 1.0, "history_margin": -1.0, "tie_shuffle": "no", "repeat_score": 1,
+               "contrastive": -0.1, "contrastive_positives": "both", "contrastive_temperature": 0.0,
+               "tie_output": "no", "output_bias": None, "item_features": "no", "side_vectors": "genres",
+               "embedding_cache": 3, "threads": -1, "seed": -1, "verbose": "yes"},
 }
 #: bad values whose message names more than the one parameter
 BAD_COMBINATIONS = [
+    ("sasrec", {"dim": 30, "heads": 4}, "dim=30 with heads=4"),
+    ("sasrec", {"stride": 16}, "stride=16 with max_len=15"),
+    ("sasrec", {"epochs": 5, "warmup_epochs": 5}, "warmup_epochs=5 with epochs=5"),
 ]
 BAD_CASES = [(name, {param: value}, f"{param}={value!r}")
              for name, values in BAD_VALUES.items() for param, value in values.items()] + BAD_COMBINATIONS
