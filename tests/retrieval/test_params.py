@@ -93,7 +93,7 @@ def test_bad_hyper_parameters_are_refused_before_any_fit(blocks, name, params, n
 
 
 @pytest.mark.parametrize("name", ["als", "bpr", "ease", "itemknn", "userknn", "rp3beta", "edlae", "gfcf", "pop",
-                                  "lightgcn", "sasrec", "multvae", "recvae"])
+                                  "two_tower", "lightgcn", "sasrec", "multvae", "recvae"])
 def test_the_defaults_pass_the_checks(name):
     make_model(name).check_params()
 
@@ -126,6 +126,11 @@ BAD_VALUES = {
                "contrastive": -0.1, "contrastive_positives": "both", "contrastive_temperature": 0.0,
                "tie_output": "no", "output_bias": None, "item_features": "no", "side_vectors": "genres",
                "embedding_cache": 3, "threads": -1, "seed": -1, "verbose": "yes"},
+    "two_tower": {"dim": 0, "text": "yes", "genres": 1, "year": None, "history_ids": "no", "attention": 0,
+                  "temperature": 0.0, "logq": "true", "id_dropout": 1.0, "max_history": 0, "epochs": 0,
+                  "batch_size": 1, "learning_rate": -1e-3, "weight_decay": -0.1, "text_model": "",
+                  "embedding_cache": 5, "seed": -1, "ensemble": 0, "threads": 0, "rating_weight": 1.5,
+                  "lazy_adam": "yes"},
 }
 #: bad values whose message names more than the one parameter
 BAD_COMBINATIONS = [
