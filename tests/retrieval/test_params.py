@@ -93,7 +93,7 @@ def test_bad_hyper_parameters_are_refused_before_any_fit(blocks, name, params, n
 
 
 @pytest.mark.parametrize("name", ["als", "bpr", "ease", "itemknn", "userknn", "rp3beta", "edlae", "gfcf", "pop",
-                                  "two_tower", "lightgcn", "sasrec", "multvae", "recvae"])
+                                  "two_tower", "lightgcn", "sasrec", "multvae", "recvae", "ann"])
 def test_the_defaults_pass_the_checks(name):
     make_model(name).check_params()
 
@@ -131,12 +131,21 @@ BAD_VALUES = {
                   "batch_size": 1, "learning_rate": -1e-3, "weight_decay": -0.1, "text_model": "",
                   "embedding_cache": 5, "seed": -1, "ensemble": 0, "threads": 0, "rating_weight": 1.5,
                   "lazy_adam": "yes"},
+    "ann": {"base": 3, "base_params": [("factors", 8)], "index": None, "index_params": "nprobe=8"},
 }
 #: bad values whose message names more than the one parameter
 BAD_COMBINATIONS = [
     ("sasrec", {"dim": 30, "heads": 4}, "dim=30 with heads=4"),
     ("sasrec", {"stride": 16}, "stride=16 with max_len=15"),
     ("sasrec", {"epochs": 5, "warmup_epochs": 5}, "warmup_epochs=5 with epochs=5"),
+    ("ann", {"base": "ease"}, "base one of the vector models (als, bpr, two_tower, lightgcn), got base='ease'"),
+    ("ann", {"base": "alss"}, "got base='alss' (did you mean 'als'?)"),
+    ("ann", {"base": "ann"}, "base='ann' would wrap an index in an index"),
+    ("ann", {"base_params": {"factors": 0}}, "ALS needs an integer factors >= 1, got factors=0"),
+    ("ann", {"base": "two_tower", "base_params": {"temperature": -1.0}}, "got temperature=-1.0"),
+    ("ann", {"base_params": {"factor": 8}}, "has no parameter 'factor' (did you mean 'factors'?)"),
+    ("ann", {"index": "annoy"}, "unknown index kind 'annoy'"),
+    ("ann", {"index_params": {"nprob": 8}}, "bad parameters for index kind 'sq8'"),
 ]
 BAD_CASES = [(name, {param: value}, f"{param}={value!r}")
              for name, values in BAD_VALUES.items() for param, value in values.items()] + BAD_COMBINATIONS
@@ -153,3 +162,12 @@ def test_a_bad_value_of_each_parameter_is_refused_before_the_data_is_read(name, 
     model.set_params(**{key: make_model(name).get_params()[key] for key in params})
     model.check_params()  # the refusal was about these parameters only
 
+
+def test_the_vector_models_named_in_messages_are_those_with_query_vectors():
+    from recstrata.retrieval.base import Recommender
+    from recstrata.retrieval.registry import MODELS, model_class
+    from recstrata.retrieval.vector import VECTOR_MODELS
+
+    with_vectors = [name for name in MODELS if name != "ann"
+                    and model_class(name).query_vectors is not Recommender.query_vectors]
+    assert with_vectors == list(VECTOR_MODELS)
