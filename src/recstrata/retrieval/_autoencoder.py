@@ -12,9 +12,9 @@ Adam's two moment copies of every weight. They are meant for catalogs up to ~100
 millions serve a sampled-softmax model (the two-tower) or a linear / factor model through the ANN
 index.
 
-Subclasses set ``name``, implement ``_check_params``, ``_build`` (the network, with ``encode(x) ->
-(μ, log σ²)`` and ``decode(z) -> logits``) and ``_train_epoch``, and keep ``seed`` / ``threads`` /
-``epochs`` / ``patience`` parameters.
+Subclasses set ``name``, implement ``_build`` (the network, with ``encode(x) -> (μ, log σ²)`` and
+``decode(z) -> logits``) and ``_train_epoch``, extend ``check_params`` with their own parameters, and
+keep the parameters checked here (``seed``, ``threads``, ``epochs``, ``patience``, ``hidden``, ...).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class UserAutoencoder(Recommender):
     threads: int | None
     epochs: int
     patience: int
-    # checked here for every subclass (each also checks its own parameters in _check_params)
+    # checked here for every subclass (each extends check_params with its own parameters)
     hidden: int
     latent: int
     batch_size: int
@@ -60,8 +60,13 @@ class UserAutoencoder(Recommender):
         finally:
             del self._valid
 
-    @abstractmethod
-    def _check_params(self) -> None: ...
+    def check_params(self) -> None:
+        for name in ("epochs", "patience", "hidden", "latent", "batch_size"):
+            check_int(self, name)
+        check_number(self, "dropout", 0.0, 1.0, high_open=True)
+        check_number(self, "learning_rate", 0.0, low_open=True)
+        check_int(self, "seed", 0)
+        check_int(self, "threads", none="torch's default")
 
     @abstractmethod
     def _build(self, torch):
@@ -72,13 +77,6 @@ class UserAutoencoder(Recommender):
         """One training epoch over ``users`` (rows of ``X`` with a history); returns the mean loss."""
 
     def _fit(self, dataset: Dataset) -> None:
-        for name in ("epochs", "patience", "hidden", "latent", "batch_size"):
-            check_int(self, name)
-        check_number(self, "dropout", 0.0, 1.0, high_open=True)
-        check_number(self, "learning_rate", 0.0, low_open=True)
-        if self.threads is not None:
-            check_int(self, "threads")
-        self._check_params()
         torch = torch_module(f"the {self.name} model")
         with torch_threads(self.threads), seeded(self.seed):
             self.net_ = self._build(torch)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,11 +26,15 @@ def is_number(value: Any) -> bool:
             and math.isfinite(value))
 
 
-def check_int(model: Any, name: str, minimum: int = 1) -> None:
-    """ConfigError unless parameter ``name`` is an integer (not a bool) >= ``minimum``."""
+def check_int(model: Any, name: str, minimum: int = 1, *, none: str | None = None) -> None:
+    """ConfigError unless parameter ``name`` is an integer (not a bool) >= ``minimum``; with ``none``
+    (what None means, for the message) None is accepted too."""
     value = getattr(model, name)
+    if none is not None and value is None:
+        return
     if not is_int(value) or value < minimum:
-        raise ConfigError(f"{type(model).__name__} needs an integer {name} >= {minimum}, got {name}={value!r}")
+        alt = "" if none is None else f" or None ({none})"
+        raise ConfigError(f"{type(model).__name__} needs an integer {name} >= {minimum}{alt}, got {name}={value!r}")
 
 
 def check_number(model: Any, name: str, low: float | None = None, high: float | None = None, *,
@@ -51,6 +56,28 @@ def check_bool(model: Any, name: str) -> None:
     value = getattr(model, name)
     if not isinstance(value, (bool, np.bool_)):
         raise ConfigError(f"{type(model).__name__} needs {name} true or false, got {name}={value!r}")
+
+
+def check_choice(model: Any, name: str, choices: tuple[str | None, ...], hint: str = "") -> None:
+    """ConfigError unless parameter ``name`` is one of ``choices`` (strings, or None); ``hint`` is
+    appended to the message."""
+    value = getattr(model, name)
+    if not (value is None or isinstance(value, str)) or value not in choices:
+        allowed = ", ".join(map(repr, choices))
+        close = did_you_mean(value, [c for c in choices if c]) if isinstance(value, str) else ""
+        raise ConfigError(f"{type(model).__name__} needs {name} one of {allowed}{hint}, got {name}={value!r}{close}")
+
+
+def check_text(model: Any, name: str, *, path: bool = False, none: str | None = None) -> None:
+    """ConfigError unless parameter ``name`` is a non-empty string (with ``path``, a directory: a
+    string or ``os.PathLike``); with ``none`` (what None means) None is accepted too."""
+    value = getattr(model, name)
+    if none is not None and value is None:
+        return
+    if not ((isinstance(value, str) and value) or (path and isinstance(value, os.PathLike))):
+        what = "a directory path" if path else "a non-empty string"
+        alt = "" if none is None else f" or None ({none})"
+        raise ConfigError(f"{type(model).__name__} needs {name} {what}{alt}, got {name}={value!r}")
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recstrata.data.dataset import Dataset
-from recstrata.errors import ConfigError
+from recstrata.retrieval._params import check_int, check_number
 from recstrata.retrieval._torch import seeded, sparse_tensor, torch_module
 from recstrata.retrieval._torch import threads as torch_threads
 from recstrata.retrieval.base import Recommender
@@ -55,9 +55,17 @@ class LightGCN(Recommender):
         self.seed = seed
         self.threads = threads
 
+    def check_params(self) -> None:
+        for name in ("dim", "batch_size"):
+            check_int(self, name)
+        check_int(self, "layers", 0)  # 0 layers: plain matrix factorisation trained with BPR
+        check_int(self, "epochs", 0)
+        check_number(self, "learning_rate", 0.0, low_open=True)
+        check_number(self, "reg", 0.0)
+        check_int(self, "seed", 0)
+        check_int(self, "threads", none="torch's default")
+
     def _fit(self, dataset: Dataset) -> None:
-        if self.dim <= 0 or self.layers < 0 or self.batch_size < 1 or self.epochs < 0:
-            raise ConfigError(f"invalid lightgcn parameters: {self!r}")
         torch = torch_module(f"the {self.name} model")
         with torch_threads(self.threads):
             self._train(torch, dataset.user_items)

@@ -97,8 +97,8 @@ class MultVAE(UserAutoencoder):
         self.seed = seed
         self.threads = threads
 
-    def _check_params(self) -> None:
-        # hidden, latent, batch_size, dropout, learning_rate, epochs, ...: UserAutoencoder._fit
+    def check_params(self) -> None:
+        super().check_params()  # hidden, latent, batch_size, dropout, learning_rate, epochs, ...
         check_int(self, "total_anneal_steps", 0)
         check_number(self, "anneal_cap", 0.0)
         check_number(self, "weight_decay", 0.0)

@@ -119,8 +119,8 @@ class RecVAE(UserAutoencoder):
         self.seed = seed
         self.threads = threads
 
-    def _check_params(self) -> None:
-        # hidden, latent, batch_size, dropout, learning_rate, epochs, ...: UserAutoencoder._fit
+    def check_params(self) -> None:
+        super().check_params()  # hidden, latent, batch_size, dropout, learning_rate, epochs, ...
         for name in ("encoder_epochs", "decoder_epochs"):
             check_int(self, name)
         check_number(self, "gamma", 0.0)

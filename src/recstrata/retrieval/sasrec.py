@@ -127,7 +127,7 @@ import scipy.sparse as sp
 from recstrata._optional import require
 from recstrata.data.dataset import Dataset
 from recstrata.errors import ConfigError
-from recstrata.retrieval._params import check_number
+from recstrata.retrieval._params import check_bool, check_choice, check_int, check_number, check_text, is_int
 from recstrata.retrieval._torch import seeded
 from recstrata.retrieval.base import Recommender
 
@@ -232,26 +232,22 @@ class SASRec(Recommender):
             return {}
         return {"epochs": int(best[0])}
 
-    def _check_params(self) -> None:
-        stride = self.max_len if self.stride is None else self.stride
-        if (self.max_len < 2 or self.dim % self.heads or self.batch_size < 1 or self.epochs < 1
-                or not 1 <= stride <= self.max_len or self.norm not in ("pre", "post") or self.average < 1
-                or self.ensemble < 1 or not 0.0 <= self.label_smoothing < 1.0):
-            raise ConfigError(
-                f"SASRec needs max_len >= 2, dim divisible by heads, batch_size >= 1, epochs >= 1, "
-                f"1 <= stride <= max_len (or None), norm 'pre' or 'post', average >= 1, ensemble >= 1 and "
-                f"0 <= label_smoothing < 1; got max_len={self.max_len}, dim={self.dim}, heads={self.heads}, "
-                f"batch_size={self.batch_size}, epochs={self.epochs}, stride={self.stride}, norm={self.norm!r}, "
-                f"average={self.average}, ensemble={self.ensemble}, label_smoothing={self.label_smoothing}"
-            )
-        for name in ("tie_output", "output_bias", "tie_shuffle", "repeat_score"):
-            value = getattr(self, name)
-            if not isinstance(value, bool):
-                raise ConfigError(f"SASRec needs {name} to be True or False; got {name}={value!r}")
-        if self.schedule not in ("constant", "cosine"):
-            raise ConfigError(f"SASRec needs schedule 'constant' or 'cosine'; got schedule={self.schedule!r}")
-        if (not isinstance(self.warmup_epochs, int) or isinstance(self.warmup_epochs, bool)
-                or not 0 <= self.warmup_epochs < self.epochs):
+    def check_params(self) -> None:
+        check_int(self, "max_len", 2)
+        for name in ("dim", "layers", "heads", "inner", "batch_size", "epochs", "patience", "average", "ensemble"):
+            check_int(self, name)
+        if self.dim % self.heads:
+            raise ConfigError(f"SASRec needs dim divisible by heads (each head gets dim / heads), "
+                              f"got dim={self.dim} with heads={self.heads}")
+        check_int(self, "stride", none="stride = max_len")
+        if self.stride is not None and self.stride > self.max_len:
+            raise ConfigError(f"SASRec needs 1 <= stride <= max_len (or None), got stride={self.stride} "
+                              f"with max_len={self.max_len}")
+        for name in ("dropout", "attn_dropout", "label_smoothing"):
+            check_number(self, name, 0.0, 1.0, high_open=True)
+        check_choice(self, "norm", ("pre", "post"))
+        check_choice(self, "schedule", ("constant", "cosine"))
+        if not is_int(self.warmup_epochs) or not 0 <= self.warmup_epochs < self.epochs:
             raise ConfigError(f"SASRec needs an integer 0 <= warmup_epochs < epochs (0 = no warmup); got "
                               f"warmup_epochs={self.warmup_epochs!r} with epochs={self.epochs}")
         check_number(self, "learning_rate", 0.0, low_open=True)
@@ -259,19 +255,19 @@ class SASRec(Recommender):
         check_number(self, "history_margin", 0.0, hint=" (0 = the plain cross-entropy)")
         check_number(self, "contrastive", 0.0, hint=" (0 = no contrastive term)")
         check_number(self, "contrastive_temperature", 0.0, low_open=True)
-        if self.contrastive_positives not in ("view", "target"):
-            raise ConfigError(f"SASRec needs contrastive_positives 'view' (the other dropout view only) or "
-                              f"'target' (every position with the same next item); got "
-                              f"contrastive_positives={self.contrastive_positives!r}")
+        check_choice(self, "contrastive_positives", ("view", "target"),
+                     hint=" ('view': the other dropout view only; 'target': every position with the same next item)")
+        for name in ("tie_output", "output_bias", "tie_shuffle", "repeat_score", "verbose"):
+            check_bool(self, name)
         if not isinstance(self.item_features, (bool, type(None))):
             raise ConfigError(f"SASRec needs item_features to be True, False or None (genres when the dataset "
                               f"has them); got item_features={self.item_features!r}")
-        if self.side_vectors not in SIDE_VECTORS:
-            raise ConfigError(f"SASRec needs side_vectors to be one of {SIDE_VECTORS} (None: none); "
-                              f"got side_vectors={self.side_vectors!r}")
+        check_choice(self, "side_vectors", SIDE_VECTORS, hint=" (None: no side vectors)")
+        check_text(self, "embedding_cache", path=True, none="no cache")
+        check_int(self, "threads", 0, none="every core this process may use, as 0 does")
+        check_int(self, "seed", 0)
 
     def _fit(self, dataset: Dataset) -> None:
-        self._check_params()
         torch = self._torch()
         self.sequences_ = dataset.histories()
         if self.tie_shuffle:

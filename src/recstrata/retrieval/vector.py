@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -32,11 +32,14 @@ from recstrata._atomic import atomic_directory, sha256_file
 from recstrata.artifacts import MANIFEST, write_manifest
 from recstrata.data.dataset import Dataset
 from recstrata.errors import ArtifactError, ConfigError
+from recstrata.retrieval._params import check_text, did_you_mean
 from recstrata.retrieval.base import HistoryLike, Recommender
 
 #: index kind used when none is given: exact re-rank keeps recall@k >= 0.95, fast at 1M items
 DEFAULT_INDEX = "sq8"
 PARTS = ("base", "index")
+#: the registered models with item and query vectors (``query_vectors``): the bases an index can serve
+VECTOR_MODELS = ("als", "bpr", "two_tower", "lightgcn")
 #: Index kinds that partition by direction (``VectorIndex.needs_equal_norm``: the IVF kinds) find
 #: inner-product neighbours only among vectors of equal norm, so item vectors of unequal norm (ALS:
 #: popular items are long) are augmented first (Bachrach et al., RecSys 2014): x -> [x, sqrt(M^2 -
@@ -84,11 +87,31 @@ class VectorRetriever(Recommender):
         finally:
             del self._inputs
 
+    def check_params(self) -> None:
+        """The base model's name, its parameters (its own ``check_params``) and that it has vectors;
+        the index kind and its parameter names. The index's value ranges are checked when it is built:
+        some need the vectors' count and width."""
+        from recstrata.retrieval.ann import make_index
+        from recstrata.retrieval.registry import MODELS, make_model, model_class
+
+        check_text(self, "base")
+        check_text(self, "index")
+        if self.base == self.name:
+            raise ConfigError("base='ann' would wrap an index in an index; name a vector model, e.g. base='als'")
+        if self.base not in MODELS or model_class(self.base).query_vectors is Recommender.query_vectors:
+            raise ConfigError(f"VectorRetriever needs base one of the vector models ({', '.join(VECTOR_MODELS)}), "
+                              f"got base={self.base!r}{did_you_mean(self.base, VECTOR_MODELS)}")
+        for name in ("base_params", "index_params"):
+            value = getattr(self, name)
+            if not (value is None or isinstance(value, Mapping)):
+                raise ConfigError(f"VectorRetriever needs {name} a mapping of parameter names to values, or None "
+                                  f"(the defaults), got {name}={value!r}")
+        make_model(self.base, **(self.base_params or {})).check_params()  # names an unknown parameter too
+        make_index(self.index, **(self.index_params or {}))  # an unknown kind or parameter name
+
     def _fit(self, dataset: Dataset) -> None:
         from recstrata.retrieval.registry import make_model
 
-        if self.base == self.name:
-            raise ConfigError("base='ann' would wrap an index in an index; name a vector model, e.g. base='als'")
         self.base_ = make_model(self.base, **(self.base_params or {})).fit(dataset, **self._inputs)
         self._build_index()
 
@@ -111,10 +134,8 @@ class VectorRetriever(Recommender):
         base = self.base_
         vectors = base.item_vectors()
         if vectors is None or type(base).query_vectors is Recommender.query_vectors:
-            raise ConfigError(
-                f"{base.name!r} has no item and query vectors to index; use a vector model as base "
-                "(als, bpr, two_tower, lightgcn)"
-            )
+            raise ConfigError(f"{base.name!r} has no item and query vectors to index; use a vector model as base "
+                              f"({', '.join(VECTOR_MODELS)})")
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)  # (n_items, d)
         index = make_index(self.index, **(self.index_params or {}))
         self.augmented_ = index.needs_equal_norm

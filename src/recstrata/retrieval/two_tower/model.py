@@ -69,7 +69,7 @@ from recstrata.retrieval._torch import (
     torch_module,
 )
 from recstrata.retrieval._item_item import check_rating_weight, weighted_interactions
-from recstrata.retrieval._params import check_int
+from recstrata.retrieval._params import check_bool, check_int, check_number, check_text
 from recstrata.retrieval.base import Recommender
 from recstrata.retrieval.two_tower.features import categorical_features, hard_negative_matrix
 
@@ -149,8 +149,7 @@ class TwoTower(Recommender):
         self._inputs = {"text_embeddings": text_embeddings, "text_encoder": text_encoder,
                         "item_features": item_features, "hard_negatives": hard_negatives}
         try:
-            with torch_threads(self.threads):
-                return super().fit(dataset)
+            return super().fit(dataset)
         finally:
             del self._inputs
 
@@ -166,26 +165,38 @@ class TwoTower(Recommender):
         return item_text_embeddings(dataset, model=self.text_model, cache_dir=self.embedding_cache,
                                     encoder=self._inputs["text_encoder"])
 
-    def _fit(self, dataset: Dataset) -> None:
-        torch = torch_module(f"the {self.name} model")
-
-        if not (0 < self.temperature and 0 <= self.id_dropout < 1 and self.dim > 0 and self.batch_size > 1
-                and self.max_history > 0):
-            raise ConfigError(f"invalid two_tower parameters: {self!r}")
+    def check_params(self) -> None:
+        for name in ("dim", "max_history", "epochs"):
+            check_int(self, name)
+        check_int(self, "batch_size", 2)  # in-batch negatives: a batch of one has none
         check_int(self, "ensemble")  # towers trained with seeds seed, seed + 1, ...
+        check_int(self, "seed", 0)
+        check_int(self, "threads", none="torch's default")
+        for name in ("text", "genres", "year", "history_ids", "attention", "logq"):
+            check_bool(self, name)
+        check_number(self, "temperature", 0.0, low_open=True)
+        check_number(self, "id_dropout", 0.0, 1.0, high_open=True)
+        check_number(self, "learning_rate", 0.0, low_open=True)
+        check_number(self, "weight_decay", 0.0)
+        check_text(self, "text_model")
+        check_text(self, "embedding_cache", path=True, none="no cache")
         check_rating_weight(self)
         if not isinstance(self.lazy_adam, (bool, type(None))):
             raise ConfigError(f"TwoTower needs lazy_adam to be True (lazy Adam for the ID tables), False "
                               f"(AdamW) or None (lazy from {LAZY_ADAM_FROM_ITEMS:,} items on); "
                               f"got lazy_adam={self.lazy_adam!r}")
-        text = self._text_matrix(dataset)
-        feats = categorical_features(dataset, genres=self.genres, year=self.year,
-                                     extra=self._inputs["item_features"])
-        hard = hard_negative_matrix(self._inputs["hard_negatives"], dataset.n_users, dataset.n_items)
-        if hard is not None and hard.nnz == 0:
-            hard = None
-        members = [self._fit_member(torch, dataset, text, feats, hard, seed)
-                   for seed in range(self.seed, self.seed + self.ensemble)]
+
+    def _fit(self, dataset: Dataset) -> None:
+        torch = torch_module(f"the {self.name} model")
+        with torch_threads(self.threads):
+            text = self._text_matrix(dataset)
+            feats = categorical_features(dataset, genres=self.genres, year=self.year,
+                                         extra=self._inputs["item_features"])
+            hard = hard_negative_matrix(self._inputs["hard_negatives"], dataset.n_users, dataset.n_items)
+            if hard is not None and hard.nnz == 0:
+                hard = None
+            members = [self._fit_member(torch, dataset, text, feats, hard, seed)
+                       for seed in range(self.seed, self.seed + self.ensemble)]
         self.item_vectors_ = np.concatenate([m[0] for m in members], axis=1)  # (N, ensemble * dim)
         self.members_ = [m[1:] for m in members]
 
