@@ -10,7 +10,7 @@ import typer
 
 from recstrata.cli import app
 from recstrata.cli._common import commands, console, fail
-from recstrata.errors import RecstrataError
+from recstrata.errors import ConfigError, RecstrataError
 
 
 @app.command("serve")
@@ -43,8 +43,8 @@ def serve(
     try:  # validated like the environment's values (model_copy alone would not check them)
         settings = type(settings).model_validate({**settings.model_dump(), **updates})
     except pydantic.ValidationError as exc:
-        console.print(f"[red]invalid serving option:[/] {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
-        raise typer.Exit(2) from exc
+        first = exc.errors()[0]
+        raise fail(ConfigError(f"invalid serving option {first['loc'][0]}: {first['msg']}")) from exc
     try:
         _check_port(settings.host, settings.port)
         # built here, not in uvicorn's start-up, so that a bad dataset, model or index is one message
@@ -74,8 +74,6 @@ def _check_port(host: str, port: int) -> None:
     """Fail before loading anything (and before a key or banner is printed) when the port is taken;
     bound as uvicorn binds it (SO_REUSEADDR: a port in TIME_WAIT is free, a listening one is not)."""
     import socket
-
-    from recstrata.errors import ConfigError
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
