@@ -305,7 +305,7 @@ def _paired_with_fusion(fusion_valid, users, values, among) -> dict[str, Any] | 
     from recstrata.evaluation import EvalResult
     from recstrata.evaluation.stats import MIN_USERS, compare
 
-    common = np.intersect1d(np.intersect1d(users, fusion_valid.users), among)
+    common = np.asarray(among)  # every blend, fusion included, scored them (sorted, unique)
     if len(common) < MIN_USERS:  # too few for an interval: no comparison rather than a failed training
         return None
 

@@ -143,13 +143,8 @@ class Explainer:
                     self._last_seen = time.monotonic()
                 took = time.monotonic() - started
                 self._typical_s = took if self._typical_s is None else 0.8 * self._typical_s + 0.2 * took
-            except LLMOutputError as exc:  # answered in time, but a reply cut short or off the schema
-                self.breaker.answered()
-                degraded = True
-                out.append(Explanation(g.item_id, template_sentence(g), "template", g, rejected=str(exc)[:200]))
-                continue
             except LLMError as exc:
-                self.breaker.failure()
+                self._note_failure(exc)
                 degraded = True
                 out.append(Explanation(g.item_id, template_sentence(g), "template", g, rejected=str(exc)[:200]))
                 continue
@@ -169,14 +164,16 @@ class Explainer:
             return None
         try:
             sentence = self._generate(g, self.background_budget_s)
-        except LLMOutputError:  # the backend answered: not its availability
-            self.breaker.answered()
-            return None
-        except LLMError:
-            self.breaker.failure()
+        except LLMError as exc:
+            self._note_failure(exc)
             return None
         self.breaker.success()
         return sentence if check(sentence, g, self.titles).ok else None
+
+    def _note_failure(self, exc: LLMError) -> None:
+        """Tell the breaker: a reply cut short or off its schema came in time (``answered``), any other
+        error is a failure of the backend."""
+        (self.breaker.answered if isinstance(exc, LLMOutputError) else self.breaker.failure)()
 
     def warm(self, budget_s: float = 60.0) -> float | None:
         """Make the first request's LLM call as fast as the next ones; call once at start-up, before

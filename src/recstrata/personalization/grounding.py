@@ -57,9 +57,10 @@ def contributions(model: Recommender, history: np.ndarray, item: int) -> np.ndar
     if hasattr(model, "similarity_"):  # ItemKNN
         return np.asarray(model.similarity_[history][:, item].toarray()).ravel()
     vectors = model.item_vectors() if hasattr(model, "item_vectors") else None
-    if vectors is not None:
-        v = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        return v[history] @ v[item]
+    if vectors is not None:  # cosine: only the rows used are normalised, not the whole catalog
+        rows = np.asarray(vectors[np.r_[history, item]], dtype=np.float64)
+        rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+        return rows[:-1] @ rows[-1]
     return np.zeros(len(history))
 
 

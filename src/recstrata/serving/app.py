@@ -106,7 +106,11 @@ class BodyLimitMiddleware:
     method is ignored, never read (no GET or DELETE route takes one), so it is not refused either."""
 
     def __init__(self, app, max_bytes: int) -> None:
+        from fastapi import HTTPException
+        from fastapi.responses import JSONResponse
+
         self.app, self.max_bytes = app, max_bytes
+        self._http_exception, self._json_response = HTTPException, JSONResponse  # imported once, not per POST
 
     def message(self) -> str:
         return (f"the request body is larger than {self.max_bytes} bytes, the limit (setting max_body_bytes, "
@@ -116,12 +120,9 @@ class BodyLimitMiddleware:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        from fastapi import HTTPException
-        from fastapi.responses import JSONResponse
-
         length = dict(scope["headers"]).get(b"content-length", b"")
         if length.isdigit() and int(length) > self.max_bytes:
-            await JSONResponse({"detail": self.message()}, status_code=413)(scope, receive, send)
+            await self._json_response({"detail": self.message()}, status_code=413)(scope, receive, send)
             return
         seen = 0
 
@@ -130,7 +131,7 @@ class BodyLimitMiddleware:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:  # FastAPI re-raises an HTTPException met while reading the body
-                raise HTTPException(413, self.message())
+                raise self._http_exception(413, self.message())
             return message
 
         await self.app(scope, counted, send)
