@@ -66,10 +66,10 @@ def contributions(model: Recommender, history: np.ndarray, item: int) -> np.ndar
 
 def _blend_contributions(pipe: Pipeline, history: np.ndarray, item: int) -> np.ndarray:
     """Reciprocal rank fusion of the sources' rankings of the history items (see the module doc)."""
-    weights = {} if getattr(pipe, "ranker_", None) is not None else dict(pipe.fusion_weights or {})
+    weights = pipe.source_weights()
     used, ranks = [], []
     for name, source in pipe.sources.items():
-        w = weights.get(name, 1.0)
+        w = weights[name]
         c = contributions(source, history, item) if w > 0 else np.zeros(len(history))
         order = np.argsort(-c, kind="stable")
         order = order[c[order] > 0]  # a history item that does not raise the score is not ranked

@@ -356,6 +356,12 @@ class Pipeline:
             results[name] = full_ids, full_scores
         return merge_candidates(tuple(self.sources), list(results.values()), self.n_items_)
 
+    def source_weights(self) -> dict[str, float]:
+        """Each source's weight in the ordering in effect: its fusion weight (1 when not given) when
+        fusion orders the candidates; 1 for every source when a trained ranker does (it reads them all)."""
+        given = {} if getattr(self, "ranker_", None) is not None else (self.fusion_weights or {})
+        return {s: float(given.get(s, 1.0)) for s in self.sources}
+
     def unqueried_sources(self) -> tuple[str, ...]:
         """Sources a request need not query: without a trained ranker, those of fusion weight 0 (they
         add nothing to any candidate's score, and every other candidate scores above 0). They stay
@@ -363,9 +369,7 @@ class Pipeline:
         queried after all for a request whose weighted sources propose fewer than ``k``
         candidates, so ids and scores never change; the provenance of an answer lists the
         sources that were asked for it."""
-        if getattr(self, "ranker_", None) is not None or not self.fusion_weights:
-            return ()
-        weights = {s: float((self.fusion_weights or {}).get(s, 1.0)) for s in self.sources}
+        weights = self.source_weights()
         zero = tuple(s for s, w in weights.items() if w == 0)
         # a negative weight or k, or a weight too small for float32, could rank a candidate at or
         # below the 0 a skipped source's items would score: then every source is asked
@@ -395,7 +399,8 @@ class Pipeline:
         if x is not None:
             scores = self.ranker_.predict(x).reshape(n, c).astype(np.float32)
         else:
-            weights = [(self.fusion_weights or {}).get(s, 1.0) for s in cands.sources]
+            given = self.source_weights()
+            weights = [given[s] for s in cands.sources]
             scores = rrf_scores(cands.ranks, weights, self.fusion_k)
         scores[~cands.valid] = -np.inf
         return scores
