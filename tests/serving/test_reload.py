@@ -72,3 +72,35 @@ def test_start_up_refuses_a_model_for_another_catalog(blocks, tmp_path):
                                state_dir=tmp_path / "state", llm_backend=None)
     with pytest.raises(ArtifactError, match="model ease/1 was built for 20 items, but the served dataset 'blocks'"):
         build_state(settings, dataset=blocks[0], backend=None)
+
+
+def test_a_model_for_a_same_size_catalog_of_other_items_is_refused(client):
+    """Sizes match, item ids do not: the model's index i would name another item."""
+    from recstrata.data.loaders._build import build_dataset
+
+    state = client.app.state.recstrata
+    ds, inter = state.dataset, state.dataset.interactions
+    renamed = build_dataset("renamed", users=ds.user_ids.to_external(inter.user),
+                            items=["x" + str(i) for i in ds.item_ids.to_external(inter.item)],
+                            ratings=inter.weight, timestamps=inter.timestamp,
+                            item_table=ds.items.assign(item_id=["x" + str(i) for i in ds.items["item_id"]]))
+    assert (renamed.n_users, renamed.n_items) == (ds.n_users, ds.n_items)
+    state.store.publish(fitted_on(renamed))
+    assert_refused(client, "model ease/2 was built for another catalog", "'blocks'")
+
+
+def test_the_catalog_fingerprint_survives_save_and_load_of_every_format(blocks, tmp_path):
+    from recstrata.ranking.pipeline import Pipeline
+    from recstrata.retrieval.base import Recommender
+    from recstrata.retrieval.registry import make_model
+    from recstrata.retrieval.vector import VectorRetriever
+
+    ds = blocks[0]
+    ease = fitted_on(ds)
+    ann = VectorRetriever.wrap(make_model("als", factors=8, iterations=2).fit(ds), index="exact")
+    pipe = Pipeline({"ease": fitted_on(ds)}, n_per_source=5).fit(ds, fit_sources=False)
+    for name, model in (("ease", ease), ("ann", ann), ("pipe", pipe)):
+        assert model.catalog_ == ds.catalog_fingerprint
+        model.save(tmp_path / name)
+        loaded = (Pipeline if name == "pipe" else Recommender).load(tmp_path / name)
+        assert loaded.catalog_ == ds.catalog_fingerprint, name

@@ -8,6 +8,7 @@ indices mean the same item in the train, validation and test parts.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -172,6 +173,14 @@ class Dataset:
             m.data[:] = 1.0
         m.sort_indices()
         return m
+
+    @cached_property
+    def catalog_fingerprint(self) -> str:
+        """A short hash of the item ids in index order: models record it when fitted, so a model can be
+        checked against a catalog it is served with (same size is not enough: index i must be the same
+        item). Split parts and retrainings with new events share it (they share the item map)."""
+        digest = hashlib.sha256("\x1f".join(map(str, self.item_ids.external)).encode("utf-8"))
+        return digest.hexdigest()[:16]
 
     @cached_property
     def item_counts(self) -> np.ndarray:

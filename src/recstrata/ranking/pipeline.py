@@ -118,6 +118,7 @@ class Pipeline:
             dataset, item_vectors=vectors, item_tags=item_tags, user_genres=user_genres
         )
         self.n_items_, self.n_users_ = dataset.n_items, dataset.n_users
+        self.catalog_ = dataset.catalog_fingerprint
 
     def _check_params(self) -> None:
         if self.vector_source is not None and self.vector_source not in self.sources:
@@ -489,7 +490,8 @@ class Pipeline:
                       "ranker": None if self.ranker is None else self.ranker.get_params()}
             write_manifest(tmp, kind="pipeline", params=json.loads(json.dumps(params, default=_jsonable)),
                            extra={"sources": classes, "source_order": list(self.sources),
-                                  "trained_ranker": self.ranker_ is not None})
+                                  "trained_ranker": self.ranker_ is not None,
+                                  "catalog": getattr(self, "catalog_", None)})
         return Path(directory)
 
     @classmethod
@@ -506,6 +508,7 @@ class Pipeline:
         pipe = cls(sources, ranker=None if ranker_params is None else LambdaRanker(**ranker_params), **p)
         pipe.features_ = FeatureBuilder.load(root / "features.npz")
         pipe.n_items_, pipe.n_users_ = pipe.features_.n_items_, pipe.features_.n_users_
+        pipe.catalog_ = manifest.get("catalog")  # None: saved before fingerprints
         pipe.ranker_ = ranker
         if ranker is not None and pipe.feature_names() != ranker.feature_names_:
             raise ArtifactError(f"{root}: the ranker was trained on features {ranker.feature_names_} but the "

@@ -100,6 +100,7 @@ class Recommender(ABC):
             raise DataError(f"cannot fit {self.name} on {dataset.name}: it has no interactions")
         start = time.perf_counter()
         self.n_users_, self.n_items_ = dataset.n_users, dataset.n_items
+        self.catalog_ = dataset.catalog_fingerprint  # which items the indices name (checked when served)
         self.seen_ = dataset.user_items
         self._fit(dataset)
         self.fit_seconds_ = time.perf_counter() - start
@@ -273,7 +274,8 @@ class Recommender(ABC):
             state = self._state()
             if state:
                 save_arrays(tmp / "state.npz", **state)
-            write_manifest(tmp, kind="recommender", params=self.get_params(), extra={"model": self.name})
+            write_manifest(tmp, kind="recommender", params=self.get_params(),
+                           extra={"model": self.name, "catalog": getattr(self, "catalog_", None)})
         return Path(directory)
 
     @classmethod
@@ -295,6 +297,7 @@ class Recommender(ABC):
         seen = load_arrays(root / "seen.npz")
         n_users, n_items = (int(x) for x in seen["shape"])
         model.n_users_, model.n_items_ = n_users, n_items
+        model.catalog_ = manifest.get("catalog")  # None: saved before fingerprints
         model.seen_ = sp.csr_matrix(
             (np.ones(len(seen["indices"]), np.float32), seen["indices"], seen["indptr"]), shape=(n_users, n_items)
         )

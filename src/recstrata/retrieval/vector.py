@@ -124,6 +124,7 @@ class VectorRetriever(Recommender):
         self = cls(base=model.name, base_params=model.get_params(), index=index, index_params=index_params)
         self.base_ = model
         self.n_users_, self.n_items_, self.seen_ = model.n_users_, model.n_items_, model.seen_
+        self.catalog_ = getattr(model, "catalog_", None)
         self._build_index()
         self.fit_seconds_ = time.perf_counter() - start
         return self
@@ -207,7 +208,8 @@ class VectorRetriever(Recommender):
             self.index_.save(tmp / "index")
             parts = {p: sha256_file(tmp / p / MANIFEST) for p in PARTS}
             write_manifest(tmp, kind="recommender", params=self.get_params(),
-                           extra={"model": self.name, "parts": parts, "augmented": self.augmented_})
+                           extra={"model": self.name, "parts": parts, "augmented": self.augmented_,
+                                  "catalog": getattr(self, "catalog_", None)})
         return Path(directory)
 
     @classmethod
@@ -229,6 +231,7 @@ class VectorRetriever(Recommender):
                 "save the model again."
             )
         model.n_users_, model.n_items_, model.seen_ = base.n_users_, base.n_items_, base.seen_
+        model.catalog_ = manifest.get("catalog", getattr(base, "catalog_", None))
         return model
 
 

@@ -58,9 +58,9 @@ def check_fits(model, dataset: Dataset, label: str) -> None:
     items. It may know more users than ``dataset`` (a retraining with events appends new users after
     the existing ones, see :func:`recstrata.data.events.with_events`), never fewer.
 
-    Sizes only: a saved model records its (users, items) shape, not which item ids it was built for,
-    so another catalog of the same size passes. Catching that needs a fingerprint of the item ids in
-    every save format (``Recommender.save``, ``VectorRetriever.save``, ``Pipeline.save``)."""
+    Models fitted or saved since fingerprints record ``catalog_`` (:attr:`Dataset.catalog_fingerprint`:
+    a hash of the item ids in index order), so another catalog of the same size is refused too;
+    older artefacts are checked by size only."""
     n_items, n_users = getattr(model, "n_items_", None), getattr(model, "n_users_", None)
     fix = f"serve a model trained on {dataset.name!r} (recstrata train --dataset ...), or serve its own dataset"
     if n_items is not None and n_items != dataset.n_items:
@@ -69,6 +69,11 @@ def check_fits(model, dataset: Dataset, label: str) -> None:
     if n_users is not None and n_users < dataset.n_users:
         raise ArtifactError(f"model {label} knows {n_users} users, fewer than the {dataset.n_users} of the served "
                             f"dataset {dataset.name!r}: {fix}")
+    catalog = getattr(model, "catalog_", None)
+    if catalog is not None and catalog != dataset.catalog_fingerprint:
+        raise ArtifactError(f"model {label} was built for another catalog than the served dataset {dataset.name!r} "
+                            f"(its item ids differ, or their order: fingerprint {catalog} vs "
+                            f"{dataset.catalog_fingerprint}): {fix}")
 
 
 def through_index(model, index: str | None, *, required: bool = True):
