@@ -146,6 +146,13 @@ BAD_COMBINATIONS = [
     ("ann", {"base_params": {"factor": 8}}, "has no parameter 'factor' (did you mean 'factors'?)"),
     ("ann", {"index": "annoy"}, "unknown index kind 'annoy'"),
     ("ann", {"index_params": {"nprob": 8}}, "bad parameters for index kind 'sq8'"),
+    # the index's value ranges that need no vectors (VectorIndex.check_params)
+    ("ann", {"index": "ivf", "index_params": {"nprobe": 0}}, "nprobe must be an integer >= 1, got 0"),
+    ("ann", {"index": "hnsw", "index_params": {"M": 1}}, "M must be an integer >= 2, got 1"),
+    ("ann", {"index_params": {"refine_factor": 0.5}}, "refine_factor=0.5 must be a number >= 1"),
+    ("ann", {"index": "ivfpq", "index_params": {"pq_nbits": 0}}, "pq_nbits must be an integer >= 1, got 0"),
+    ("ann", {"index": "pq4fs", "index_params": {"pq_m": 0}}, "pq_m must be an integer >= 1, got 0"),
+    ("ann", {"index": "exact", "index_params": {"shards": 0}}, "shards must be an integer >= 1, got 0"),
 ]
 BAD_CASES = [(name, {param: value}, f"{param}={value!r}")
              for name, values in BAD_VALUES.items() for param, value in values.items()] + BAD_COMBINATIONS

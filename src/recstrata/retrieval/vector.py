@@ -89,8 +89,8 @@ class VectorRetriever(Recommender):
 
     def check_params(self) -> None:
         """The base model's name, its parameters (its own ``check_params``) and that it has vectors;
-        the index kind and its parameter names. The index's value ranges are checked when it is built:
-        some need the vectors' count and width."""
+        the index kind, its parameter names and the ranges that need no vectors
+        (``VectorIndex.check_params``); the rest (e.g. nlist <= n) are checked when it is built."""
         from recstrata.retrieval.ann import make_index
         from recstrata.retrieval.registry import MODELS, make_model, model_class
 
@@ -107,7 +107,7 @@ class VectorRetriever(Recommender):
                 raise ConfigError(f"VectorRetriever needs {name} a mapping of parameter names to values, or None "
                                   f"(the defaults), got {name}={value!r}")
         make_model(self.base, **(self.base_params or {})).check_params()  # names an unknown parameter too
-        make_index(self.index, **(self.index_params or {}))  # an unknown kind or parameter name
+        make_index(self.index, **(self.index_params or {})).check_params()  # kind, names, data-free ranges
 
     def _fit(self, dataset: Dataset) -> None:
         from recstrata.retrieval.registry import make_model

@@ -94,11 +94,18 @@ class VectorIndex:
         self.filter_exact_below = filter_exact_below
 
     # ----------------------------------------------------------------- hooks for kinds
-    def _check_params(self, n: int, dim: int) -> None:
+    def check_params(self) -> None:
+        """ConfigError naming a parameter of the wrong type or out of range, for the checks that need
+        no vectors (callers may run it before any data is loaded); :meth:`build` also checks those
+        that depend on the vectors' count and width."""
         V.positive_int(self.shards, "shards")
         if self.threads is not None:
             V.positive_int(self.threads, "threads")
         V.positive_int(self.filter_exact_below, "filter_exact_below", minimum=0)
+
+    def _check_params(self, n: int, dim: int) -> None:
+        """Every check: :meth:`check_params` and those that need ``n`` vectors of width ``dim``."""
+        self.check_params()
 
     def _new_faiss_index(self, faiss: Any, n: int, dim: int) -> Any:
         raise NotImplementedError

@@ -86,8 +86,8 @@ class HNSWIndex(VectorIndex):
         super().__init__(shards=shards, threads=threads, filter_exact_below=filter_exact_below)
         self.M, self.ef_construction, self.ef_search = M, ef_construction, ef_search
 
-    def _check_params(self, n: int, dim: int) -> None:
-        super()._check_params(n, dim)
+    def check_params(self) -> None:
+        super().check_params()
         V.positive_int(self.M, "M", minimum=2)
         V.positive_int(self.ef_construction, "ef_construction")
         V.positive_int(self.ef_search, "ef_search")
@@ -125,16 +125,20 @@ class _IVFBase(VectorIndex):
     def _nlist(self, n: int) -> int:
         return auto_nlist(n) if self.nlist is None else self.nlist
 
+    def check_params(self) -> None:
+        super().check_params()
+        if self.nlist is not None:
+            V.positive_int(self.nlist, "nlist")
+        V.positive_int(self.nprobe, "nprobe")
+
     def _check_params(self, n: int, dim: int) -> None:
         super()._check_params(n, dim)
         if self.nlist is not None:
-            V.positive_int(self.nlist, "nlist")
             if self.nlist > n:
                 raise ConfigError(
                     f"nlist={self.nlist} is more than the {n} vectors to index; use nlist <= {n} "
                     "(or nlist=None for about 2*sqrt(n))."
                 )
-        V.positive_int(self.nprobe, "nprobe")
 
     def _train(self, index: Any, vectors: np.ndarray) -> None:
         index.train(_sample(vectors, self._nlist(vectors.shape[0]) * _TRAIN_POINTS_PER_LIST))
@@ -183,21 +187,25 @@ class IVFPQIndex(_IVFBase):
         # 2 dims per one-byte code: at 4 dims per code the shortlist of a top-1000 misses too much
         return self.pq_m if self.pq_m is not None else max(1, dim // 2)
 
+    def check_params(self) -> None:
+        super().check_params()
+        if self.pq_m is not None:
+            V.positive_int(self.pq_m, "pq_m")
+        V.positive_int(self.pq_nbits, "pq_nbits")
+        _check_refine(self.refine_factor)
+
     def _check_params(self, n: int, dim: int) -> None:
         super()._check_params(n, dim)
         m = self._pq_m(dim)
-        V.positive_int(m, "pq_m")
         if dim % m:
             raise ConfigError(
                 f"pq_m={m} must divide dim={dim}; pick a divisor of {dim} (e.g. {dim // 2 or 1})."
             )
-        V.positive_int(self.pq_nbits, "pq_nbits")
         if n < 2**self.pq_nbits:
             raise ConfigError(
                 f"ivfpq with pq_nbits={self.pq_nbits} needs at least {2**self.pq_nbits} vectors to train its "
                 f"codebooks, got {n}; lower pq_nbits or use kind='exact' for a catalogue this small."
             )
-        _check_refine(self.refine_factor)
 
     def _new_faiss_index(self, faiss: Any, n: int, dim: int) -> Any:
         quantizer = faiss.IndexFlatIP(dim)
@@ -233,8 +241,8 @@ class ScalarQuantizedIndex(VectorIndex):
         super().__init__(shards=shards, threads=threads, filter_exact_below=filter_exact_below)
         self.refine_factor = refine_factor
 
-    def _check_params(self, n: int, dim: int) -> None:
-        super()._check_params(n, dim)
+    def check_params(self) -> None:
+        super().check_params()
         _check_refine(self.refine_factor)
 
     def _new_faiss_index(self, faiss: Any, n: int, dim: int) -> Any:
@@ -278,9 +286,14 @@ class _FastScanCodes:
     def _pq_m(self, dim: int) -> int:
         return self.pq_m if self.pq_m is not None else dim
 
+    def check_params(self) -> None:
+        super().check_params()
+        if self.pq_m is not None:
+            V.positive_int(self.pq_m, "pq_m")
+        _check_refine(self.refine_factor)
+
     def _check_codes(self, n: int, dim: int) -> None:
         m = self._pq_m(dim)
-        V.positive_int(m, "pq_m")
         if dim % m:
             raise ConfigError(f"pq_m={m} must divide dim={dim}; pick a divisor of {dim} (e.g. {dim}).")
         if n < _FASTSCAN_MIN_TRAIN:
@@ -288,7 +301,6 @@ class _FastScanCodes:
                 f"{self.kind} needs at least {_FASTSCAN_MIN_TRAIN} vectors to train its 4-bit codebooks, "
                 f"got {n}; use kind='exact' for a catalogue this small."
             )
-        _check_refine(self.refine_factor)
 
     def _shortlist(self, k: int) -> int:
         # 4-bit codes rank coarsely: a small k still gets a shortlist worth re-ranking
