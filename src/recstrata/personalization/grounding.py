@@ -118,12 +118,14 @@ def template_sentence(g: Grounding) -> str:
     return f"Recommended because {'; '.join(parts)}."
 
 
-_TRAILING_ARTICLE = re.compile(r"^(?P<rest>.+), (?P<article>The|A|An)(?P<tail> \(.*\))?$")
+#: English only, for display (moving "L'" or "Il" would need each language's spacing rules); the
+#: output contract recognises every language's trailing article (``contract._ARTICLES``)
+_ENGLISH_TRAILING_ARTICLE = re.compile(r"^(?P<rest>.+), (?P<article>The|A|An)(?P<tail> \(.*\))?$")
 
 
 def natural_title(title: str) -> str:
     """A catalog title with a trailing English article moved to the front, as it is said:
     ``"Breakfast Club, The"`` -> ``"The Breakfast Club"`` (MovieLens files titles that way); any
     other title as it is."""
-    m = _TRAILING_ARTICLE.match(title)
+    m = _ENGLISH_TRAILING_ARTICLE.match(title)
     return f"{m['article']} {m['rest']}{m['tail'] or ''}" if m else title

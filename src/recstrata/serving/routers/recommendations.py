@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
-
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from starlette.concurrency import run_in_threadpool
 
 from recstrata.errors import DataError
+from recstrata.retrieval._params import did_you_mean
 from recstrata.serving.deps import get_state, invalid
 from recstrata.serving.engine import Filters, RecResult
 from recstrata.serving.schemas import (ID_PATTERN, NOT_FOUND, TOO_LARGE, Filtered, RecItem, RecQuery, RecResponse,
@@ -31,11 +30,10 @@ def _filters(state: AppState, q: Filtered, where: str) -> Filters:
         raise invalid((where, "year_min"), f"year_min {q.year_min} is after year_max {q.year_max}, so no year "
                                            "matches: swap them", q.year_min, "year_range")
     if q.genre is not None and q.genre.lower() not in (genres := state.engine.genres()):
-        close = difflib.get_close_matches(q.genre.lower(), list(genres), n=1)
         some = ", ".join(list(genres)[:8]) + (", ..." if len(genres) > 8 else "")
-        raise invalid((where, "genre"), f"unknown genre {q.genre!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
-                      + f": the catalog's {len(genres)} genres (any case) include {some or 'none'}", q.genre,
-                      "unknown_genre")
+        raise invalid((where, "genre"), f"unknown genre {q.genre!r}{did_you_mean(q.genre.lower(), genres)}: the "
+                                        f"catalog's {len(genres)} genres (any case) include {some or 'none'}",
+                      q.genre, "unknown_genre")
     return Filters(q.genre, q.year_min, q.year_max, tuple(q.exclude))
 
 
