@@ -123,7 +123,7 @@ def test_a_step_over_the_batchs_items_equals_the_step_over_the_whole_catalog(blo
     i = np.array([X[r].indices[r % 5] for r in u])
     hard = hard_negative_matrix({int(v): [(v // 10 * 10 + 13) % 40] for v in u}, ds.n_users, ds.n_items)
     params = list(item_tower.parameters()) + list(user_tower.parameters())
-    subset = model._batch_loss(torch, item_tower, user_tower, X, u, i, np.ones(ds.n_items, bool), None, feats,
+    subset = model._batch_loss(torch, item_tower, user_tower, X, u, i, np.ones(ds.n_items, bool).__getitem__, None, feats,
                                torch.zeros(ds.n_items), hard, np.random.default_rng(0))
     whole = _full_catalog_loss(torch, model, item_tower, user_tower, X, u, i, feats, hard,
                                np.random.default_rng(0))
@@ -157,7 +157,7 @@ def test_a_hard_negative_lowers_its_users_score_of_it(blocks):
                 return (users @ target[13]).mean().item()
 
         before = score()
-        loss = model._batch_loss(torch, item_tower, user_tower, X, u, i, np.ones(ds.n_items, bool), None,
+        loss = model._batch_loss(torch, item_tower, user_tower, X, u, i, np.ones(ds.n_items, bool).__getitem__, None,
                                  feats, torch.zeros(ds.n_items), hard, np.random.default_rng(0))
         params = list(item_tower.parameters()) + list(user_tower.parameters())
         with torch.no_grad():
@@ -273,7 +273,7 @@ def test_weighted_batch_loss_is_the_weighted_mean_of_each_pairs_term(blocks):
     def loss(weights):
         with torch.random.fork_rng():
             torch.manual_seed(0)
-            return model._batch_loss(torch, *towers, X, u, i, np.ones(ds.n_items, bool), None, None,
+            return model._batch_loss(torch, *towers, X, u, i, np.ones(ds.n_items, bool).__getitem__, None, None,
                                      torch.zeros(ds.n_items), None, np.random.default_rng(0), weights)
 
     plain = loss(None)

@@ -45,8 +45,8 @@ def _step(model, towers, ds, u, keep=None):
     X = ds.user_items
     i = np.array([X[r].indices[r % 9] for r in u])
     keep = np.ones(ds.n_items, bool) if keep is None else keep
-    loss = model._batch_loss(torch, item, user, X, u, i, keep, None, None, torch.zeros(ds.n_items), None,
-                             np.random.default_rng(0))
+    loss = model._batch_loss(torch, item, user, X, u, i, keep.__getitem__, None, None, torch.zeros(ds.n_items),
+                             None, np.random.default_rng(0))
     opt.zero_grad()
     loss.backward()
     grads = [t.weight.grad.to_dense().clone() for t in (item.ids, item.history_ids)]
@@ -222,3 +222,23 @@ def test_a_choice_missing_from_the_state_follows_the_saved_parameter(blocks, mon
     save_arrays(saved / "state.npz", **state)
     write_manifest(saved, kind="recommender", params=manifest["params"], extra={"model": manifest["model"]})
     assert Recommender.load(saved).lazy_adam_ is expected
+
+
+def test_id_dropout_mask_is_drawn_for_the_whole_catalog_with_adamw_and_for_the_step_rows_with_lazy_adam():
+    """Dense AdamW keeps the whole-catalog draw (the random stream of every recorded small-catalog
+    figure); lazy Adam draws only the rows a step uses. Both never keep an item unseen in training."""
+    trained = np.arange(100_000) % 4 != 0
+    rows = np.arange(0, 100_000, 7)
+    model = TwoTower(id_dropout=0.5)
+    dense_rng, lazy_rng = np.random.default_rng(3), np.random.default_rng(3)
+    dense = model._id_mask(trained, dense_rng, lazy=False)
+    expected = (trained & (np.random.default_rng(3).random(len(trained)) >= 0.5))[rows]
+    assert np.array_equal(dense(rows), expected)
+    lazy = model._id_mask(trained, lazy_rng, lazy=True)
+    kept = lazy(rows)
+    assert not kept[~trained[rows]].any()
+    assert abs(kept[trained[rows]].mean() - 0.5) < 0.02
+    # the lazy draw consumed len(rows) numbers, not the catalog's
+    assert lazy_rng.random() == np.random.default_rng(3).random(len(rows) + 1)[-1]
+    assert TwoTower(id_dropout=0.0)._id_mask(trained, np.random.default_rng(0), lazy=True)(rows).tolist() \
+        == trained[rows].tolist()
