@@ -6,7 +6,10 @@ Row numbers in errors are 1-based file lines assuming one header line (``line = 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,6 +39,53 @@ def require_columns(df: pd.DataFrame, needed: Sequence[str], file: str, delimite
         file=file,
         column=missing[0],
     )
+
+
+@contextmanager
+def parse_errors(file: str) -> Iterator[None]:
+    """Turn a reader's failure on a file (bytes that are not UTF-8, a row with too many fields, a
+    blank file, a broken archive) into a ``DataError`` naming the file and, when known, the line."""
+    try:
+        yield
+    except DataError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise DataError(f"the file is not UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r}): save it "
+                        "as UTF-8, e.g. iconv -f latin1 -t utf-8", file=file, row=_undecodable_line(file)) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataError("the file has no header line: it is empty or holds only blank lines", file=file) from exc
+    except pd.errors.ParserError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        raise DataError(f"could not parse the file ({str(exc).strip()}): check the delimiter, and quote fields "
+                        'that contain it ("a,b")', file=file, row=int(line.group(1)) if line else None) from exc
+    except (ValueError, OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"could not read the file ({exc})", file=file) from exc
+
+
+def _undecodable_line(file: str) -> int | None:
+    """1-based line of the first bytes that are not UTF-8 in an uncompressed file, else None."""
+    if Path(file).suffix.lower() in (".gz", ".bz2", ".xz", ".zip", ".zst", ".tar"):
+        return None
+    try:
+        with open(file, "rb") as fh:
+            for number, line in enumerate(fh, 1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError:
+                    return number
+    except OSError:
+        return None
+    return None
+
+
+def check_row_lengths(df: pd.DataFrame, file: str) -> None:
+    """A first data row longer than the header makes pandas read its leading fields as an index (all
+    columns shift); refuse it instead. Later long rows are a ``ParserError`` (see :func:`parse_errors`)."""
+    if not isinstance(df.index, pd.RangeIndex):
+        extra = df.index.nlevels
+        raise DataError(f"the first data row has {len(df.columns) + extra} fields but the header has "
+                        f"{len(df.columns)}: add the missing column name(s) to the header, or quote fields that "
+                        'contain the delimiter ("a,b")', file=file, row=2)
 
 
 def _first_bad(mask: np.ndarray) -> int:

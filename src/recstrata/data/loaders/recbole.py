@@ -10,9 +10,11 @@ import pandas as pd
 from recstrata.data.dataset import Dataset
 from recstrata.data.loaders._build import build_dataset
 from recstrata.data.loaders._frames import (
+    check_row_lengths,
     ids_column,
     lenient_year,
     numeric_column,
+    parse_errors,
     require_columns,
     timestamp_column,
 )
@@ -27,7 +29,9 @@ _GENRES = ("class", "genre", "genres", "categories")
 def _read_atomic(path: Path) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise DataError("the file is empty", file=str(path))
-    df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=3, engine="c")
+    with parse_errors(str(path)):
+        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=3, engine="c")
+    check_row_lengths(df, str(path))
     if len(df.columns) == 1 and any(sep in str(df.columns[0]) for sep in (",", ";", "|", " ")):
         raise DataError(
             f"header {str(df.columns[0])!r} has no tab-separated 'name:type' fields: RecBole atomic files "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,7 +13,14 @@ import pandas as pd
 from recstrata._optional import require
 from recstrata.data.dataset import Dataset
 from recstrata.data.loaders._build import build_dataset
-from recstrata.data.loaders._frames import ids_column, numeric_column, require_columns, timestamp_column
+from recstrata.data.loaders._frames import (
+    check_row_lengths,
+    ids_column,
+    numeric_column,
+    parse_errors,
+    require_columns,
+    timestamp_column,
+)
 from recstrata.errors import DataError
 
 DEFAULT_COLUMNS = {"user": "user_id", "item": "item_id", "rating": "rating", "timestamp": "timestamp"}
@@ -26,16 +34,38 @@ def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None) ->
     if file.stat().st_size == 0:
         raise DataError("the file is empty", file=str(file))
     suffix = "".join(file.suffixes[-2:]).lower()
-    try:
+    with parse_errors(str(file)):
         if suffix.endswith(".parquet") or suffix.endswith(".pq"):
             require("pyarrow", extra="parquet", purpose="reading Parquet files")
             return pd.read_parquet(file).astype(str).replace({"None": "", "nan": "", "<NA>": ""})
         if suffix.endswith(".jsonl") or suffix.endswith(".ndjson"):
-            return pd.read_json(file, lines=True, dtype=False).astype(object)
+            try:
+                return pd.read_json(file, lines=True, dtype=False).astype(object)
+            except ValueError as exc:
+                line = _bad_json_line(file)
+                if line is None:
+                    raise
+                raise DataError("the line is not a JSON object: JSON Lines files hold one {...} per line",
+                                file=str(file), row=line) from exc
         sep = delimiter or ("\t" if suffix.endswith((".tsv", ".inter", ".item", ".user")) else ",")
-        return pd.read_csv(file, sep=sep, dtype=str, keep_default_na=False, engine="c")
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"could not parse the file ({exc})", file=str(file)) from exc
+        df = pd.read_csv(file, sep=sep, dtype=str, keep_default_na=False, engine="c")
+    check_row_lengths(df, str(file))
+    return df
+
+
+def _bad_json_line(file: Path) -> int | None:
+    """1-based number of the first non-blank line of an uncompressed file that is not a JSON object."""
+    if file.suffix.lower() not in (".jsonl", ".ndjson"):
+        return None
+    with open(file, "rb") as fh:
+        for number, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    if not isinstance(json.loads(line), dict):
+                        return number
+                except ValueError:
+                    return number
+    return None
 
 
 def load_interactions_table(

@@ -1,0 +1,73 @@
+"""Messy user files: each loads correctly or raises a DataError naming the file (and line / column where
+one is at fault), never a raw pandas / numpy / zip traceback and never silently shifted or dropped data."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from recstrata.data.loaders.recbole import load_recbole_atomic
+from recstrata.data.registry import load_dataset
+from recstrata.errors import DataError
+
+
+def write(tmp_path, name: str, data: str | bytes):
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+    else:
+        path.write_text(data)
+    return path
+
+
+def fails(path, match: str, row: int | None = None, column: str | None = None, file=None) -> DataError:
+    with pytest.raises(DataError, match=match) as err:
+        load_dataset(path)
+    assert err.value.file == str(file or path)
+    assert (err.value.row, err.value.column) == (row, column)
+    return err.value
+
+
+def test_a_row_longer_than_the_header_is_refused_not_shifted_into_an_index(tmp_path):
+    # pandas would take the surplus leading fields as an index: user 3, item 4 instead of an error
+    fails(write(tmp_path, "x.csv", "user_id,item_id\n1,2,3,4\n1,5\n"), "4 fields but the header has 2", row=2)
+
+
+def test_a_later_ragged_row_names_its_line(tmp_path):
+    fails(write(tmp_path, "x.csv", "user_id,item_id\n1,2\n1,2,3\n"), "Expected 2 fields in line 3, saw 3.*quote", row=3)
+
+
+def test_non_utf8_bytes_name_the_line_and_say_to_save_as_utf8(tmp_path):
+    fails(write(tmp_path, "x.csv", "user_id,item_id\n1,2\n1,caf\xe9\n".encode("latin-1")), "not UTF-8.*UTF-8", row=3)
+
+
+def test_a_file_named_gz_that_is_not_gzip(tmp_path):
+    fails(write(tmp_path, "x.csv.gz", b"user_id,item_id\n1,2\n"), "could not read")
+
+
+def test_gzip_files_load(tmp_path):
+    ds = load_dataset(write(tmp_path, "x.csv.gz", gzip.compress(b"user_id,item_id\n1,2\n")))
+    assert (len(ds), list(ds.item_ids.external)) == (1, ["2"])
+
+
+def test_a_blank_file_has_no_header(tmp_path):
+    fails(write(tmp_path, "x.csv", "\n\n"), "no header")
+
+
+@pytest.mark.parametrize(("inter", "match", "row"), [
+    ("user_id:token\titem_id:token\n1\t2\n1\t2\t3\n", "Expected 2 fields in line 3", 3),
+    (b"user_id:token\titem_id:token\n1\t\xff\n", "not UTF-8", 2),
+    ("\n", "no header", None),
+])
+def test_recbole_atomic_files_that_do_not_parse(tmp_path, inter, match, row):
+    path = write(tmp_path, "toy/toy.inter", inter)
+    with pytest.raises(DataError, match=match) as err:
+        load_recbole_atomic(tmp_path / "toy")
+    assert (err.value.file, err.value.row) == (str(path), row)
+
+
+def test_a_broken_json_line_in_the_middle_is_named(tmp_path):
+    fails(write(tmp_path, "x.jsonl", '{"user_id": 1, "item_id": 2}\n{"user_id": 2,\n{"user_id": 3, "item_id": 4}\n'),
+          "not a JSON object", row=2)
