@@ -71,3 +71,34 @@ def test_recbole_atomic_files_that_do_not_parse(tmp_path, inter, match, row):
 def test_a_broken_json_line_in_the_middle_is_named(tmp_path):
     fails(write(tmp_path, "x.jsonl", '{"user_id": 1, "item_id": 2}\n{"user_id": 2,\n{"user_id": 3, "item_id": 4}\n'),
           "not a JSON object", row=2)
+
+
+def test_json_lines_have_no_header_so_record_n_is_line_n(tmp_path):
+    fails(write(tmp_path, "x.jsonl", '{"user_id": 1, "item_id": null}\n'), "empty id", row=1, column="item_id")
+    fails(write(tmp_path, "y.jsonl", '{"user_id": 1, "item_id": 2}\n{"user_id": 1, "item_id": 3, "rating": "x"}\n'),
+          "not a number", row=2, column="rating")
+
+
+def test_parquet_keeps_ids_spelled_like_missing_values_and_numbers_rows_from_1(tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "x.parquet"
+    pd.DataFrame({"user_id": ["None", "nan"], "item_id": ["a", "b"]}).to_parquet(path)
+    assert list(load_dataset(path).user_ids.external) == ["None", "nan"]
+    pd.DataFrame({"user_id": ["u1", None], "item_id": ["a", "b"]}).to_parquet(path)
+    fails(path, "empty id", row=2, column="user_id")
+
+
+@pytest.mark.parametrize(("value", "match"), [
+    ("inf", "not a finite number"),
+    ("-inf", "not a finite number"),
+    ("1e300", "too large"),
+])
+def test_ratings_must_be_finite_float32_values(tmp_path, value, match):
+    fails(write(tmp_path, "x.csv", f"user_id,item_id,rating\n1,2,4\n1,3,{value}\n"), match, row=3, column="rating")
+
+
+@pytest.mark.parametrize("value", ["1e30", "inf", "-1e20"])
+def test_timestamps_out_of_int64_range_are_refused_not_wrapped_to_missing(tmp_path, value):
+    fails(write(tmp_path, "x.csv", f"user_id,item_id,timestamp\n1,2,5\n1,3,{value}\n"), "out of range",
+          row=3, column="timestamp")

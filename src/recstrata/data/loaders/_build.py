@@ -52,13 +52,15 @@ def build_dataset(
     unknown_items: Literal["raise", "drop"] = "raise",
     rating_scale: tuple[float, float] | None = None,
     meta: dict | None = None,
+    first_line: int = 2,
 ) -> Dataset:
     """Build a dataset; ids are strings. The catalog's order fixes internal item indices.
 
     ``rating_scale`` is the scale the source gives ratings on, when it defines one (MovieLens: 0.5
     to 5 stars); ``meta["rating_scale_declared"]`` records that it was given. Without it the scale
     is the observed min to max: a description of this sample (which may miss the top star, or be
-    all 1 in implicit data), not a rule a new rating must follow.
+    all 1 in implicit data), not a rule a new rating must follow. ``first_line`` is the line of
+    ``source`` that holds the first interaction (2 under a header line), for error messages.
     """
     meta = dict(meta or {}) | {"rating_scale_declared": rating_scale is not None}
     if len(users) == 0:
@@ -76,7 +78,7 @@ def build_dataset(
                 f"item id {items[row]!r} is not in the item catalog ({int(unknown.sum())} such rows); "
                 "fix the catalog or load with unknown_items='drop'",
                 file=source,
-                row=row + 2,
+                row=row + first_line,
                 column="item_id",
             )
         keep = ~unknown

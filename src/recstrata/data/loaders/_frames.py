@@ -1,6 +1,7 @@
 """Validating conversions from raw tables (strings) to typed columns, with file/line/column errors.
 
-Row numbers in errors are 1-based file lines assuming one header line (``line = row index + 2``).
+Row numbers in errors are 1-based file lines: ``line = row index + first_line(df)``, where the first
+data row is line 2 under a header line, or line / record 1 in JSON Lines and Parquet (no header).
 """
 
 from __future__ import annotations
@@ -88,6 +89,11 @@ def check_row_lengths(df: pd.DataFrame, file: str) -> None:
                         'contain the delimiter ("a,b")', file=file, row=2)
 
 
+def first_line(df: pd.DataFrame) -> int:
+    """The file line of ``df``'s first row (readers set ``df.attrs["first_line"]`` when it is not 2)."""
+    return int(df.attrs.get("first_line", 2))
+
+
 def _first_bad(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
@@ -102,7 +108,7 @@ def ids_column(df: pd.DataFrame, col: str, file: str) -> np.ndarray:
     present = _present(raw)
     if not present.all():
         row = _first_bad(~present)
-        raise DataError("empty id", file=file, row=row + 2, column=col)
+        raise DataError("empty id", file=file, row=row + first_line(df), column=col)
     values = raw.astype(str).str.strip()
     # "12.0" from a float-typed column would not match "12" elsewhere: normalise integral floats
     return values.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True).to_numpy(dtype=object)
@@ -113,13 +119,25 @@ def numeric_column(df: pd.DataFrame, col: str, file: str, *, required: bool = Tr
     raw = df[col]
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
     present = _present(raw)
-    bad = present & np.isnan(values)
+    bad = present & ~np.isfinite(values)
     if bad.any():
         row = _first_bad(bad)
-        raise DataError(f"{raw.iloc[row]!r} is not a number", file=file, row=row + 2, column=col)
+        what = "not a number" if np.isnan(values[row]) else "not a finite number"
+        raise DataError(f"{raw.iloc[row]!r} is {what}", file=file, row=row + first_line(df), column=col)
     if required and not present.all():
         row = _first_bad(~present)
-        raise DataError("missing value", file=file, row=row + 2, column=col)
+        raise DataError("missing value", file=file, row=row + first_line(df), column=col)
+    return values
+
+
+def rating_column(df: pd.DataFrame, col: str, file: str) -> np.ndarray:
+    """Ratings (float64) that fit the float32 weights of :class:`~recstrata.data.dataset.Interactions`."""
+    values = numeric_column(df, col, file)
+    big = np.abs(values) > np.finfo(np.float32).max
+    if big.any():
+        row = _first_bad(big)
+        raise DataError(f"{df[col].iloc[row]!r} is too large for a rating (at most ~3.4e38)", file=file,
+                        row=row + first_line(df), column=col)
     return values
 
 
@@ -127,6 +145,12 @@ def timestamp_column(df: pd.DataFrame, col: str, file: str) -> np.ndarray:
     """Unix seconds (int64) from numbers or ISO-8601 date strings."""
     raw = df[col]
     numeric = pd.to_numeric(raw, errors="coerce")
+    # int64 seconds: a float beyond +-2**63 (or inf) would wrap to an arbitrary value on conversion
+    huge = (np.abs(numeric.to_numpy(dtype=np.float64, na_value=np.nan)) >= 2.0**63)
+    if huge.any():
+        row = _first_bad(huge)
+        raise DataError(f"{raw.iloc[row]!r} is out of range for a timestamp (expected unix seconds)", file=file,
+                        row=row + first_line(df), column=col)
     if numeric.notna().all():
         return numeric.to_numpy(dtype=np.float64).astype(np.int64)
     parsed = pd.to_datetime(raw.where(numeric.isna()), errors="coerce", utc=True, format="mixed")
@@ -136,7 +160,7 @@ def timestamp_column(df: pd.DataFrame, col: str, file: str) -> np.ndarray:
         raise DataError(
             f"{raw.iloc[row]!r} is not a timestamp (expected unix seconds or an ISO-8601 date)",
             file=file,
-            row=row + 2,
+            row=row + first_line(df),
             column=col,
         )
     epoch = pd.Timestamp(0, tz="UTC")

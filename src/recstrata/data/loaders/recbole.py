@@ -15,6 +15,7 @@ from recstrata.data.loaders._frames import (
     lenient_year,
     numeric_column,
     parse_errors,
+    rating_column,
     require_columns,
     timestamp_column,
 )
@@ -96,7 +97,7 @@ def load_recbole_atomic(directory: str | os.PathLike[str], name: str | None = No
         name,
         users=ids_column(df, "user_id", file),
         items=ids_column(df, "item_id", file),
-        ratings=numeric_column(df, "rating", file) if "rating" in df else None,
+        ratings=rating_column(df, "rating", file) if "rating" in df else None,
         timestamps=timestamp_column(df, "timestamp", file) if "timestamp" in df else None,
         item_table=items,
         user_table=users,

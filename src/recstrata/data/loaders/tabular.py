@@ -15,9 +15,11 @@ from recstrata.data.dataset import Dataset
 from recstrata.data.loaders._build import build_dataset
 from recstrata.data.loaders._frames import (
     check_row_lengths,
+    first_line,
     ids_column,
     numeric_column,
     parse_errors,
+    rating_column,
     require_columns,
     timestamp_column,
 )
@@ -37,10 +39,15 @@ def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None) ->
     with parse_errors(str(file)):
         if suffix.endswith(".parquet") or suffix.endswith(".pq"):
             require("pyarrow", extra="parquet", purpose="reading Parquet files")
-            return pd.read_parquet(file).astype(str).replace({"None": "", "nan": "", "<NA>": ""})
+            raw = pd.read_parquet(file)
+            df = raw.astype(str).mask(raw.isna(), "")  # nulls become "", an id spelled "None" stays
+            df.attrs["first_line"] = 1
+            return df
         if suffix.endswith(".jsonl") or suffix.endswith(".ndjson"):
             try:
-                return pd.read_json(file, lines=True, dtype=False).astype(object)
+                df = pd.read_json(file, lines=True, dtype=False).astype(object)
+                df.attrs["first_line"] = 1
+                return df
             except ValueError as exc:
                 line = _bad_json_line(file)
                 if line is None:
@@ -99,7 +106,7 @@ def load_interactions_table(
         "'item': ..., 'rating': ..., 'timestamp': ...})."))
     if len(df) == 0:
         raise DataError("no interactions: the file has a header but no rows", file=file)
-    ratings = numeric_column(df, mapping["rating"], file) if mapping["rating"] in df.columns else None
+    ratings = rating_column(df, mapping["rating"], file) if mapping["rating"] in df.columns else None
     stamps = timestamp_column(df, mapping["timestamp"], file) if mapping["timestamp"] in df.columns else None
     return build_dataset(
         name or Path(path).stem,
@@ -112,6 +119,7 @@ def load_interactions_table(
         source=file,
         unknown_items=unknown_items,
         rating_scale=rating_scale,
+        first_line=first_line(df),
     )
 
 
