@@ -102,3 +102,48 @@ def test_ratings_must_be_finite_float32_values(tmp_path, value, match):
 def test_timestamps_out_of_int64_range_are_refused_not_wrapped_to_missing(tmp_path, value):
     fails(write(tmp_path, "x.csv", f"user_id,item_id,timestamp\n1,2,5\n1,3,{value}\n"), "out of range",
           row=3, column="timestamp")
+
+
+@pytest.mark.parametrize(("year", "match"), [("1995.5", "not a whole-number year"), ("1e30", "not a year")])
+def test_item_years_that_are_not_years(tmp_path, year, match):
+    from recstrata.data.loaders.tabular import load_item_table
+
+    path = write(tmp_path, "items.csv", f"item_id,title,year\n1,A,1995\n2,B,{year}\n")
+    with pytest.raises(DataError, match=match) as err:
+        load_item_table(path)
+    assert (err.value.file, err.value.row, err.value.column) == (str(path), 3, "year")
+
+
+def test_a_duplicate_item_id_is_reported_in_the_item_file_not_the_interaction_file(tmp_path):
+    from recstrata.data.loaders.tabular import load_interactions_table, load_item_table
+
+    items = write(tmp_path, "items.csv", "item_id,title\n1,A\n2,B\n1,C\n")
+    with pytest.raises(DataError, match="duplicate item id '1'") as err:
+        load_interactions_table(write(tmp_path, "e.csv", "user_id,item_id\n1,1\n"), items=load_item_table(items))
+    assert (err.value.file, err.value.row, err.value.column) == (str(items), 4, "item_id")
+    write(tmp_path, "rb/rb.inter", "user_id:token\titem_id:token\n1\t2\n")
+    item_file = write(tmp_path, "rb/rb.item", "item_id:token\tmovie_title:token_seq\n2\tX\n2\tY\n")
+    fails(tmp_path / "rb", "duplicate item id '2'", row=3, column="item_id", file=item_file)
+
+
+def test_a_duplicate_in_an_item_table_built_in_python_names_its_row_not_a_file(tmp_path):
+    import pandas as pd
+
+    from recstrata.data.loaders.tabular import load_interactions_table
+
+    events = write(tmp_path, "e.csv", "user_id,item_id\n1,1\n")
+    with pytest.raises(DataError, match=r"duplicate item id '1' at row 2 of the item table") as err:
+        load_interactions_table(events, items=pd.DataFrame({"item_id": ["1", "1"]}))
+    assert err.value.file is None
+
+
+def test_json_item_nulls_are_missing_and_genre_lists_are_lists(tmp_path):
+    from recstrata.data.loaders.tabular import load_item_table
+
+    path = write(tmp_path, "items.jsonl", '{"item_id": 1, "title": null, "genres": null, "text": null}\n'
+                                          '{"item_id": 2, "title": "B", "genres": ["Drama", "War"]}\n'
+                                          '{"item_id": 3, "title": "C", "genres": "Comedy|Crime"}\n')
+    items = load_item_table(path)
+    assert items["title"].tolist() == [None, "B", "C"]
+    assert items["genres"].tolist() == [(), ("Drama", "War"), ("Comedy", "Crime")]
+    assert items["text"].tolist() == ["", "", ""]

@@ -8,26 +8,20 @@ import numpy as np
 import pandas as pd
 
 from recstrata.data.dataset import MISSING_TIMESTAMP, Dataset, IdMap, Interactions
+from recstrata.data.loaders._frames import check_unique_ids
 from recstrata.errors import DataError
 
 ITEM_COLUMNS = ("item_id", "title", "genres", "year", "text")
 
 
-def normalise_items(items: pd.DataFrame | None, file: str | None = None) -> pd.DataFrame | None:
-    """Give an item table the standard columns; reject duplicate ids naming the line."""
+def normalise_items(items: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Give an item table the standard columns; reject duplicate ids naming the row (loaders of item
+    files check first, naming the file and line)."""
     if items is None:
         return None
     items = items.copy()
     items["item_id"] = items["item_id"].astype(str)
-    dup = items["item_id"].duplicated().to_numpy()
-    if dup.any():
-        row = int(np.flatnonzero(dup)[0])
-        raise DataError(
-            f"duplicate item id {items['item_id'].iloc[row]!r}: each item must appear once in the catalog",
-            file=file,
-            row=row + 2,
-            column="item_id",
-        )
+    check_unique_ids(items["item_id"], None)
     if "title" not in items:
         items["title"] = None
     if "genres" not in items:
@@ -65,7 +59,7 @@ def build_dataset(
     meta = dict(meta or {}) | {"rating_scale_declared": rating_scale is not None}
     if len(users) == 0:
         raise DataError("no interactions: the file has a header but no rows", file=source)
-    item_table = normalise_items(item_table, file=source)
+    item_table = normalise_items(item_table)
     if item_table is None:
         item_table = normalise_items(pd.DataFrame({"item_id": pd.unique(items)}))
     item_map = IdMap(item_table["item_id"], kind="item")

@@ -98,14 +98,15 @@ def _first_bad(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
-def _present(raw: pd.Series) -> np.ndarray:
+def present_cells(raw: pd.Series) -> np.ndarray:
+    """True where a cell holds a value (not null, not blank)."""
     return (raw.notna() & (raw.astype(str).str.strip() != "")).to_numpy()
 
 
 def ids_column(df: pd.DataFrame, col: str, file: str) -> np.ndarray:
     """Ids as stripped strings; an empty id is an error."""
     raw = df[col]
-    present = _present(raw)
+    present = present_cells(raw)
     if not present.all():
         row = _first_bad(~present)
         raise DataError("empty id", file=file, row=row + first_line(df), column=col)
@@ -114,11 +115,27 @@ def ids_column(df: pd.DataFrame, col: str, file: str) -> np.ndarray:
     return values.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True).to_numpy(dtype=object)
 
 
+def check_unique_ids(ids: Sequence[str], file: str | None, column: str = "item_id", *, first_line: int = 2,
+                     kind: str = "item") -> None:
+    """Refuse a repeated id, naming its line in ``file`` (or its row in an in-memory table)."""
+    ids = pd.Series(ids, dtype=object)
+    dup = ids.duplicated().to_numpy()
+    if not dup.any():
+        return
+    row = _first_bad(dup)
+    first = int(np.flatnonzero((ids == ids.iloc[row]).to_numpy())[0])
+    if file is None:
+        raise DataError(f"duplicate {kind} id {ids.iloc[row]!r} at row {row + 1} of the {kind} table (also row "
+                        f"{first + 1}): each {kind} must appear once", column=column)
+    raise DataError(f"duplicate {kind} id {ids.iloc[row]!r} (also on line {first + first_line}): each {kind} "
+                    "must appear once in the catalog", file=file, row=row + first_line, column=column)
+
+
 def numeric_column(df: pd.DataFrame, col: str, file: str, *, required: bool = True) -> np.ndarray:
     """A float64 column; a present but non-numeric value is an error naming the line."""
     raw = df[col]
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
-    present = _present(raw)
+    present = present_cells(raw)
     bad = present & ~np.isfinite(values)
     if bad.any():
         row = _first_bad(bad)
@@ -139,6 +156,17 @@ def rating_column(df: pd.DataFrame, col: str, file: str) -> np.ndarray:
         raise DataError(f"{df[col].iloc[row]!r} is too large for a rating (at most ~3.4e38)", file=file,
                         row=row + first_line(df), column=col)
     return values
+
+
+def year_column(df: pd.DataFrame, col: str, file: str) -> pd.api.extensions.ExtensionArray:
+    """Nullable Int64 calendar years; a fraction or more than 4 digits is an error naming the line."""
+    values = numeric_column(df, col, file, required=False)
+    bad = ~np.isnan(values) & ((np.abs(values) > 9999) | (values % 1 != 0))
+    if bad.any():
+        row = _first_bad(bad)
+        what = "not a year (at most 4 digits)" if abs(values[row]) > 9999 else "not a whole-number year"
+        raise DataError(f"{df[col].iloc[row]!r} is {what}", file=file, row=row + first_line(df), column=col)
+    return pd.array(values, dtype="Int64")
 
 
 def timestamp_column(df: pd.DataFrame, col: str, file: str) -> np.ndarray:

@@ -11,6 +11,7 @@ from recstrata.data.dataset import Dataset
 from recstrata.data.loaders._build import build_dataset
 from recstrata.data.loaders._frames import (
     check_row_lengths,
+    check_unique_ids,
     ids_column,
     lenient_year,
     numeric_column,
@@ -73,6 +74,7 @@ def load_recbole_atomic(directory: str | os.PathLike[str], name: str | None = No
         raw = _read_atomic(item_path)
         require_columns(raw, ["item_id"], str(item_path))
         items = pd.DataFrame({"item_id": ids_column(raw, "item_id", str(item_path))})
+        check_unique_ids(items["item_id"], str(item_path))
         if col := _first(raw, _TITLE):
             items["title"] = pd.Series(
                 [t.strip() if t.strip().lower() not in ("", "unknown", "unkonwn") else None for t in raw[col]],

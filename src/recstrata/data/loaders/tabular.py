@@ -15,13 +15,15 @@ from recstrata.data.dataset import Dataset
 from recstrata.data.loaders._build import build_dataset
 from recstrata.data.loaders._frames import (
     check_row_lengths,
+    check_unique_ids,
     first_line,
     ids_column,
-    numeric_column,
     parse_errors,
+    present_cells,
     rating_column,
     require_columns,
     timestamp_column,
+    year_column,
 )
 from recstrata.errors import DataError
 
@@ -138,15 +140,19 @@ def load_item_table(
     require_columns(df, [mapping["item"]], file, delimiter,
                     remedy="Name the item column item_id, or map your name with columns={'item': ...}.")
     out = pd.DataFrame({"item_id": ids_column(df, mapping["item"], file)})
+    check_unique_ids(out["item_id"], file, mapping["item"], first_line=first_line(df))
     if mapping["title"] in df:
-        out["title"] = pd.Series([str(t) if str(t) != "" else None for t in df[mapping["title"]]], dtype=object)
+        raw = df[mapping["title"]]
+        out["title"] = pd.Series([str(t) if p else None for t, p in zip(raw, present_cells(raw))], dtype=object)
     if mapping["genres"] in df:
+        raw = df[mapping["genres"]]  # "a|b" in text files; a list in JSON Lines
         out["genres"] = [
-            tuple(g for g in str(v).split(genre_separator) if g) if v not in ("", None) else ()
-            for v in df[mapping["genres"]]
+            tuple(str(g) for g in v if str(g)) if isinstance(v, (list, tuple))
+            else tuple(g for g in str(v).split(genre_separator) if g) if p else ()
+            for v, p in zip(raw, present_cells(raw))
         ]
     if mapping["year"] in df:
-        out["year"] = pd.array(numeric_column(df, mapping["year"], file, required=False), dtype="Int64")
+        out["year"] = year_column(df, mapping["year"], file)
     if mapping["text"] in df:
         out["text"] = df[mapping["text"]].fillna("").astype(str)
     return out
