@@ -147,3 +147,57 @@ def test_json_item_nulls_are_missing_and_genre_lists_are_lists(tmp_path):
     assert items["title"].tolist() == [None, "B", "C"]
     assert items["genres"].tolist() == [(), ("Drama", "War"), ("Comedy", "Crime")]
     assert items["text"].tolist() == ["", "", ""]
+
+
+def _flags(*on: int) -> str:
+    return "|".join("1" if i in on else "0" for i in range(19))
+
+
+def grouplens_dir(tmp_path, data="1\t1\t5\t874965758\n", item=None, user="1|24|M|technician|85711\n"):
+    d = tmp_path / "gl"
+    write(tmp_path, "gl/u.data", data)
+    if item is not False:
+        write(tmp_path, "gl/u.item", item or f"1|Toy Story (1995)|01-Jan-1995||http://x|{_flags(3)}\n")
+    if user is not False:
+        write(tmp_path, "gl/u.user", user)
+    return d
+
+
+def test_grouplens_folder_missing_a_file(tmp_path):
+    d = grouplens_dir(tmp_path, item=False)
+    fails(d, "u.item is missing.*u.data, u.item and u.user", file=d / "u.item")
+
+
+@pytest.mark.parametrize(("data", "match", "row", "column"), [
+    ("1\t1\t5\t874965758\n1\t1\tx\t874965759\n", "'x' is not a number", 2, "rating"),
+    ("1\t1\t5\t874965758\n1\t1\t5\n", "missing value|not a timestamp", 2, "timestamp"),
+    ("1\t1\t5\t874965758\n1\t9\t5\t874965759\n", "'9' is not in the item catalog", 2, "item_id"),
+])
+def test_grouplens_bad_rows_name_the_line_of_u_data(tmp_path, data, match, row, column):
+    d = grouplens_dir(tmp_path, data=data)
+    fails(d, match, row=row, column=column, file=d / "u.data")
+
+
+def test_grouplens_item_file_with_too_few_fields_and_duplicates(tmp_path):
+    d = grouplens_dir(tmp_path, item="1|Toy Story (1995)\n")
+    fails(d, "2 fields.*24", file=d / "u.item")
+    d = grouplens_dir(tmp_path, item=f"1|A (1995)|||x|{_flags(3)}\n1|B (1996)|||x|{_flags(4)}\n")
+    fails(d, "duplicate item id '1'", row=2, column="item_id", file=d / "u.item")
+
+
+def test_grouplens_zip_that_is_broken_or_laid_out_otherwise(tmp_path):
+    import io
+    import zipfile
+
+    from recstrata.data.loaders.movielens import load_movielens_100k
+
+    bad = write(tmp_path, "ml-100k.zip", b"not a zip")
+    with pytest.raises(DataError, match="not a readable zip") as err:
+        load_movielens_100k(bad)
+    assert err.value.file == str(bad)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("other/u.data", "1\t1\t5\t1\n")
+    other = write(tmp_path, "other.zip", buf.getvalue())
+    with pytest.raises(DataError, match="ml-100k/u.data is missing") as err:
+        load_movielens_100k(other)
