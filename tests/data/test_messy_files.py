@@ -201,3 +201,56 @@ def test_grouplens_zip_that_is_broken_or_laid_out_otherwise(tmp_path):
     other = write(tmp_path, "other.zip", buf.getvalue())
     with pytest.raises(DataError, match="ml-100k/u.data is missing") as err:
         load_movielens_100k(other)
+
+
+def test_dropping_every_unknown_item_leaves_no_interactions_and_says_so(tmp_path):
+    from recstrata.data.loaders.tabular import load_interactions_table, load_item_table
+
+    items = load_item_table(write(tmp_path, "items.csv", "item_id,title\n1,A\n"))
+    for text in ("user_id,item_id,rating\n1,7,4\n", "user_id,item_id\n1,7\n"):
+        events = write(tmp_path, "e.csv", text)
+        with pytest.raises(DataError, match="no interactions left.*1 row") as err:
+            load_interactions_table(events, items=items, unknown_items="drop")
+        assert err.value.file == str(events)
+
+
+def test_duplicate_user_ids_name_the_user_file_or_the_row(tmp_path):
+    import pandas as pd
+
+    from recstrata.data.loaders.tabular import load_interactions_table
+
+    write(tmp_path, "rb/rb.inter", "user_id:token\titem_id:token\n1\t2\n")
+    users = write(tmp_path, "rb/rb.user", "user_id:token\tage:token\n1\t30\n1\t40\n")
+    fails(tmp_path / "rb", "duplicate user id '1' \\(also on line 2\\)", row=3, column="user_id", file=users)
+    with pytest.raises(DataError, match="duplicate user id '1' at row 2 of the user table"):
+        load_interactions_table(write(tmp_path, "e.csv", "user_id,item_id\n1,1\n"),
+                                users=pd.DataFrame({"user_id": ["1", "1"]}))
+
+
+def test_a_column_named_twice_in_the_header_is_refused(tmp_path):
+    # pandas renames the second to item_id.1 and the first would be used silently
+    fails(write(tmp_path, "x.csv", "user_id,item_id,item_id\n1,2,3\n"), "'item_id' twice", row=1, column="item_id")
+
+
+@pytest.mark.parametrize("value", ["[1, 2]", '{"a": 1}'])
+def test_json_ids_must_be_scalars(tmp_path, value):
+    fails(write(tmp_path, "x.jsonl", f'{{"user_id": 1, "item_id": 2}}\n{{"user_id": 1, "item_id": {value}}}\n'),
+          "not an id", row=2, column="item_id")
+
+
+def test_dates_far_from_now_convert_to_seconds_without_overflow(tmp_path):
+    # pandas 3 holds these dates; the conversion to seconds used a nanosecond divisor and crashed
+    ds = load_dataset(write(tmp_path, "x.csv", "user_id,item_id,timestamp\n1,2,1969-12-31T23:59:59Z\n"
+                                               "1,3,3000-01-01\n1,4,1600-01-01\n"))
+    assert ds.interactions.timestamp.tolist() == [-1, 32503680000, -11676096000]
+
+
+def test_a_movielens_folder_without_movies_csv_says_which_file_is_missing(tmp_path):
+    write(tmp_path, "ml/ratings.csv", "userId,movieId,rating,timestamp\n1,1,4,5\n")
+    fails(tmp_path / "ml", "has ratings.csv but no movies.csv", file=tmp_path / "ml" / "movies.csv")
+
+
+def test_a_missing_path_is_quoted_as_the_user_typed_it(tmp_path):
+    with pytest.raises(DataError) as err:
+        load_dataset(tmp_path / "nope.csv")
+    assert str(err.value).startswith(repr(str(tmp_path / "nope.csv")))

@@ -76,6 +76,10 @@ def build_dataset(
                 column="item_id",
             )
         keep = ~unknown
+        if not keep.any():
+            raise DataError(f"no interactions left after dropping the {len(keep)} row(s) whose item is not in the "
+                            "item catalog: check that the catalog and the interactions use the same item ids",
+                            file=source)
         meta["dropped_unknown_items"] = int(unknown.sum())
         users, items, item_idx = users[keep], items[keep], item_idx[keep]
         ratings = None if ratings is None else ratings[keep]
@@ -86,6 +90,7 @@ def build_dataset(
     else:
         user_table = user_table.copy()
         user_table["user_id"] = user_table["user_id"].astype(str)
+        check_unique_ids(user_table["user_id"], None, "user_id", kind="user")
         extra = pd.Index(pd.unique(users)).difference(pd.Index(user_table["user_id"]))
         if len(extra):  # users with events but no profile row: keep them, attributes missing
             user_table = pd.concat([user_table, pd.DataFrame({"user_id": extra})], ignore_index=True)

@@ -52,7 +52,8 @@ def parse_errors(file: str) -> Iterator[None]:
         raise
     except UnicodeDecodeError as exc:
         raise DataError(f"the file is not UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r}): save it "
-                        "as UTF-8, e.g. iconv -f latin1 -t utf-8", file=file, row=_undecodable_line(file)) from exc
+                        "as UTF-8, e.g. iconv -f latin1 -t utf-8 (if it is latin-1)", file=file,
+                        row=_undecodable_line(file)) from exc
     except pd.errors.EmptyDataError as exc:
         raise DataError("the file has no header line: it is empty or holds only blank lines", file=file) from exc
     except pd.errors.ParserError as exc:
@@ -79,9 +80,16 @@ def _undecodable_line(file: str) -> int | None:
     return None
 
 
-def check_row_lengths(df: pd.DataFrame, file: str) -> None:
-    """A first data row longer than the header makes pandas read its leading fields as an index (all
-    columns shift); refuse it instead. Later long rows are a ``ParserError`` (see :func:`parse_errors`)."""
+def check_header(df: pd.DataFrame, file: str) -> None:
+    """Refuse what pandas would read without a word but wrongly: a column named twice (it renames the
+    second ``name.1``, so the first is used silently), and a first data row longer than the header (its
+    leading fields become an index and all columns shift). Later long rows are a ``ParserError``."""
+    names = {str(c) for c in df.columns}
+    for col in map(str, df.columns):
+        base, dot, number = col.rpartition(".")
+        if dot and number.isdigit() and base in names:
+            raise DataError(f"the header names column {base!r} twice: rename or remove one", file=file, row=1,
+                            column=base)
     if not isinstance(df.index, pd.RangeIndex):
         extra = df.index.nlevels
         raise DataError(f"the first data row has {len(df.columns) + extra} fields but the header has "
@@ -106,6 +114,11 @@ def present_cells(raw: pd.Series) -> np.ndarray:
 def ids_column(df: pd.DataFrame, col: str, file: str) -> np.ndarray:
     """Ids as stripped strings; an empty id is an error."""
     raw = df[col]
+    nested = np.fromiter((isinstance(v, (list, tuple, dict)) for v in raw), bool, len(raw))
+    if nested.any():  # JSON: str() would make an id of "[1, 2]"
+        row = _first_bad(nested)
+        raise DataError(f"{raw.iloc[row]!r} is not an id: an id is one string or number", file=file,
+                        row=row + first_line(df), column=col)
     present = present_cells(raw)
     if not present.all():
         row = _first_bad(~present)
@@ -181,7 +194,13 @@ def timestamp_column(df: pd.DataFrame, col: str, file: str) -> np.ndarray:
                         row=row + first_line(df), column=col)
     if numeric.notna().all():
         return numeric.to_numpy(dtype=np.float64).astype(np.int64)
-    parsed = pd.to_datetime(raw.where(numeric.isna()), errors="coerce", utc=True, format="mixed")
+    dates = raw.where(numeric.isna())
+    try:
+        parsed = pd.to_datetime(dates, errors="coerce", utc=True, format="mixed")
+    except pd.errors.OutOfBoundsDatetime:  # pandas 2 (nanosecond dates, 1677-2262): not covered by "coerce"
+        row = next((i for i, v in enumerate(dates) if _out_of_bounds(v)), None)
+        raise DataError(f"{raw.iloc[row or 0]!r} is out of range for a date", file=file,
+                        row=None if row is None else row + first_line(df), column=col) from None
     ok = numeric.notna() | parsed.notna()
     if not ok.all():
         row = _first_bad(~ok.to_numpy())
@@ -191,9 +210,20 @@ def timestamp_column(df: pd.DataFrame, col: str, file: str) -> np.ndarray:
             row=row + first_line(df),
             column=col,
         )
-    epoch = pd.Timestamp(0, tz="UTC")
-    seconds = ((parsed - epoch) // pd.Timedelta(seconds=1)).fillna(0).astype("int64")
+    # the epoch in seconds keeps the dates' own unit: in nanoseconds, dates past 2262 would overflow
+    epoch = pd.Timestamp(0, tz="UTC").as_unit("s")
+    seconds = np.floor((parsed - epoch).dt.total_seconds().fillna(0)).astype("int64")
     return np.where(numeric.notna(), numeric.fillna(0), seconds).astype(np.int64)
+
+
+def _out_of_bounds(value: object) -> bool:
+    try:
+        pd.to_datetime(value, utc=True)
+    except pd.errors.OutOfBoundsDatetime:
+        return True
+    except (ValueError, TypeError):
+        return False
+    return False
 
 
 _YEAR = re.compile(r"\((\d{4})\)\s*$")

@@ -190,6 +190,7 @@ def _load_grouplens_bytes(read, source: str) -> Dataset:
     })
     user_raw = _read_grouplens(read("u.user"), user_file, "|",
                                names=["user_id", "age", "gender", "occupation", "zip_code"])
+    check_unique_ids(ids_column(user_raw, "user_id", user_file), user_file, "user_id", first_line=1, kind="user")
     user_raw["age"] = pd.array(pd.to_numeric(user_raw["age"], errors="coerce"), dtype="Int64")
     return build_dataset(
         "ml-100k",

@@ -10,7 +10,7 @@ import pandas as pd
 from recstrata.data.dataset import Dataset
 from recstrata.data.loaders._build import build_dataset
 from recstrata.data.loaders._frames import (
-    check_row_lengths,
+    check_header,
     check_unique_ids,
     ids_column,
     lenient_year,
@@ -33,7 +33,7 @@ def _read_atomic(path: Path) -> pd.DataFrame:
         raise DataError("the file is empty", file=str(path))
     with parse_errors(str(path)):
         df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=3, engine="c")
-    check_row_lengths(df, str(path))
+    check_header(df, str(path))
     if len(df.columns) == 1 and any(sep in str(df.columns[0]) for sep in (",", ";", "|", " ")):
         raise DataError(
             f"header {str(df.columns[0])!r} has no tab-separated 'name:type' fields: RecBole atomic files "
@@ -92,6 +92,7 @@ def load_recbole_atomic(directory: str | os.PathLike[str], name: str | None = No
         require_columns(raw, ["user_id"], str(user_path))
         users = raw.copy()
         users["user_id"] = ids_column(raw, "user_id", str(user_path))
+        check_unique_ids(users["user_id"], str(user_path), "user_id", kind="user")
         if "age" in users:
             users["age"] = pd.array(numeric_column(raw, "age", str(user_path), required=False), dtype="Int64")
 

@@ -14,7 +14,7 @@ from recstrata._optional import require
 from recstrata.data.dataset import Dataset
 from recstrata.data.loaders._build import build_dataset
 from recstrata.data.loaders._frames import (
-    check_row_lengths,
+    check_header,
     check_unique_ids,
     first_line,
     ids_column,
@@ -58,7 +58,7 @@ def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None) ->
                                 file=str(file), row=line) from exc
         sep = delimiter or ("\t" if suffix.endswith((".tsv", ".inter", ".item", ".user")) else ",")
         df = pd.read_csv(file, sep=sep, dtype=str, keep_default_na=False, engine="c")
-    check_row_lengths(df, str(file))
+    check_header(df, str(file))
     return df
 
 
