@@ -254,3 +254,8 @@ def test_a_missing_path_is_quoted_as_the_user_typed_it(tmp_path):
     with pytest.raises(DataError) as err:
         load_dataset(tmp_path / "nope.csv")
     assert str(err.value).startswith(repr(str(tmp_path / "nope.csv")))
+
+
+def test_non_utf8_json_lines_are_reported_as_an_encoding_problem(tmp_path):
+    fails(write(tmp_path, "x.jsonl", b'{"user_id": 1, "item_id": 2}\n{"user_id": 1, "item_id": "caf\xe9"}\n'),
+          "not UTF-8", row=2)

@@ -163,9 +163,9 @@ def _load_grouplens_dir(path: Path) -> Dataset:
 
 
 def _read_grouplens(data: bytes, file: str, sep: str, **kw) -> pd.DataFrame:
-    """A header-less GroupLens file as strings (line n = row n - 1)."""
+    """A header-less GroupLens file as strings (row i is line i + 1)."""
     with parse_errors(file):
-        df = pd.read_csv(io.BytesIO(data), sep=sep, header=None, dtype=str, keep_default_na=False, **kw)
+        df = pd.read_csv(io.BytesIO(data), sep=sep, header=None, dtype=str, **kw)
     df.attrs["first_line"] = 1
     return df
 
@@ -173,8 +173,9 @@ def _read_grouplens(data: bytes, file: str, sep: str, **kw) -> pd.DataFrame:
 def _load_grouplens_bytes(read, source: str) -> Dataset:
     """Parse GroupLens' original files: u.data (tab), u.item and u.user (pipe, latin-1)."""
     data_file, item_file, user_file = (f"{source}/{name}" for name in ("u.data", "u.item", "u.user"))
-    data = _read_grouplens(read("u.data"), data_file, "\t", names=["user_id", "item_id", "rating", "timestamp"])
-    item_raw = _read_grouplens(read("u.item"), item_file, "|", encoding="latin-1")
+    data = _read_grouplens(read("u.data"), data_file, "\t", names=["user_id", "item_id", "rating", "timestamp"],
+                           keep_default_na=False)
+    item_raw = _read_grouplens(read("u.item"), item_file, "|", encoding="latin-1", keep_default_na=False)
     if item_raw.shape[1] < 5 + len(_GENRES_100K):
         raise DataError(f"u.item lines have {item_raw.shape[1]} fields, expected {5 + len(_GENRES_100K)}: id | title "
                         "| release date | video date | url | 19 genre flags", file=item_file)

@@ -50,6 +50,8 @@ def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None) ->
                 df = pd.read_json(file, lines=True, dtype=False).astype(object)
                 df.attrs["first_line"] = 1
                 return df
+            except UnicodeDecodeError:
+                raise  # parse_errors names the line and the fix
             except ValueError as exc:
                 line = _bad_json_line(file)
                 if line is None:
