@@ -57,7 +57,7 @@ def test_a_blank_file_has_no_header(tmp_path):
 
 
 @pytest.mark.parametrize(("inter", "match", "row"), [
-    ("user_id:token\titem_id:token\n1\t2\n1\t2\t3\n", "Expected 2 fields in line 3", 3),
+    ("user_id:token\titem_id:token\n1\t2\n1\t2\t3\n", "Expected 2 fields in line 3.*unquoted", 3),
     (b"user_id:token\titem_id:token\n1\t\xff\n", "not UTF-8", 2),
     ("\n", "no header", None),
 ])

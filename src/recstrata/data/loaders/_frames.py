@@ -42,10 +42,14 @@ def require_columns(df: pd.DataFrame, needed: Sequence[str], file: str, delimite
     )
 
 
+_QUOTE_REMEDY = 'check the delimiter, and quote fields that contain it ("a,b")'
+
+
 @contextmanager
-def parse_errors(file: str) -> Iterator[None]:
+def parse_errors(file: str, ragged_remedy: str = _QUOTE_REMEDY) -> Iterator[None]:
     """Turn a reader's failure on a file (bytes that are not UTF-8, a row with too many fields, a
-    blank file, a broken archive) into a ``DataError`` naming the file and, when known, the line."""
+    blank file, a broken archive) into a ``DataError`` naming the file and, when known, the line;
+    ``ragged_remedy`` says how to mend a row with too many fields in this format."""
     try:
         yield
     except DataError:
@@ -58,8 +62,8 @@ def parse_errors(file: str) -> Iterator[None]:
         raise DataError("the file has no header line: it is empty or holds only blank lines", file=file) from exc
     except pd.errors.ParserError as exc:
         line = re.search(r"line (\d+)", str(exc))
-        raise DataError(f"could not parse the file ({str(exc).strip()}): check the delimiter, and quote fields "
-                        'that contain it ("a,b")', file=file, row=int(line.group(1)) if line else None) from exc
+        raise DataError(f"could not parse the file ({str(exc).strip()}): {ragged_remedy}", file=file,
+                        row=int(line.group(1)) if line else None) from exc
     except (ValueError, OSError, EOFError, zlib.error) as exc:
         raise DataError(f"could not read the file ({exc})", file=file) from exc
 

@@ -31,7 +31,9 @@ _GENRES = ("class", "genre", "genres", "categories")
 def _read_atomic(path: Path) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise DataError("the file is empty", file=str(path))
-    with parse_errors(str(path)):
+    # RecBole reads atomic files unquoted, so a tab inside a field cannot be quoted away
+    with parse_errors(str(path), "atomic files are unquoted: remove the tab inside a field, or name the extra "
+                                 "field in the header"):
         df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=3, engine="c")
     check_header(df, str(path))
     if len(df.columns) == 1 and any(sep in str(df.columns[0]) for sep in (",", ";", "|", " ")):
