@@ -230,6 +230,20 @@ def test_duplicate_user_ids_name_the_user_file_or_the_row(tmp_path):
 def test_a_column_named_twice_in_the_header_is_refused(tmp_path):
     # pandas renames the second to item_id.1 and the first would be used silently
     fails(write(tmp_path, "x.csv", "user_id,item_id,item_id\n1,2,3\n"), "'item_id' twice", row=1, column="item_id")
+    fails(write(tmp_path, "y.csv", "user_id,item_id,tag,tag\n1,2,a,b\n"), "'tag' twice", row=1, column="tag")
+
+
+def test_columns_whose_names_look_like_pandas_renames_load(tmp_path):
+    # "tag.1" next to "tag" is what pandas makes of a repeat, but here the file itself says so
+    ds = load_dataset(write(tmp_path, "x.csv", "user_id,item_id,rating,tag,tag.1\n1,2,4,a,b\n"))
+    assert (list(ds.item_ids.external), ds.interactions.weight.tolist()) == (["2"], [4.0])
+    ds = load_dataset(write(tmp_path, "y.csv", "user_id,item_id,score,score.2020\n1,2,3,4\n"))
+    assert list(ds.user_ids.external) == ["1"]
+
+
+def test_a_recbole_field_named_twice_with_different_types_is_refused(tmp_path):
+    write(tmp_path, "rb/rb.inter", "user_id:token\titem_id:token\trating:float\trating:token\n1\t2\t4\tx\n")
+    fails(tmp_path / "rb", "'rating' twice", row=1, column="rating", file=tmp_path / "rb" / "rb.inter")
 
 
 @pytest.mark.parametrize("value", ["[1, 2]", '{"a": 1}'])

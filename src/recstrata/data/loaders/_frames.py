@@ -6,6 +6,7 @@ data row is line 2 under a header line, or line / record 1 in JSON Lines and Par
 
 from __future__ import annotations
 
+import csv
 import re
 import zlib
 from collections.abc import Iterator, Sequence
@@ -84,16 +85,25 @@ def _undecodable_line(file: str) -> int | None:
     return None
 
 
-def check_header(df: pd.DataFrame, file: str) -> None:
+def check_header(df: pd.DataFrame, file: str, sep: str, quoting: int = csv.QUOTE_MINIMAL, *,
+                 typed: bool = False) -> None:
     """Refuse what pandas would read without a word but wrongly: a column named twice (it renames the
     second ``name.1``, so the first is used silently), and a first data row longer than the header (its
-    leading fields become an index and all columns shift). Later long rows are a ``ParserError``."""
-    names = {str(c) for c in df.columns}
-    for col in map(str, df.columns):
-        base, dot, number = col.rpartition(".")
-        if dot and number.isdigit() and base in names:
-            raise DataError(f"the header names column {base!r} twice: rename or remove one", file=file, row=1,
-                            column=base)
+    leading fields become an index and all columns shift). Later long rows are a ``ParserError``.
+
+    Repeats are found on the header line as written (read again with the main read's ``sep`` and
+    ``quoting``), since a real column may be called ``tag.1``; ``typed`` compares RecBole's
+    ``name:type`` fields by name alone (``rating:float`` and ``rating:token`` are both ``rating``).
+    """
+    header = pd.read_csv(file, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False,
+                         quoting=quoting).iloc[0]
+    names = [name.partition(":")[0] if typed else name for name in header]
+    seen: set[str] = set()
+    for name in names:
+        if name in seen and name:
+            raise DataError(f"the header names column {name!r} twice: rename or remove one", file=file, row=1,
+                            column=name)
+        seen.add(name)
     if not isinstance(df.index, pd.RangeIndex):
         extra = df.index.nlevels
         raise DataError(f"the first data row has {len(df.columns) + extra} fields but the header has "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 
@@ -34,8 +35,8 @@ def _read_atomic(path: Path) -> pd.DataFrame:
     # RecBole reads atomic files unquoted, so a tab inside a field cannot be quoted away
     with parse_errors(str(path), "atomic files are unquoted: remove the tab inside a field, or name the extra "
                                  "field in the header"):
-        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=3, engine="c")
-    check_header(df, str(path))
+        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE, engine="c")
+        check_header(df, str(path), "\t", csv.QUOTE_NONE, typed=True)
     if len(df.columns) == 1 and any(sep in str(df.columns[0]) for sep in (",", ";", "|", " ")):
         raise DataError(
             f"header {str(df.columns[0])!r} has no tab-separated 'name:type' fields: RecBole atomic files "

@@ -60,7 +60,7 @@ def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None) ->
                                 file=str(file), row=line) from exc
         sep = delimiter or ("\t" if suffix.endswith((".tsv", ".inter", ".item", ".user")) else ",")
         df = pd.read_csv(file, sep=sep, dtype=str, keep_default_na=False, engine="c")
-    check_header(df, str(file))
+        check_header(df, str(file), sep)
     return df
 
 
