@@ -128,11 +128,12 @@ def present_cells(raw: pd.Series) -> np.ndarray:
 def ids_column(df: pd.DataFrame, col: str, file: str) -> np.ndarray:
     """Ids as stripped strings; an empty id is an error."""
     raw = df[col]
-    nested = np.fromiter((isinstance(v, (list, tuple, dict)) for v in raw), bool, len(raw))
-    if nested.any():  # JSON: str() would make an id of "[1, 2]"
-        row = _first_bad(nested)
-        raise DataError(f"{raw.iloc[row]!r} is not an id: an id is one string or number", file=file,
-                        row=row + first_line(df), column=col)
+    if df.attrs.get("json"):  # only JSON holds lists / objects, which str() would make an id of "[1, 2]"
+        nested = np.fromiter((isinstance(v, (list, dict)) for v in raw), bool, len(raw))
+        if nested.any():
+            row = _first_bad(nested)
+            raise DataError(f"{raw.iloc[row]!r} is not an id: an id is one string or number", file=file,
+                            row=row + first_line(df), column=col)
     present = present_cells(raw)
     if not present.all():
         row = _first_bad(~present)

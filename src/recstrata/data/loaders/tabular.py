@@ -49,6 +49,7 @@ def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None) ->
             try:
                 df = pd.read_json(file, lines=True, dtype=False).astype(object)
                 df.attrs["first_line"] = 1
+                df.attrs["json"] = True  # cells may be lists / objects: ids_column refuses them
                 return df
             except UnicodeDecodeError:
                 raise  # parse_errors names the line and the fix
