@@ -170,7 +170,7 @@ def test_grouplens_folder_missing_a_file(tmp_path):
 
 @pytest.mark.parametrize(("data", "match", "row", "column"), [
     ("1\t1\t5\t874965758\n1\t1\tx\t874965759\n", "'x' is not a number", 2, "rating"),
-    ("1\t1\t5\t874965758\n1\t1\t5\n", "missing value|not a timestamp", 2, "timestamp"),
+    ("1\t1\t5\t874965758\n1\t1\t5\n", "missing value", 2, "timestamp"),
     ("1\t1\t5\t874965758\n1\t9\t5\t874965759\n", "'9' is not in the item catalog", 2, "item_id"),
 ])
 def test_grouplens_bad_rows_name_the_line_of_u_data(tmp_path, data, match, row, column):
@@ -257,6 +257,13 @@ def test_dates_far_from_now_convert_to_seconds_without_overflow(tmp_path):
     ds = load_dataset(write(tmp_path, "x.csv", "user_id,item_id,timestamp\n1,2,1969-12-31T23:59:59Z\n"
                                                "1,3,3000-01-01\n1,4,1600-01-01\n"))
     assert ds.interactions.timestamp.tolist() == [-1, 32503680000, -11676096000]
+
+
+@pytest.mark.parametrize(("value", "match"), [("3000-13-01", "'3000-13-01' is not a timestamp"),
+                                              ("", "missing value")])
+def test_a_bad_or_missing_date_names_its_line(tmp_path, value, match):
+    fails(write(tmp_path, "x.csv", f"user_id,item_id,timestamp\n1,2,2001-01-01\n1,3,{value}\n"), match,
+          row=3, column="timestamp")
 
 
 def test_a_movielens_folder_without_movies_csv_says_which_file_is_missing(tmp_path):

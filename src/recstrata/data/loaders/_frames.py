@@ -11,6 +11,7 @@ import re
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -209,36 +210,34 @@ def timestamp_column(df: pd.DataFrame, col: str, file: str) -> np.ndarray:
                         row=row + first_line(df), column=col)
     if numeric.notna().all():
         return numeric.to_numpy(dtype=np.float64).astype(np.int64)
-    dates = raw.where(numeric.isna())
-    try:
-        parsed = pd.to_datetime(dates, errors="coerce", utc=True, format="mixed")
-    except pd.errors.OutOfBoundsDatetime:  # pandas 2 (nanosecond dates, 1677-2262): not covered by "coerce"
-        row = next((i for i, v in enumerate(dates) if _out_of_bounds(v)), None)
-        raise DataError(f"{raw.iloc[row or 0]!r} is out of range for a date", file=file,
-                        row=None if row is None else row + first_line(df), column=col) from None
-    ok = numeric.notna() | parsed.notna()
-    if not ok.all():
-        row = _first_bad(~ok.to_numpy())
-        raise DataError(
-            f"{raw.iloc[row]!r} is not a timestamp (expected unix seconds or an ISO-8601 date)",
-            file=file,
-            row=row + first_line(df),
-            column=col,
-        )
+    parsed = pd.to_datetime(raw.where(numeric.isna()), errors="coerce", utc=True, format="mixed")
     # the epoch in seconds keeps the dates' own unit: in nanoseconds, dates past 2262 would overflow
     epoch = pd.Timestamp(0, tz="UTC").as_unit("s")
-    seconds = np.floor((parsed - epoch).dt.total_seconds().fillna(0)).astype("int64")
+    seconds = np.floor((parsed - epoch).dt.total_seconds().fillna(0).to_numpy(dtype=np.float64)).astype(np.int64)
+    # pandas 2 holds dates in nanoseconds (1677-2262) and makes others NaT: those few rows are parsed here
+    present = present_cells(raw)
+    for row in np.flatnonzero((numeric.isna() & parsed.isna()).to_numpy()):
+        date = _iso_seconds(raw.iloc[row]) if present[row] else None
+        if date is None:
+            what = f"{raw.iloc[row]!r} is not a timestamp" if present[row] else "missing value"
+            raise DataError(f"{what} (expected unix seconds or an ISO-8601 date)", file=file,
+                            row=int(row) + first_line(df), column=col)
+        seconds[row] = date
     return np.where(numeric.notna(), numeric.fillna(0), seconds).astype(np.int64)
 
 
-def _out_of_bounds(value: object) -> bool:
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _iso_seconds(value: object) -> int | None:
+    """Unix seconds of an ISO-8601 date (years 1-9999, naive means UTC), else None."""
     try:
-        pd.to_datetime(value, utc=True)
-    except pd.errors.OutOfBoundsDatetime:
-        return True
-    except (ValueError, TypeError):
-        return False
-    return False
+        moment = datetime.fromisoformat(str(value).strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (moment - _EPOCH) // timedelta(seconds=1)
 
 
 _YEAR = re.compile(r"\((\d{4})\)\s*$")
