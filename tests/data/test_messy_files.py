@@ -132,7 +132,7 @@ def test_a_duplicate_in_an_item_table_built_in_python_names_its_row_not_a_file(t
     from recstrata.data.loaders.tabular import load_interactions_table
 
     events = write(tmp_path, "e.csv", "user_id,item_id\n1,1\n")
-    with pytest.raises(DataError, match=r"duplicate item id '1' at row 2 of the item table") as err:
+    with pytest.raises(DataError, match=r"duplicate item id '1' at row 2 of the item table \(also row 1\)") as err:
         load_interactions_table(events, items=pd.DataFrame({"item_id": ["1", "1"]}))
     assert err.value.file is None
 

@@ -8,20 +8,18 @@ import numpy as np
 import pandas as pd
 
 from recstrata.data.dataset import MISSING_TIMESTAMP, Dataset, IdMap, Interactions
-from recstrata.data.loaders._frames import check_unique_ids
 from recstrata.errors import DataError
 
 ITEM_COLUMNS = ("item_id", "title", "genres", "year", "text")
 
 
 def normalise_items(items: pd.DataFrame | None) -> pd.DataFrame | None:
-    """Give an item table the standard columns; reject duplicate ids naming the row (loaders of item
-    files check first, naming the file and line)."""
+    """Give an item table the standard columns (a duplicate id is refused by :class:`IdMap`, naming the
+    row; loaders of item files check first, naming the file and line)."""
     if items is None:
         return None
     items = items.copy()
     items["item_id"] = items["item_id"].astype(str)
-    check_unique_ids(items["item_id"], None)
     if "title" not in items:
         items["title"] = None
     if "genres" not in items:
@@ -90,7 +88,6 @@ def build_dataset(
     else:
         user_table = user_table.copy()
         user_table["user_id"] = user_table["user_id"].astype(str)
-        check_unique_ids(user_table["user_id"], None, "user_id", kind="user")
         extra = pd.Index(pd.unique(users)).difference(pd.Index(user_table["user_id"]))
         if len(extra):  # users with events but no profile row: keep them, attributes missing
             user_table = pd.concat([user_table, pd.DataFrame({"user_id": extra})], ignore_index=True)

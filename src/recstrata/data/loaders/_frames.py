@@ -144,20 +144,17 @@ def ids_column(df: pd.DataFrame, col: str, file: str) -> np.ndarray:
     return values.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True).to_numpy(dtype=object)
 
 
-def check_unique_ids(ids: Sequence[str], file: str | None, column: str = "item_id", *, first_line: int = 2,
+def check_unique_ids(ids: Sequence[str], file: str, column: str = "item_id", *, start_line: int = 2,
                      kind: str = "item") -> None:
-    """Refuse a repeated id, naming its line in ``file`` (or its row in an in-memory table)."""
+    """Refuse a repeated id, naming its line in ``file``, whose first id is on ``start_line``."""
     ids = pd.Series(ids, dtype=object)
     dup = ids.duplicated().to_numpy()
     if not dup.any():
         return
     row = _first_bad(dup)
     first = int(np.flatnonzero((ids == ids.iloc[row]).to_numpy())[0])
-    if file is None:
-        raise DataError(f"duplicate {kind} id {ids.iloc[row]!r} at row {row + 1} of the {kind} table (also row "
-                        f"{first + 1}): each {kind} must appear once", column=column)
-    raise DataError(f"duplicate {kind} id {ids.iloc[row]!r} (also on line {first + first_line}): each {kind} "
-                    "must appear once in the catalog", file=file, row=row + first_line, column=column)
+    raise DataError(f"duplicate {kind} id {ids.iloc[row]!r} (also on line {first + start_line}): each {kind} "
+                    "must appear once in the catalog", file=file, row=row + start_line, column=column)
 
 
 def numeric_column(df: pd.DataFrame, col: str, file: str, *, required: bool = True) -> np.ndarray:

@@ -180,7 +180,7 @@ def _load_grouplens_bytes(read, source: str) -> Dataset:
         raise DataError(f"u.item lines have {item_raw.shape[1]} fields, expected {5 + len(_GENRES_100K)}: id | title "
                         "| release date | video date | url | 19 genre flags", file=item_file)
     item_ids = ids_column(item_raw, 0, item_file)
-    check_unique_ids(item_ids, item_file, "item_id", first_line=1)
+    check_unique_ids(item_ids, item_file, "item_id", start_line=1)
     flags = item_raw.iloc[:, 5:24].to_numpy() == "1"
     titles = [year_from_title(t) for t in item_raw[1]]
     items = pd.DataFrame({
@@ -191,7 +191,7 @@ def _load_grouplens_bytes(read, source: str) -> Dataset:
     })
     user_raw = _read_grouplens(read("u.user"), user_file, "|",
                                names=["user_id", "age", "gender", "occupation", "zip_code"])
-    check_unique_ids(ids_column(user_raw, "user_id", user_file), user_file, "user_id", first_line=1, kind="user")
+    check_unique_ids(ids_column(user_raw, "user_id", user_file), user_file, "user_id", start_line=1, kind="user")
     user_raw["age"] = pd.array(pd.to_numeric(user_raw["age"], errors="coerce"), dtype="Int64")
     return build_dataset(
         "ml-100k",

@@ -143,7 +143,7 @@ def load_item_table(
     require_columns(df, [mapping["item"]], file, delimiter,
                     remedy="Name the item column item_id, or map your name with columns={'item': ...}.")
     out = pd.DataFrame({"item_id": ids_column(df, mapping["item"], file)})
-    check_unique_ids(out["item_id"], file, mapping["item"], first_line=first_line(df))
+    check_unique_ids(out["item_id"], file, mapping["item"], start_line=first_line(df))
     if mapping["title"] in df:
         raw = df[mapping["title"]]
         out["title"] = pd.Series([str(t) if p else None for t, p in zip(raw, present_cells(raw))], dtype=object)
