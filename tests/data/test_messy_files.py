@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 
+import pandas as pd
 import pytest
 
 from recstrata.data.loaders.recbole import load_recbole_atomic
@@ -80,8 +81,6 @@ def test_json_lines_have_no_header_so_record_n_is_line_n(tmp_path):
 
 
 def test_parquet_keeps_ids_spelled_like_missing_values_and_numbers_rows_from_1(tmp_path):
-    import pandas as pd
-
     path = tmp_path / "x.parquet"
     pd.DataFrame({"user_id": ["None", "nan"], "item_id": ["a", "b"]}).to_parquet(path)
     assert list(load_dataset(path).user_ids.external) == ["None", "nan"]
@@ -104,7 +103,8 @@ def test_timestamps_out_of_int64_range_are_refused_not_wrapped_to_missing(tmp_pa
           row=3, column="timestamp")
 
 
-@pytest.mark.parametrize(("year", "match"), [("1995.5", "not a whole-number year"), ("1e30", "not a year")])
+@pytest.mark.parametrize(("year", "match"), [("1995.5", "not a whole-number year"), ("1e30", "not a year"),
+                                            ("V", "'V' is not a year")])
 def test_item_years_that_are_not_years(tmp_path, year, match):
     from recstrata.data.loaders.tabular import load_item_table
 
@@ -112,6 +112,13 @@ def test_item_years_that_are_not_years(tmp_path, year, match):
     with pytest.raises(DataError, match=match) as err:
         load_item_table(path)
     assert (err.value.file, err.value.row, err.value.column) == (str(path), 3, "year")
+
+
+def test_recbole_item_years_that_are_not_years_load_as_missing(tmp_path):
+    # ML-100K's RecBole item file has a year of 'V': a known glitch, kept as missing rather than failing
+    write(tmp_path, "rb/rb.inter", "user_id:token\titem_id:token\n1\t1\n")
+    write(tmp_path, "rb/rb.item", "item_id:token\trelease_year:token\n1\t1995\n2\tV\n3\t\n4\t1995.5\n")
+    assert load_dataset(tmp_path / "rb").items["year"].tolist() == [1995, pd.NA, pd.NA, pd.NA]
 
 
 def test_a_duplicate_item_id_is_reported_in_the_item_file_not_the_interaction_file(tmp_path):
@@ -127,8 +134,6 @@ def test_a_duplicate_item_id_is_reported_in_the_item_file_not_the_interaction_fi
 
 
 def test_a_duplicate_in_an_item_table_built_in_python_names_its_row_not_a_file(tmp_path):
-    import pandas as pd
-
     from recstrata.data.loaders.tabular import load_interactions_table
 
     events = write(tmp_path, "e.csv", "user_id,item_id\n1,1\n")
@@ -215,8 +220,6 @@ def test_dropping_every_unknown_item_leaves_no_interactions_and_says_so(tmp_path
 
 
 def test_duplicate_user_ids_name_the_user_file_or_the_row(tmp_path):
-    import pandas as pd
-
     from recstrata.data.loaders.tabular import load_interactions_table
 
     write(tmp_path, "rb/rb.inter", "user_id:token\titem_id:token\n1\t2\n")

@@ -184,15 +184,24 @@ def rating_column(df: pd.DataFrame, col: str, file: str) -> np.ndarray:
     return values
 
 
-def year_column(df: pd.DataFrame, col: str, file: str) -> pd.api.extensions.ExtensionArray:
-    """Nullable Int64 calendar years; a fraction or more than 4 digits is an error naming the line."""
-    values = numeric_column(df, col, file, required=False)
-    bad = ~np.isnan(values) & ((np.abs(values) > 9999) | (values % 1 != 0))
-    if bad.any():
+def year_column(df: pd.DataFrame, col: str, file: str, *, strict: bool = True) -> pd.api.extensions.ExtensionArray:
+    """Nullable Int64 calendar years, whole numbers from 1 to 9999; a blank cell is a missing year.
+
+    Another value is an error naming the line, or with ``strict=False`` a missing year: for files
+    whose glitches are known and harmless (a year of ``V`` in ML-100K's RecBole item file).
+    """
+    raw = df[col]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore"):  # inf % 1
+        whole = values % 1 == 0
+    year = whole & (values >= 1) & (values <= 9999)
+    bad = present_cells(raw) & ~year
+    if bad.any() and strict:
         row = _first_bad(bad)
-        what = "not a year (at most 4 digits)" if abs(values[row]) > 9999 else "not a whole-number year"
-        raise DataError(f"{df[col].iloc[row]!r} is {what}", file=file, row=row + first_line(df), column=col)
-    return pd.array(values, dtype="Int64")
+        what = "not a whole-number year" if np.isfinite(values[row]) and not whole[row] else "not a year"
+        raise DataError(f"{raw.iloc[row]!r} is {what} (a whole number from 1 to 9999)", file=file,
+                        row=row + first_line(df), column=col)
+    return pd.array(np.where(year, values, np.nan), dtype="Int64")
 
 
 def timestamp_column(df: pd.DataFrame, col: str, file: str) -> np.ndarray:
@@ -246,12 +255,3 @@ def year_from_title(title: str) -> tuple[str, int | None]:
     if not m:
         return title.strip(), None
     return title[: m.start()].strip(), int(m.group(1))
-
-
-def lenient_year(value: object) -> int | None:
-    """A year, or None for glitches such as 'V' or 'unkonwn' (kept as missing, not an error)."""
-    try:
-        year = int(float(str(value).strip()))
-    except (TypeError, ValueError):
-        return None
-    return year if 1800 <= year <= 2200 else None

@@ -14,12 +14,12 @@ from recstrata.data.loaders._frames import (
     check_header,
     check_unique_ids,
     ids_column,
-    lenient_year,
     numeric_column,
     parse_errors,
     rating_column,
     require_columns,
     timestamp_column,
+    year_column,
 )
 from recstrata.errors import DataError
 
@@ -84,7 +84,7 @@ def load_recbole_atomic(directory: str | os.PathLike[str], name: str | None = No
                 dtype=object,
             )
         if col := _first(raw, _YEAR):
-            items["year"] = pd.array([lenient_year(v) for v in raw[col]], dtype="Int64")
+            items["year"] = year_column(raw, col, str(item_path), strict=False)
         if col := _first(raw, _GENRES):
             items["genres"] = [tuple(v.split()) for v in raw[col]]
 
