@@ -36,6 +36,11 @@ def test_a_row_longer_than_the_header_is_refused_not_shifted_into_an_index(tmp_p
     fails(write(tmp_path, "x.csv", "user_id,item_id\n1,2,3,4\n1,5\n"), "4 fields but the header has 2", row=2)
 
 
+def test_rows_with_a_trailing_delimiter_are_told_to_drop_it(tmp_path):
+    fails(write(tmp_path, "x.csv", "user_id,item_id,rating\n1,2,3,\n1,5,4,\n"),
+          "4 fields but the header has 3: remove the trailing delimiter \\(','\\)", row=2)
+
+
 def test_a_later_ragged_row_names_its_line(tmp_path):
     fails(write(tmp_path, "x.csv", "user_id,item_id\n1,2\n1,2,3\n"), "Expected 2 fields in line 3, saw 3.*quote", row=3)
 
@@ -72,6 +77,12 @@ def test_recbole_atomic_files_that_do_not_parse(tmp_path, inter, match, row):
 def test_a_broken_json_line_in_the_middle_is_named(tmp_path):
     fails(write(tmp_path, "x.jsonl", '{"user_id": 1, "item_id": 2}\n{"user_id": 2,\n{"user_id": 3, "item_id": 4}\n'),
           "not a JSON object", row=2)
+
+
+def test_json_lines_with_a_byte_order_mark_load_and_later_lines_are_still_numbered(tmp_path):
+    ds = load_dataset(write(tmp_path, "x.jsonl", '\ufeff{"user_id": 1, "item_id": 2}\n{"user_id": 3, "item_id": 4}\n'))
+    assert (list(ds.user_ids.external), list(ds.item_ids.external)) == (["1", "3"], ["2", "4"])
+    fails(write(tmp_path, "y.jsonl", '\ufeff{"user_id": 1, "item_id": 2}\n{"user_id": 3,\n'), "not a JSON object", row=2)
 
 
 def test_json_lines_have_no_header_so_record_n_is_line_n(tmp_path):

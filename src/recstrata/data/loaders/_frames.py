@@ -107,9 +107,11 @@ def check_header(df: pd.DataFrame, file: str, sep: str, quoting: int = csv.QUOTE
         seen.add(name)
     if not isinstance(df.index, pd.RangeIndex):
         extra = df.index.nlevels
+        remedy = 'add the missing column name(s) to the header, or quote fields that contain the delimiter ("a,b")'
+        if len(df.columns) and (df.iloc[:, -1] == "").all():  # "1,2,3," rows: the surplus field is blank
+            remedy = f"remove the trailing delimiter ({sep!r}) at the end of the data lines, or {remedy}"
         raise DataError(f"the first data row has {len(df.columns) + extra} fields but the header has "
-                        f"{len(df.columns)}: add the missing column name(s) to the header, or quote fields that "
-                        'contain the delimiter ("a,b")', file=file, row=2)
+                        f"{len(df.columns)}: {remedy}", file=file, row=2)
 
 
 def first_line(df: pd.DataFrame) -> int:

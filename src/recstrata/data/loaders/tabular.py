@@ -47,7 +47,7 @@ def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None) ->
             return df
         if suffix.endswith(".jsonl") or suffix.endswith(".ndjson"):
             try:
-                df = pd.read_json(file, lines=True, dtype=False).astype(object)
+                df = pd.read_json(file, lines=True, dtype=False, encoding="utf-8-sig").astype(object)
                 df.attrs["first_line"] = 1
                 df.attrs["json"] = True  # cells may be lists / objects: ids_column refuses them
                 return df
@@ -69,7 +69,7 @@ def _bad_json_line(file: Path) -> int | None:
     """1-based number of the first non-blank line of an uncompressed file that is not a JSON object."""
     if file.suffix.lower() not in (".jsonl", ".ndjson"):
         return None
-    with open(file, "rb") as fh:
+    with open(file, encoding="utf-8-sig") as fh:  # read_json decoded it: it is UTF-8
         for number, line in enumerate(fh, 1):
             if line.strip():
                 try:
