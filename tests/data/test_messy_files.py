@@ -85,6 +85,11 @@ def test_json_lines_with_a_byte_order_mark_load_and_later_lines_are_still_number
     fails(write(tmp_path, "y.jsonl", '\ufeff{"user_id": 1, "item_id": 2}\n{"user_id": 3,\n'), "not a JSON object", row=2)
 
 
+@pytest.mark.parametrize("line", ["[3, 4]", "3"])
+def test_a_json_line_that_is_not_an_object_is_named(tmp_path, line):
+    fails(write(tmp_path, "x.jsonl", f'{{"user_id": 1, "item_id": 2}}\n{line}\n'), "not a JSON object", row=2)
+
+
 def test_json_lines_have_no_header_so_record_n_is_line_n(tmp_path):
     fails(write(tmp_path, "x.jsonl", '{"user_id": 1, "item_id": null}\n'), "empty id", row=1, column="item_id")
     fails(write(tmp_path, "y.jsonl", '{"user_id": 1, "item_id": 2}\n{"user_id": 1, "item_id": 3, "rating": "x"}\n'),

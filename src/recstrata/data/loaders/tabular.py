@@ -53,10 +53,11 @@ def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None) ->
                 return df
             except UnicodeDecodeError:
                 raise  # parse_errors names the line and the fix
-            except ValueError as exc:
+            # TypeError / AttributeError: pandas' own failure on a line that is JSON but not an object
+            except (ValueError, TypeError, AttributeError) as exc:
                 line = _bad_json_line(file)
                 if line is None:
-                    raise
+                    raise DataError(f"could not read the file as JSON Lines ({exc})", file=str(file)) from exc
                 raise DataError("the line is not a JSON object: JSON Lines files hold one {...} per line",
                                 file=str(file), row=line) from exc
         sep = delimiter or ("\t" if suffix.endswith((".tsv", ".inter", ".item", ".user")) else ",")
