@@ -50,7 +50,8 @@ def test_non_utf8_bytes_name_the_line_and_say_to_save_as_utf8(tmp_path):
 
 
 def test_a_file_named_gz_that_is_not_gzip(tmp_path):
-    fails(write(tmp_path, "x.csv.gz", b"user_id,item_id\n1,2\n"), "could not read")
+    fails(write(tmp_path, "x.csv.gz", b"user_id,item_id\n1,2\n"),
+          r"could not decompress the file \(Not a gzipped file.*rename it without '.gz'")
 
 
 def test_gzip_files_load(tmp_path):
@@ -222,6 +223,7 @@ def test_grouplens_zip_that_is_broken_or_laid_out_otherwise(tmp_path):
     other = write(tmp_path, "other.zip", buf.getvalue())
     with pytest.raises(DataError, match="ml-100k/u.data is missing") as err:
         load_movielens_100k(other)
+    assert err.value.file == str(other)
 
 
 def test_dropping_every_unknown_item_leaves_no_interactions_and_says_so(tmp_path):
@@ -252,12 +254,22 @@ def test_a_column_named_twice_in_the_header_is_refused(tmp_path):
     fails(write(tmp_path, "y.csv", "user_id,item_id,tag,tag\n1,2,a,b\n"), "'tag' twice", row=1, column="tag")
 
 
-def test_columns_whose_names_look_like_pandas_renames_load(tmp_path):
+@pytest.mark.parametrize(("name", "data"), [
     # "tag.1" next to "tag" is what pandas makes of a repeat, but here the file itself says so
-    ds = load_dataset(write(tmp_path, "x.csv", "user_id,item_id,rating,tag,tag.1\n1,2,4,a,b\n"))
-    assert (list(ds.item_ids.external), ds.interactions.weight.tolist()) == (["2"], [4.0])
-    ds = load_dataset(write(tmp_path, "y.csv", "user_id,item_id,score,score.2020\n1,2,3,4\n"))
-    assert list(ds.user_ids.external) == ["1"]
+    ("x.csv", "user_id,item_id,rating,tag,tag.1\n1,2,4,a,b\n3,4,5,c,d\n"),
+    ("x.csv", "user_id,item_id,rating,score,score.2020\n1,2,4,0,1\n3,4,5,0,1\n"),
+    ("x.csv.gz", gzip.compress(b"user_id,item_id,rating,tag,tag.1\n1,2,4,a,b\n3,4,5,c,d\n")),
+    ("x.csv", "user_id,item_id,rating\n1,2,4\n3,4,5"),  # no newline at the end
+    ("x.csv", "user_id,item_id,rating\r\n1,2,4\r\n3,4,5\r\n"),
+    ("x.csv", "\ufeffuser_id,item_id,rating\n1,2,4\n3,4,5\n"),
+    ("x.csv", '"user_id","item_id","rating","a,b","a;b"\n1,2,4,x,y\n3,4,5,x,y\n'),
+    ("x.tsv", "user_id\titem_id\trating\ttag\ttag.1\n1\t2\t4\ta\tb\n3\t4\t5\tc\td\n"),
+])
+def test_valid_files_still_load(tmp_path, name, data):
+    ds = load_dataset(write(tmp_path, name, data))
+    assert list(ds.user_ids.external) == ["1", "3"]
+    assert list(ds.item_ids.external) == ["2", "4"]
+    assert ds.interactions.weight.tolist() == [4.0, 5.0]
 
 
 def test_a_recbole_field_named_twice_with_different_types_is_refused(tmp_path):
