@@ -31,8 +31,10 @@ class IdMap:
     def __init__(self, ids: Iterable[object], kind: str = "id") -> None:
         values = pd.Index([str(x) for x in ids], dtype=object)
         if not values.is_unique:
-            dup = values[values.duplicated()][0]
-            raise DataError(f"duplicate {kind} id {dup!r}: ids must be unique")
+            row = int(np.flatnonzero(values.duplicated())[0])
+            first = int(np.flatnonzero(values == values[row])[0])
+            raise DataError(f"duplicate {kind} id {values[row]!r} at row {row + 1} of the {kind} table (also row "
+                            f"{first + 1}): each {kind} must appear once")
         self._index = values
         self.kind = kind
 

@@ -35,6 +35,9 @@ def load_dataset(spec: str | os.PathLike[str], **options) -> Dataset:
             return movielens.load_movielens_100k(path)
         if (path / "ratings.csv").is_file() and (path / "movies.csv").is_file():
             return movielens.load_movielens_latest_small(path)
+        if (path / "ratings.csv").is_file():
+            raise DataError("the folder has ratings.csv but no movies.csv: MovieLens latest needs both",
+                            file=str(path / "movies.csv"))
         raise DataError(
             f"don't know how to read directory {path}: expected <dir>/<dirname>.inter (RecBole), u.data "
             "(GroupLens ML-100K) or ratings.csv + movies.csv (MovieLens latest)",
@@ -42,4 +45,4 @@ def load_dataset(spec: str | os.PathLike[str], **options) -> Dataset:
         )
     if path.is_file():
         return tabular.load_interactions_table(path, **options)
-    raise DataError(f"{spec!r} is neither a known dataset name {list(NAMED)} nor an existing path")
+    raise DataError(f"{text!r} is neither a known dataset name {list(NAMED)} nor an existing path")

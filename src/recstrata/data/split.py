@@ -20,7 +20,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from recstrata.data.dataset import Dataset, Interactions
-from recstrata.data.loaders._frames import ids_column, numeric_column, require_columns, timestamp_column
+from recstrata.data.loaders._frames import (
+    ids_column,
+    numeric_column,
+    rating_column,
+    require_columns,
+    timestamp_column,
+)
 from recstrata.data.loaders.tabular import read_table
 from recstrata.errors import ConfigError, DataError
 
@@ -226,7 +232,7 @@ def split_from_files(
                     f"id {df[col].iloc[row]!r} is not in dataset {ds.name!r}: the split must come from this dataset",
                     file=file, row=row + 2, column=col,
                 )
-        weight = numeric_column(df, "rating", file) if "rating" in df else None
+        weight = rating_column(df, "rating", file) if "rating" in df else None
         stamps = timestamp_column(df, "timestamp", file) if "timestamp" in df else None
         if "pos" in df:  # the sequence position is the authoritative order (timestamps tie)
             stamps = numeric_column(df, "pos", file).astype(np.int64)

@@ -13,21 +13,13 @@ from recstrata.errors import DataError
 ITEM_COLUMNS = ("item_id", "title", "genres", "year", "text")
 
 
-def normalise_items(items: pd.DataFrame | None, file: str | None = None) -> pd.DataFrame | None:
-    """Give an item table the standard columns; reject duplicate ids naming the line."""
+def normalise_items(items: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Give an item table the standard columns (a duplicate id is refused by :class:`IdMap`, naming the
+    row; loaders of item files check first, naming the file and line)."""
     if items is None:
         return None
     items = items.copy()
     items["item_id"] = items["item_id"].astype(str)
-    dup = items["item_id"].duplicated().to_numpy()
-    if dup.any():
-        row = int(np.flatnonzero(dup)[0])
-        raise DataError(
-            f"duplicate item id {items['item_id'].iloc[row]!r}: each item must appear once in the catalog",
-            file=file,
-            row=row + 2,
-            column="item_id",
-        )
     if "title" not in items:
         items["title"] = None
     if "genres" not in items:
@@ -52,18 +44,20 @@ def build_dataset(
     unknown_items: Literal["raise", "drop"] = "raise",
     rating_scale: tuple[float, float] | None = None,
     meta: dict | None = None,
+    first_line: int = 2,
 ) -> Dataset:
     """Build a dataset; ids are strings. The catalog's order fixes internal item indices.
 
     ``rating_scale`` is the scale the source gives ratings on, when it defines one (MovieLens: 0.5
     to 5 stars); ``meta["rating_scale_declared"]`` records that it was given. Without it the scale
     is the observed min to max: a description of this sample (which may miss the top star, or be
-    all 1 in implicit data), not a rule a new rating must follow.
+    all 1 in implicit data), not a rule a new rating must follow. ``first_line`` is the line of
+    ``source`` that holds the first interaction (2 under a header line), for error messages.
     """
     meta = dict(meta or {}) | {"rating_scale_declared": rating_scale is not None}
     if len(users) == 0:
         raise DataError("no interactions: the file has a header but no rows", file=source)
-    item_table = normalise_items(item_table, file=source)
+    item_table = normalise_items(item_table)
     if item_table is None:
         item_table = normalise_items(pd.DataFrame({"item_id": pd.unique(items)}))
     item_map = IdMap(item_table["item_id"], kind="item")
@@ -76,10 +70,14 @@ def build_dataset(
                 f"item id {items[row]!r} is not in the item catalog ({int(unknown.sum())} such rows); "
                 "fix the catalog or load with unknown_items='drop'",
                 file=source,
-                row=row + 2,
+                row=row + first_line,
                 column="item_id",
             )
         keep = ~unknown
+        if not keep.any():
+            raise DataError(f"no interactions left after dropping the {len(keep)} row(s) whose item is not in the "
+                            "item catalog: check that the catalog and the interactions use the same item ids",
+                            file=source)
         meta["dropped_unknown_items"] = int(unknown.sum())
         users, items, item_idx = users[keep], items[keep], item_idx[keep]
         ratings = None if ratings is None else ratings[keep]

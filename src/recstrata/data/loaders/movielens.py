@@ -13,13 +13,19 @@ import zipfile
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from recstrata._atomic import atomic_write_bytes, sha256_file
 from recstrata.data.dataset import Dataset
 from recstrata.data.loaders._build import build_dataset
-from recstrata.data.loaders._frames import year_from_title
+from recstrata.data.loaders._frames import (
+    check_unique_ids,
+    ids_column,
+    parse_errors,
+    rating_column,
+    timestamp_column,
+    year_from_title,
+)
 from recstrata.data.loaders.recbole import load_recbole_atomic
 from recstrata.data.loaders.tabular import load_interactions_table, load_item_table
 from recstrata.errors import DataError
@@ -131,42 +137,71 @@ def _fetch_from_recbole_wheel(cache: Path) -> None:
 
 
 def _load_grouplens_zip(path: Path) -> Dataset:
-    with zipfile.ZipFile(path) as zf:
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DataError(f"not a readable zip archive ({exc}): download it again", file=str(path)) from exc
+    with zf:
         def read(name: str) -> bytes:
-            return zf.read(f"ml-100k/{name}")
+            try:
+                return zf.read(f"ml-100k/{name}")
+            except KeyError:
+                raise DataError(f"ml-100k/{name} is missing from the archive: expected GroupLens' ml-100k.zip, "
+                                "which holds ml-100k/u.data, u.item and u.user", file=str(path)) from None
 
-        return _load_grouplens_bytes(read, str(path))
+        return _load_grouplens_bytes(read, f"{path}/ml-100k")
 
 
 def _load_grouplens_dir(path: Path) -> Dataset:
-    return _load_grouplens_bytes(lambda name: (path / name).read_bytes(), str(path))
+    def read(name: str) -> bytes:
+        if not (path / name).is_file():
+            raise DataError(f"{name} is missing: a GroupLens ML-100K folder holds u.data, u.item and u.user",
+                            file=str(path / name))
+        return (path / name).read_bytes()
+
+    return _load_grouplens_bytes(read, str(path))
+
+
+def _read_grouplens(data: bytes, file: str, sep: str, **kw) -> pd.DataFrame:
+    """A header-less GroupLens file as strings (row i is line i + 1)."""
+    with parse_errors(file):
+        df = pd.read_csv(io.BytesIO(data), sep=sep, header=None, dtype=str, **kw)
+    df.attrs["first_line"] = 1
+    return df
 
 
 def _load_grouplens_bytes(read, source: str) -> Dataset:
     """Parse GroupLens' original files: u.data (tab), u.item and u.user (pipe, latin-1)."""
-    data = pd.read_csv(io.BytesIO(read("u.data")), sep="\t", header=None, dtype=str,
-                       names=["user_id", "item_id", "rating", "timestamp"])
-    item_raw = pd.read_csv(io.BytesIO(read("u.item")), sep="|", header=None, dtype=str, encoding="latin-1",
+    data_file, item_file, user_file = (f"{source}/{name}" for name in ("u.data", "u.item", "u.user"))
+    data = _read_grouplens(read("u.data"), data_file, "\t", names=["user_id", "item_id", "rating", "timestamp"],
                            keep_default_na=False)
+    item_raw = _read_grouplens(read("u.item"), item_file, "|", encoding="latin-1", keep_default_na=False)
+    if item_raw.shape[1] < 5 + len(_GENRES_100K):
+        raise DataError(f"u.item lines have {item_raw.shape[1]} fields, expected {5 + len(_GENRES_100K)}: id | title "
+                        "| release date | video date | url | 19 genre flags", file=item_file)
+    item_ids = ids_column(item_raw, 0, item_file)
+    check_unique_ids(item_ids, item_file, "item_id", start_line=1)
     flags = item_raw.iloc[:, 5:24].to_numpy() == "1"
     titles = [year_from_title(t) for t in item_raw[1]]
     items = pd.DataFrame({
-        "item_id": item_raw[0].astype(str),
+        "item_id": item_ids,
         "title": pd.Series([t if t and t.lower() != "unknown" else None for t, _ in titles], dtype=object),
         "year": pd.array([y for _, y in titles], dtype="Int64"),
         "genres": [tuple(g for g, f in zip(_GENRES_100K, row) if f and g != "unknown") for row in flags],
     })
-    user_raw = pd.read_csv(io.BytesIO(read("u.user")), sep="|", header=None, dtype=str,
-                           names=["user_id", "age", "gender", "occupation", "zip_code"])
+    user_raw = _read_grouplens(read("u.user"), user_file, "|",
+                               names=["user_id", "age", "gender", "occupation", "zip_code"])
+    check_unique_ids(ids_column(user_raw, "user_id", user_file), user_file, "user_id", start_line=1, kind="user")
     user_raw["age"] = pd.array(pd.to_numeric(user_raw["age"], errors="coerce"), dtype="Int64")
     return build_dataset(
         "ml-100k",
-        users=data["user_id"].to_numpy(dtype=object),
-        items=data["item_id"].to_numpy(dtype=object),
-        ratings=data["rating"].astype(np.float64).to_numpy(),
-        timestamps=data["timestamp"].astype(np.int64).to_numpy(),
+        users=ids_column(data, "user_id", data_file),
+        items=ids_column(data, "item_id", data_file),
+        ratings=rating_column(data, "rating", data_file),
+        timestamps=timestamp_column(data, "timestamp", data_file),
         item_table=items,
         user_table=user_raw,
-        source=source,
+        source=data_file,
         rating_scale=ML100K_SCALE,
+        first_line=1,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 
@@ -10,11 +11,15 @@ import pandas as pd
 from recstrata.data.dataset import Dataset
 from recstrata.data.loaders._build import build_dataset
 from recstrata.data.loaders._frames import (
+    check_header,
+    check_unique_ids,
     ids_column,
-    lenient_year,
     numeric_column,
+    parse_errors,
+    rating_column,
     require_columns,
     timestamp_column,
+    year_column,
 )
 from recstrata.errors import DataError
 
@@ -27,7 +32,11 @@ _GENRES = ("class", "genre", "genres", "categories")
 def _read_atomic(path: Path) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise DataError("the file is empty", file=str(path))
-    df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=3, engine="c")
+    # RecBole reads atomic files unquoted, so a tab inside a field cannot be quoted away
+    with parse_errors(str(path), "atomic files are unquoted: remove the tab inside a field, or name the extra "
+                                 "field in the header"):
+        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE, engine="c")
+        check_header(df, str(path), "\t", csv.QUOTE_NONE, typed=True)
     if len(df.columns) == 1 and any(sep in str(df.columns[0]) for sep in (",", ";", "|", " ")):
         raise DataError(
             f"header {str(df.columns[0])!r} has no tab-separated 'name:type' fields: RecBole atomic files "
@@ -68,13 +77,14 @@ def load_recbole_atomic(directory: str | os.PathLike[str], name: str | None = No
         raw = _read_atomic(item_path)
         require_columns(raw, ["item_id"], str(item_path))
         items = pd.DataFrame({"item_id": ids_column(raw, "item_id", str(item_path))})
+        check_unique_ids(items["item_id"], str(item_path))
         if col := _first(raw, _TITLE):
             items["title"] = pd.Series(
                 [t.strip() if t.strip().lower() not in ("", "unknown", "unkonwn") else None for t in raw[col]],
                 dtype=object,
             )
         if col := _first(raw, _YEAR):
-            items["year"] = pd.array([lenient_year(v) for v in raw[col]], dtype="Int64")
+            items["year"] = year_column(raw, col, str(item_path), strict=False)
         if col := _first(raw, _GENRES):
             items["genres"] = [tuple(v.split()) for v in raw[col]]
 
@@ -85,6 +95,7 @@ def load_recbole_atomic(directory: str | os.PathLike[str], name: str | None = No
         require_columns(raw, ["user_id"], str(user_path))
         users = raw.copy()
         users["user_id"] = ids_column(raw, "user_id", str(user_path))
+        check_unique_ids(users["user_id"], str(user_path), "user_id", kind="user")
         if "age" in users:
             users["age"] = pd.array(numeric_column(raw, "age", str(user_path), required=False), dtype="Int64")
 
@@ -92,7 +103,7 @@ def load_recbole_atomic(directory: str | os.PathLike[str], name: str | None = No
         name,
         users=ids_column(df, "user_id", file),
         items=ids_column(df, "item_id", file),
-        ratings=numeric_column(df, "rating", file) if "rating" in df else None,
+        ratings=rating_column(df, "rating", file) if "rating" in df else None,
         timestamps=timestamp_column(df, "timestamp", file) if "timestamp" in df else None,
         item_table=items,
         user_table=users,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,7 +13,18 @@ import pandas as pd
 from recstrata._optional import require
 from recstrata.data.dataset import Dataset
 from recstrata.data.loaders._build import build_dataset
-from recstrata.data.loaders._frames import ids_column, numeric_column, require_columns, timestamp_column
+from recstrata.data.loaders._frames import (
+    check_header,
+    check_unique_ids,
+    first_line,
+    ids_column,
+    parse_errors,
+    present_cells,
+    rating_column,
+    require_columns,
+    timestamp_column,
+    year_column,
+)
 from recstrata.errors import DataError
 
 DEFAULT_COLUMNS = {"user": "user_id", "item": "item_id", "rating": "rating", "timestamp": "timestamp"}
@@ -26,16 +38,47 @@ def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None) ->
     if file.stat().st_size == 0:
         raise DataError("the file is empty", file=str(file))
     suffix = "".join(file.suffixes[-2:]).lower()
-    try:
+    with parse_errors(str(file)):
         if suffix.endswith(".parquet") or suffix.endswith(".pq"):
             require("pyarrow", extra="parquet", purpose="reading Parquet files")
-            return pd.read_parquet(file).astype(str).replace({"None": "", "nan": "", "<NA>": ""})
+            raw = pd.read_parquet(file)
+            df = raw.astype(str).mask(raw.isna(), "")  # nulls become "", an id spelled "None" stays
+            df.attrs["first_line"] = 1
+            return df
         if suffix.endswith(".jsonl") or suffix.endswith(".ndjson"):
-            return pd.read_json(file, lines=True, dtype=False).astype(object)
+            try:
+                df = pd.read_json(file, lines=True, dtype=False, encoding="utf-8-sig").astype(object)
+                df.attrs["first_line"] = 1
+                df.attrs["json"] = True  # cells may be lists / objects: ids_column refuses them
+                return df
+            except UnicodeDecodeError:
+                raise  # parse_errors names the line and the fix
+            # TypeError / AttributeError: pandas' own failure on a line that is JSON but not an object
+            except (ValueError, TypeError, AttributeError) as exc:
+                line = _bad_json_line(file)
+                if line is None:
+                    raise DataError(f"could not read the file as JSON Lines ({exc})", file=str(file)) from exc
+                raise DataError("the line is not a JSON object: JSON Lines files hold one {...} per line",
+                                file=str(file), row=line) from exc
         sep = delimiter or ("\t" if suffix.endswith((".tsv", ".inter", ".item", ".user")) else ",")
-        return pd.read_csv(file, sep=sep, dtype=str, keep_default_na=False, engine="c")
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"could not parse the file ({exc})", file=str(file)) from exc
+        df = pd.read_csv(file, sep=sep, dtype=str, keep_default_na=False, engine="c")
+        check_header(df, str(file), sep)
+    return df
+
+
+def _bad_json_line(file: Path) -> int | None:
+    """1-based number of the first non-blank line of an uncompressed file that is not a JSON object."""
+    if file.suffix.lower() not in (".jsonl", ".ndjson"):
+        return None
+    with open(file, encoding="utf-8-sig") as fh:  # read_json decoded it: it is UTF-8
+        for number, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    if not isinstance(json.loads(line), dict):
+                        return number
+                except ValueError:
+                    return number
+    return None
 
 
 def load_interactions_table(
@@ -69,7 +112,7 @@ def load_interactions_table(
         "'item': ..., 'rating': ..., 'timestamp': ...})."))
     if len(df) == 0:
         raise DataError("no interactions: the file has a header but no rows", file=file)
-    ratings = numeric_column(df, mapping["rating"], file) if mapping["rating"] in df.columns else None
+    ratings = rating_column(df, mapping["rating"], file) if mapping["rating"] in df.columns else None
     stamps = timestamp_column(df, mapping["timestamp"], file) if mapping["timestamp"] in df.columns else None
     return build_dataset(
         name or Path(path).stem,
@@ -82,6 +125,7 @@ def load_interactions_table(
         source=file,
         unknown_items=unknown_items,
         rating_scale=rating_scale,
+        first_line=first_line(df),
     )
 
 
@@ -100,15 +144,19 @@ def load_item_table(
     require_columns(df, [mapping["item"]], file, delimiter,
                     remedy="Name the item column item_id, or map your name with columns={'item': ...}.")
     out = pd.DataFrame({"item_id": ids_column(df, mapping["item"], file)})
+    check_unique_ids(out["item_id"], file, mapping["item"], start_line=first_line(df))
     if mapping["title"] in df:
-        out["title"] = pd.Series([str(t) if str(t) != "" else None for t in df[mapping["title"]]], dtype=object)
+        raw = df[mapping["title"]]
+        out["title"] = pd.Series([str(t) if p else None for t, p in zip(raw, present_cells(raw))], dtype=object)
     if mapping["genres"] in df:
+        raw = df[mapping["genres"]]  # "a|b" in text files; a list in JSON Lines
         out["genres"] = [
-            tuple(g for g in str(v).split(genre_separator) if g) if v not in ("", None) else ()
-            for v in df[mapping["genres"]]
+            tuple(str(g) for g in v if str(g)) if isinstance(v, (list, tuple))
+            else tuple(g for g in str(v).split(genre_separator) if g) if p else ()
+            for v, p in zip(raw, present_cells(raw))
         ]
     if mapping["year"] in df:
-        out["year"] = pd.array(numeric_column(df, mapping["year"], file, required=False), dtype="Int64")
+        out["year"] = year_column(df, mapping["year"], file)
     if mapping["text"] in df:
         out["text"] = df[mapping["text"]].fillna("").astype(str)
     return out
