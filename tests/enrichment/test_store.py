@@ -1,8 +1,13 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 
+import pytest
+
+from recstrata.enrichment import store as store_mod
 from recstrata.enrichment.store import MIGRATIONS, EnrichmentStore, result_key
+from recstrata.errors import ArtifactError
 
 
 def test_migrations_apply_once_and_wal(tmp_path):
@@ -40,3 +45,58 @@ def test_failures_are_logged_not_stored(store):
     store.log_failure(key="k", job="items", subject="3", reason="schema", detail="bad")
     assert store.count() == 0
     assert store.failures("items") == [("3", "schema", "bad")]
+
+
+def test_a_file_that_is_not_a_store_is_refused_by_name_and_left_as_it_was(tmp_path):
+    path = tmp_path / "enrich.db"
+    path.write_bytes(b"these are not the bytes of an SQLite file\n" * 200)
+    before = path.read_bytes()
+    with pytest.raises(ArtifactError, match=r"enrich\.db cannot be opened.*move it aside"):
+        EnrichmentStore(path)
+    assert path.read_bytes() == before
+
+
+class _MigrationsAfterBarrier(list):
+    """MIGRATIONS that let no opener start migrating before every opener has looked at what is done."""
+
+    def __init__(self, items, barrier):
+        super().__init__(items)
+        self.barrier = barrier
+
+    def __iter__(self):
+        self.barrier.wait()
+        return super().__iter__()
+
+
+def test_two_processes_opening_a_new_store_at_once_apply_each_migration_once(tmp_path, monkeypatch):
+    # the workers of a parallel job open the same fresh store side by side
+    monkeypatch.setattr(store_mod, "MIGRATIONS", _MigrationsAfterBarrier(MIGRATIONS, threading.Barrier(2, timeout=20)))
+    errors = []
+
+    def open_store():
+        try:
+            EnrichmentStore(tmp_path / "new.db").close()
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    monkeypatch.undo()
+    with EnrichmentStore(tmp_path / "new.db") as s:
+        assert s.migrations() == [name for name, _ in MIGRATIONS]
+
+
+def test_a_full_disk_stops_the_writer_with_its_real_cause_and_keeps_what_was_stored(store):
+    store.put(key="k0", job="items", model="m", version="v", input_text="a", subject="0", output={"x": 1})
+    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+    store._db.execute(f"PRAGMA max_page_count={pages + 1}")  # the file may not grow: a full disk
+    with pytest.raises(ArtifactError, match=r"enrich\.db \(database or disk is full\).*re-run"):
+        for i in range(1, 50):
+            store.put(key=f"k{i}", job="items", model="m", version="v", input_text="a", subject=str(i),
+                      output={"x": "y" * 4000})
+    assert store.get("k0").output == {"x": 1}
+    assert store.count("items") < 50 and store.done_keys(["k0"]) == {"k0"}

@@ -12,6 +12,7 @@ item is retried by the next run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from recstrata.errors import ConfigError
+from recstrata.errors import ArtifactError, ConfigError
 
 STATUSES = ("ok", "skipped")  # skipped = deterministic skip (e.g. no usable input): not redone
 
@@ -100,10 +101,18 @@ class EnrichmentStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # autocommit mode: every write below opens its own explicit transaction
         self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._migrate()
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._migrate()
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise ArtifactError(
+                f"{self.path} cannot be opened as an enrichment store ({exc}): if it is not a recstrata "
+                "enrichment store or is damaged, move it aside and re-run (the job starts afresh), or pass "
+                "another store path"
+            ) from exc
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -113,6 +122,10 @@ class EnrichmentStore:
             if name in done:
                 continue
             with self._transaction():
+                # looked at again under the write lock: another process opening the same new store (the
+                # workers of a parallel job) may have applied it since
+                if self._db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                    continue
                 fn(self._db)
                 self._db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
 
@@ -128,18 +141,32 @@ class EnrichmentStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    class _Tx:
-        def __init__(self, db: sqlite3.Connection) -> None:
-            self.db = db
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction (BEGIN IMMEDIATE: a second process on the file waits). An error rolls
+        it back and propagates as it is: SQLite may have rolled back already (a full disk does), so a
+        failing ROLLBACK is ignored, never reported in place of the real error."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            raise
 
-        def __enter__(self) -> None:
-            self.db.execute("BEGIN IMMEDIATE")
-
-        def __exit__(self, exc_type, *rest) -> None:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-
-    def _transaction(self) -> _Tx:
-        return self._Tx(self._db)
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        """A write transaction whose SQLite failure (disk full, read-only file, locked too long) stops
+        the job with ``ArtifactError``: no later write would succeed, and what is committed is kept."""
+        try:
+            with self._transaction():
+                yield
+        except sqlite3.Error as exc:
+            raise ArtifactError(
+                f"cannot write to the enrichment store {self.path} ({exc}): free disk space or make the "
+                "file writable, then re-run; results stored so far are kept and skipped"
+            ) from exc
 
     # ---- writes ---------------------------------------------------------------------------------
     def put(
@@ -162,7 +189,7 @@ class EnrichmentStore:
         if status not in STATUSES:
             raise ConfigError(f"status must be one of {STATUSES}, not {status!r}")
         payload = None if output is None else json.dumps(output, sort_keys=True, ensure_ascii=False)
-        with self._transaction():
+        with self._write():
             self._db.execute(
                 "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (key, job, model, version, input_sha(input_text), str(subject), status, payload,
@@ -170,7 +197,7 @@ class EnrichmentStore:
             )
 
     def log_failure(self, *, key: str, job: str, subject: str, reason: str, detail: str = "") -> None:
-        with self._transaction():
+        with self._write():
             self._db.execute(
                 "INSERT INTO failures (key, job, subject, reason, detail, created) VALUES (?,?,?,?,?,?)",
                 (key, job, str(subject), reason, detail[:2000], time.time()),
