@@ -16,6 +16,7 @@ from recstrata.enrichment import (
     iter_outputs,
     run_job,
 )
+from recstrata.llm.usage import Price, UsageLedger
 
 N = len(TITLES)
 
@@ -70,6 +71,26 @@ def test_schema_failure_is_counted_logged_and_retried_next_run(movies, store):
     retry = ScriptedBackend(item_reply)
     report = run_job(ItemAttributesJob(), movies, retry, store, progress=False)
     assert report.stored == 2 and len(retry.prompts) == 2
+
+
+@pytest.mark.parametrize("own_ledger", [True, False])
+def test_tokens_and_cost_of_calls_that_failed_are_in_the_report(movies, store, own_ledger):
+    def reply(prompt):
+        out = item_reply(prompt)
+        if "Copper" in prompt or "Frost" in prompt:
+            out["audience"] = "martians"  # the backend validates, raises, and the call is still paid
+        return out
+
+    fake = ScriptedBackend(reply)
+    fake.price = Price(input_per_1m=1000.0, output_per_1m=3000.0)
+    if own_ledger:
+        fake.ledger = UsageLedger()
+    report = run_job(ItemAttributesJob(), movies, fake, store, progress=False)
+    assert report.reasons["schema"] == 2 and report.stored == N - 2
+    spent = fake.ledger.total()  # without one of its own, the backend was given one for the run
+    assert (spent.calls, spent.failures) == (N, 2)
+    assert (report.tokens_in, report.tokens_out) == (spent.prompt_tokens, spent.completion_tokens)
+    assert report.cost == pytest.approx(spent.cost) and report.cost > 0
 
 
 def test_unconstrained_mode_sends_no_schema_and_parses_text(movies, store):

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 from recstrata.data.dataset import Dataset
 from recstrata.enrichment.store import EnrichmentStore, result_key
 from recstrata.errors import LLMError, LLMOutputError, LLMTimeoutError, LLMUnavailableError
+from recstrata.llm.usage import UsageLedger
 
 log = logging.getLogger("recstrata.enrichment")
 
@@ -159,11 +160,14 @@ def run_job(
     sends no schema to the backend (for measuring what constrained decoding buys).
     ``on_start(n_todo)`` and ``on_task(report)`` (after every task) let a caller follow the run.
     ``LLMUnavailableError`` stops the run (nothing else would succeed); every other failure is
-    logged, counted and left for the next run.
+    logged, counted and left for the next run. The tokens and cost of every call, failed ones
+    included, are in the report: a backend with a ``ledger`` attribute set to None is given one.
     """
     started = time.perf_counter()
     model = model_id(backend)
     report = JobReport(job=job.name, model=model)
+    if hasattr(backend, "ledger") and backend.ledger is None:
+        backend.ledger = UsageLedger()  # the only record of what a call that raised spent (see _run_one)
     all_tasks = list(job.tasks(dataset) if tasks is None else tasks)
     if limit is not None:
         all_tasks = all_tasks[: max(0, limit)]
@@ -195,24 +199,27 @@ def _run_one(job, backend, store, report, key, task, model, constrained, tempera
         return
     t0 = time.perf_counter()
     schema = job.schema_for(task) if hasattr(job, "schema_for") else job.schema
+    ledger = getattr(backend, "ledger", None)
+    before = ledger.total() if ledger is not None else None
     try:
         completion = backend.generate(job.messages(task), max_tokens=job.max_tokens, temperature=temperature,
                                       schema=schema if constrained else None)
     except LLMUnavailableError:
         raise
-    except LLMTimeoutError as exc:
-        return _fail(store, report, job, key, task, "timeout", str(exc))
-    except LLMOutputError as exc:  # the backend validated against the schema and it failed
-        return _fail(store, report, job, key, task, "schema", str(exc))
     except LLMError as exc:
-        return _fail(store, report, job, key, task, "llm_error", str(exc))
+        if before is not None:  # a call the backend raised on still spent tokens: its ledger has them
+            spent = ledger.total()
+            _account(report, spent.prompt_tokens - before.prompt_tokens,
+                     spent.completion_tokens - before.completion_tokens, spent.cost - before.cost,
+                     spent.seconds - before.seconds)
+        reason = ("timeout" if isinstance(exc, LLMTimeoutError)
+                  else "schema" if isinstance(exc, LLMOutputError)  # the backend validated and it failed
+                  else "llm_error")
+        return _fail(store, report, job, key, task, reason, str(exc))
     seconds = float(getattr(completion, "latency_s", None) or time.perf_counter() - t0)
     cost = float(getattr(completion, "cost", 0.0) or 0.0)
     tin, tout = _usage(completion)
-    report.tokens_in += tin
-    report.tokens_out += tout
-    report.cost += cost
-    report.llm_seconds += seconds
+    _account(report, tin, tout, cost, seconds)
     try:
         answer = parse_answer(schema, completion)
         output = job.postprocess(answer, task)
@@ -227,6 +234,13 @@ def _run_one(job, backend, store, report, key, task, model, constrained, tempera
     store.put(key=key, job=job.name, model=model, version=job.version, input_text=task.key_text,
               subject=task.subject, output=output, tokens_in=tin, tokens_out=tout, seconds=seconds, cost=cost)
     report.stored += 1
+
+
+def _account(report: JobReport, tokens_in: int, tokens_out: int, cost: float, seconds: float) -> None:
+    report.tokens_in += tokens_in
+    report.tokens_out += tokens_out
+    report.cost += cost
+    report.llm_seconds += seconds
 
 
 def _fail(store, report, job, key, task, reason: str, detail: str) -> None:
