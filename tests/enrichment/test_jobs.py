@@ -207,3 +207,19 @@ def test_hard_negative_schema_is_an_enum_of_the_users_shortlist(movies, store):
         items = schema["properties"]["ids"]["items"]
         enum = items["enum"] if "enum" in items else [items["const"]]  # pydantic writes one value as const
         assert enum == task.context["order"] and set(enum) == task.context["shortlist"]
+
+
+def test_items_with_nothing_but_an_id_are_skipped_not_sent_to_the_model(store):
+    ds = make_movies()
+    ds.items.loc[[1, 4], "title"] = None  # no title, genres or text: only "item <id>" is left
+    ds.items.loc[[1, 4], "text"] = ""
+    ds.items["genres"] = [() if i in (1, 4) else g for i, g in enumerate(ds.items["genres"])]
+    fake = ScriptedBackend(item_reply)
+    report = run_job(ItemAttributesJob(), ds, fake, store, progress=False)
+    assert report.skipped == 2 and report.reasons["skip:no_text"] == 2 and report.stored == N - 2
+    assert len(fake.prompts) == N - 2 and not any("item 101" in p for p in fake.user_prompts)
+    assert {"101", "104"}.isdisjoint(dict(iter_outputs(store, "items")))
+    ds.items.loc[4, "title"] = "Echo Valley"  # the catalog gains a title: the item is labelled next run
+    again = ScriptedBackend(item_reply)
+    assert run_job(ItemAttributesJob(), ds, again, store, progress=False).stored == 1
+    assert len(again.prompts) == 1 and "Echo Valley" in again.user_prompts[0]

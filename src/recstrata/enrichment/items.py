@@ -98,8 +98,9 @@ class ItemAttributesJob:
     def tasks(self, dataset: Dataset) -> Iterator[Task]:
         ids = dataset.item_ids.external
         for i in range(dataset.n_items):
-            text = dataset.item_text(i)
-            yield Task(subject=str(ids[i]), text=text, skip=None if text.strip() else "empty_text")
+            # an item with no title, genres or text reads "item <id>": a model would invent its labels
+            skip = None if _describes(dataset.items.iloc[i]) else "no_text"
+            yield Task(subject=str(ids[i]), text=dataset.item_text(i), skip=skip)
 
     def messages(self, task: Task) -> list[dict[str, str]]:
         return chat(SYSTEM, delimit("item", task.text, self.max_chars), EXAMPLES)
@@ -111,3 +112,9 @@ class ItemAttributesJob:
             raise Rejected("no_valid_tags", f"{raw!r} normalise to nothing")
         return {"tags": tags, "mood": answer.mood, "audience": answer.audience,  # type: ignore[attr-defined]
                 "summary": answer.summary.strip(), "raw_tags": raw}  # type: ignore[attr-defined]
+
+
+def _describes(row) -> bool:
+    """Whether a catalog row says anything about the item beyond its id (and year)."""
+    texts = (row.get("title"), row.get("text"))
+    return any(isinstance(t, str) and t.strip() for t in texts) or len(row.get("genres") or ()) > 0
