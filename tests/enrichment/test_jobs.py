@@ -175,6 +175,16 @@ def test_profile_naming_a_user_attribute_is_rejected(movies, store):
     assert "u7001" not in dict(iter_outputs(store, "users"))
 
 
+def test_a_profile_naming_its_user_id_in_another_case_is_rejected(store):
+    movies = make_movies(users=USERS.assign(user_id=["Ann.Lee", "Bo.Chan", "Cy.Diaz", "Di.Eng"]))
+
+    def leaky(prompt):  # a model that somehow names the user, in its own spelling
+        return {"genres": ["drama"], "eras": [], "themes": [], "summary": "ann.lee enjoys quiet dramas."}
+
+    report = run_job(UserProfileJob(min_events=1), movies, ScriptedBackend(leaky), store, progress=False)
+    assert report.reasons["pii_in_output"] == 1 and "Ann.Lee" not in dict(iter_outputs(store, "users"))
+
+
 def test_hard_negatives_are_checked_against_catalog_shortlist_and_history(movies, store):
     job = HardNegativeJob(shortlist=4, min_events=1, enum_ids=False)  # free ids: checked after
     tasks = list(job.tasks(movies))
