@@ -61,3 +61,9 @@ def unavailable_backend() -> ScriptedBackend:
     from recstrata.errors import LLMUnavailableError
 
     raise LLMUnavailableError("model server is down (simulated)")
+
+
+def backend_missing_its_package() -> ScriptedBackend:
+    from recstrata.errors import MissingDependencyError
+
+    raise MissingDependencyError("llama_cpp", "llm", "the GGUF backend")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from fakes import scripted_items, unavailable_backend
+from fakes import backend_missing_its_package, scripted_items, unavailable_backend
 
 from recstrata.enrichment import EnrichmentStore, ItemAttributesJob, iter_outputs, run_job
 from recstrata.enrichment.parallel import run_job_parallel
-from recstrata.errors import ConfigError, LLMUnavailableError
+from recstrata.errors import ConfigError, LLMUnavailableError, RecstrataError
 
 
 def test_two_workers_store_what_one_process_stores_and_a_rerun_is_a_noop(movies, tmp_path):
@@ -32,6 +32,13 @@ def test_a_worker_whose_backend_is_down_stops_the_run_with_that_error(movies, tm
                          progress=False)
     with EnrichmentStore(tmp_path / "e.db") as store:
         assert store.count("items") == 0
+
+
+def test_a_worker_error_that_cannot_be_pickled_back_still_reaches_the_caller_with_its_message(movies, tmp_path):
+    # MissingDependencyError takes three arguments, so it does not survive the queue as it is
+    with pytest.raises(RecstrataError, match=r"MissingDependencyError: .*pip install 'recstrata\[llm\]'"):
+        run_job_parallel(ItemAttributesJob(), movies, backend_missing_its_package, tmp_path / "e.db", workers=2,
+                         progress=False)
 
 
 @pytest.mark.parametrize("workers", [0, -1, 1.5, True])

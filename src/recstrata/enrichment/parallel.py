@@ -10,6 +10,7 @@ store (WAL) takes their writes side by side, so a killed run resumes exactly as 
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 import queue as queue_mod
 import time
 from collections.abc import Callable
@@ -132,8 +133,18 @@ def _worker(k, job, dataset, backend_factory, store_path, tasks, constrained, te
             close()
         messages.put(("done", k, report.as_dict()))
     except Exception as exc:  # reported to the parent, which re-raises it
-        if not isinstance(exc, RecstrataError):
+        if not isinstance(exc, RecstrataError) or not _survives_pickling(exc):
             exc = RecstrataError(f"enrichment worker {k} failed: {type(exc).__name__}: {exc}")
         if not started:  # the parent waits for every worker's start before it draws the bar
             messages.put(("start", k, 0))
         messages.put(("error", k, exc))
+
+
+def _survives_pickling(exc: Exception) -> bool:
+    """Whether the parent can unpickle ``exc`` off the queue (an exception whose ``__init__`` takes
+    other arguments than its message cannot be rebuilt, and would fail the parent with a TypeError)."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 - any failure means: send a plain RecstrataError instead
+        return False
+    return True
