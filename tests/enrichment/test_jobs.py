@@ -233,14 +233,3 @@ def test_items_with_nothing_but_an_id_are_skipped_not_sent_to_the_model(store):
     again = ScriptedBackend(item_reply)
     assert run_job(ItemAttributesJob(), ds, again, store, progress=False).stored == 1
     assert len(again.prompts) == 1 and "Echo Valley" in again.user_prompts[0]
-
-
-def test_an_item_whose_text_changes_is_redone_and_one_changed_back_serves_its_first_result(store):
-    edited = ["Zeta Quarry", *TITLES[1:]]
-    summaries = []
-    for titles in (TITLES, edited, TITLES):
-        fake = ScriptedBackend(item_reply)
-        run_job(ItemAttributesJob(), make_movies(titles), fake, store, progress=False)
-        summaries.append((len(fake.prompts), dict(iter_outputs(store, "items"))["100"]["summary"]))
-    # the edit is labelled anew; the revert finds the first result stored and makes no call
-    assert summaries == [(N, "About alien things."), (1, "About zeta things."), (0, "About alien things.")]

@@ -173,7 +173,6 @@ def run_job(
         all_tasks = all_tasks[: max(0, limit)]
     keyed = [(result_key(job.name, model, job.version, t.key_text), t) for t in all_tasks]
     done = store.done_keys(k for k, _ in keyed)
-    store.make_current(done)  # an input back to an earlier version: its stored result is today's again
     todo = [(k, t) for k, t in keyed if k not in done]
     report.total, report.already_done = len(keyed), len(keyed) - len(todo)
     if on_start is not None:

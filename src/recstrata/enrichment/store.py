@@ -62,15 +62,10 @@ def _m002_failures(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX failures_job ON failures (job)")
 
 
-def _m003_results_subject(db: sqlite3.Connection) -> None:
-    db.execute("CREATE INDEX results_subject ON results (job, subject, created)")
-
-
 # Append only: a migration, once released, is never edited; new changes get a new name.
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("m001_results", _m001_results),
     ("m002_failures", _m002_failures),
-    ("m003_results_subject", _m003_results_subject),
 ]
 
 
@@ -200,24 +195,6 @@ class EnrichmentStore:
                 (key, job, model, version, input_sha(input_text), str(subject), status, payload,
                  int(tokens_in), int(tokens_out), float(seconds), float(cost), time.time()),
             )
-
-    def make_current(self, keys: Iterable[str]) -> int:
-        """Make the results of ``keys`` the newest of their subjects where a newer one exists, so that
-        readers taking the newest result per subject (``iter_outputs``) serve them: a re-run found
-        them done for today's input, e.g. an item whose text went back to an earlier version.
-        Returns how many were renewed."""
-        keys, renewed = list(keys), 0
-        if not keys:
-            return 0
-        with self._write():
-            for start in range(0, len(keys), 500):  # SQLite caps bound parameters per statement
-                chunk = keys[start : start + 500]
-                renewed += self._db.execute(
-                    f"""UPDATE results SET created = ? WHERE key IN ({",".join("?" * len(chunk))})
-                        AND EXISTS (SELECT 1 FROM results AS newer WHERE newer.job = results.job
-                                    AND newer.subject = results.subject AND newer.created > results.created)""",
-                    [time.time(), *chunk]).rowcount
-        return renewed
 
     def log_failure(self, *, key: str, job: str, subject: str, reason: str, detail: str = "") -> None:
         with self._write():
