@@ -100,3 +100,18 @@ def test_a_full_disk_stops_the_writer_with_its_real_cause_and_keeps_what_was_sto
                       output={"x": "y" * 4000})
     assert store.get("k0").output == {"x": 1}
     assert store.count("items") < 50 and store.done_keys(["k0"]) == {"k0"}
+
+
+def test_a_store_migrated_with_the_withdrawn_m003_still_opens_and_works(tmp_path):
+    # m003_results_subject was on this branch for a while, then withdrawn: a store it migrated keeps
+    # its index and its _migrations row, and the code without it must open and use that store
+    path = tmp_path / "m003.db"
+    with EnrichmentStore(path) as s:
+        s.put(key="k1", job="items", model="m", version="v", input_text="a", subject="1", output={"x": 1})
+        s._db.execute("CREATE INDEX results_subject ON results (job, subject, created)")
+        s._db.execute("INSERT INTO _migrations VALUES ('m003_results_subject', 0)")
+    with EnrichmentStore(path) as s:
+        assert s.migrations() == [*(name for name, _ in MIGRATIONS), "m003_results_subject"]
+        s.put(key="k2", job="items", model="m", version="v", input_text="b", subject="2", output={"x": 2})
+        assert [r.output for r in s.records("items")] == [{"x": 1}, {"x": 2}]
+        assert s.done_keys(["k1", "k2", "k3"]) == {"k1", "k2"}

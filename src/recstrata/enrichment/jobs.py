@@ -288,7 +288,11 @@ class _Progress:
 
 def iter_outputs(store: EnrichmentStore, job: str, *, model: str | None = None,
                  version: str | None = None) -> Iterator[tuple[str, dict]]:
-    """(subject, output) of the stored ``ok`` results of a job; the newest result per subject wins."""
+    """(subject, output) of the stored ``ok`` results of a job; the newest result per subject wins.
+
+    Known limitation: an item whose text changed A -> B -> A serves B's result after the third run,
+    which finds A's result done and makes no call (delete B's row, or bump the job version, to
+    serve A again). Renewing done results on every run cost a full scan under the write lock."""
     latest: dict[str, dict] = {}
     for rec in store.records(job, model=model, version=version):
         if rec.output is not None:
