@@ -134,3 +134,42 @@ def test_an_event_the_full_store_cannot_take_is_a_503_and_can_be_retried(client)
     assert r.json()["detail"].startswith("the event was not stored: the event store failed (database or disk is full)")
     store._db.execute("PRAGMA max_page_count=1000000")
     assert post(client, idempotency_key=f"k{i}-{'x' * 100}", user_id="u" * 100).json()["duplicate"] is False
+
+
+class _MigrationsAfterBarrier(list):
+    """MIGRATIONS whose length (asked after the schema version is read) is known to no opener
+    before every opener has read the version: both see a new file."""
+
+    def __init__(self, items, barrier):
+        super().__init__(items)
+        self.barrier = barrier
+
+    def __len__(self):
+        self.barrier.wait()
+        return super().__len__()
+
+
+def test_two_connections_opening_a_new_store_at_once_migrate_it_once(tmp_path, monkeypatch):
+    from recstrata.serving import events as events_mod
+
+    migrations = _MigrationsAfterBarrier(events_mod.MIGRATIONS, threading.Barrier(2, timeout=20))
+    monkeypatch.setattr(events_mod, "MIGRATIONS", migrations)
+    errors = []
+
+    def open_store():
+        try:
+            EventStore(tmp_path / "events.sqlite").close()
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    monkeypatch.undo()
+    store = EventStore(tmp_path / "events.sqlite")
+    assert store.append(Event("k1", "u1", "i1", "view", None, 1.0))
+    assert store._db.execute("PRAGMA user_version").fetchone()[0] == len(events_mod.MIGRATIONS)
+    store.close()

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from recstrata._sqlite import open_wal, transaction
 from recstrata.errors import ArtifactError, ConfigError
 
 STATUSES = ("ok", "skipped")  # skipped = deterministic skip (e.g. no usable input): not redone
@@ -99,15 +100,14 @@ class EnrichmentStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # autocommit mode: every write below opens its own explicit transaction
-        self._db = sqlite3.connect(self.path, isolation_level=None)
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._migrate()
+            self._db = open_wal(self.path, synchronous="NORMAL")  # a killed job loses at most its last result
+            try:
+                self._migrate()
+            except BaseException:
+                self._db.close()
+                raise
         except sqlite3.Error as exc:
-            self._db.close()
             raise ArtifactError(
                 f"{self.path} cannot be opened as an enrichment store ({exc}): if it is not a recstrata "
                 "enrichment store or is damaged, move it aside and re-run (the job starts afresh), or pass "
@@ -121,7 +121,7 @@ class EnrichmentStore:
         for name, fn in MIGRATIONS:
             if name in done:
                 continue
-            with self._transaction():
+            with transaction(self._db):
                 # looked at again under the write lock: another process opening the same new store (the
                 # workers of a parallel job) may have applied it since
                 if self._db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
@@ -142,25 +142,11 @@ class EnrichmentStore:
         self.close()
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """One write transaction (BEGIN IMMEDIATE: a second process on the file waits). An error rolls
-        it back and propagates as it is: SQLite may have rolled back already (a full disk does), so a
-        failing ROLLBACK is ignored, never reported in place of the real error."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            self._db.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.execute("ROLLBACK")
-            raise
-
-    @contextlib.contextmanager
     def _write(self) -> Iterator[None]:
         """A write transaction whose SQLite failure (disk full, read-only file, locked too long) stops
         the job with ``ArtifactError``: no later write would succeed, and what is committed is kept."""
         try:
-            with self._transaction():
+            with transaction(self._db):
                 yield
         except sqlite3.Error as exc:
             raise ArtifactError(
