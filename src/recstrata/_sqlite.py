@@ -1,4 +1,5 @@
-"""What recstrata's SQLite stores share: opening a file in WAL mode and one write transaction.
+"""What recstrata's SQLite stores share: opening a file in WAL mode, one write transaction, and
+advice for an ``sqlite3.Error`` chosen by its SQLite error name (not one text for every failure).
 
 Used by the enrichment store and the serving event store; each wraps failures in its own error.
 """
@@ -40,3 +41,27 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         with contextlib.suppress(sqlite3.Error):
             db.execute("ROLLBACK")
         raise
+
+
+_BUSY = "another process is writing {path}: wait for it to finish or stop it, then re-run"
+_ACCESS = ("check that {path} and its folder exist and that this user may read and write them "
+           "(or pass another path), then re-run")
+_REMEDIES = {
+    "SQLITE_BUSY": _BUSY,
+    "SQLITE_LOCKED": _BUSY,
+    "SQLITE_READONLY": _ACCESS,
+    "SQLITE_CANTOPEN": _ACCESS,
+    "SQLITE_PERM": _ACCESS,
+    "SQLITE_FULL": "the disk holding {path} is full: free space on it, then re-run",
+}
+
+
+def remedy(exc: sqlite3.Error, path: Path, *, damaged: str) -> str:
+    """What to do about ``exc`` raised on the database at ``path``. ``damaged`` is the caller's advice
+    for a file that is not its kind of database or is corrupt (SQLITE_NOTADB, SQLITE_CORRUPT)."""
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    base = "_".join(name.split("_")[:2])  # extended codes (SQLITE_READONLY_DBMOVED) advise as their base
+    if base in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+        return damaged
+    template = _REMEDIES.get(base, "check {path} and the disk it is on, then re-run")
+    return template.format(path=path)

@@ -7,7 +7,7 @@ from fakes import backend_missing_its_package, scripted_items, unavailable_backe
 
 from recstrata.enrichment import EnrichmentStore, ItemAttributesJob, iter_outputs, run_job
 from recstrata.enrichment.parallel import run_job_parallel
-from recstrata.errors import ConfigError, LLMUnavailableError, RecstrataError
+from recstrata.errors import ArtifactError, ConfigError, LLMUnavailableError, RecstrataError
 
 
 def test_two_workers_store_what_one_process_stores_and_a_rerun_is_a_noop(movies, tmp_path):
@@ -39,6 +39,14 @@ def test_a_worker_error_that_cannot_be_pickled_back_still_reaches_the_caller_wit
     with pytest.raises(RecstrataError, match=r"MissingDependencyError: .*pip install 'recstrata\[llm\]'"):
         run_job_parallel(ItemAttributesJob(), movies, backend_missing_its_package, tmp_path / "e.db", workers=2,
                          progress=False)
+
+
+def test_a_file_that_is_not_a_store_stops_a_parallel_run_before_any_worker_loads_a_model(movies, tmp_path):
+    path = tmp_path / "e.db"
+    path.write_bytes(b"not an SQLite file\n" * 300)
+    # the parent opens the store first: its error, not the workers' backend error, ends the run
+    with pytest.raises(ArtifactError, match=r"e\.db cannot be opened.*move it aside"):
+        run_job_parallel(ItemAttributesJob(), movies, unavailable_backend, path, workers=2, progress=False)
 
 
 @pytest.mark.parametrize("workers", [0, -1, 1.5, True])

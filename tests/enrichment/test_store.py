@@ -51,9 +51,48 @@ def test_a_file_that_is_not_a_store_is_refused_by_name_and_left_as_it_was(tmp_pa
     path = tmp_path / "enrich.db"
     path.write_bytes(b"these are not the bytes of an SQLite file\n" * 200)
     before = path.read_bytes()
-    with pytest.raises(ArtifactError, match=r"enrich\.db cannot be opened.*move it aside"):
+    with pytest.raises(ArtifactError, match=r"enrich\.db cannot be opened.*not a database.*move it aside") as info:
         EnrichmentStore(path)
+    assert info.value.__cause__.sqlite_errorname == "SQLITE_NOTADB"
     assert path.read_bytes() == before
+
+
+def test_a_path_sqlite_cannot_open_is_reported_as_a_path_problem(tmp_path):
+    (tmp_path / "enrich.db").mkdir()  # a folder where the file should be
+    with pytest.raises(ArtifactError, match=r"enrich\.db cannot be opened.*check that .*enrich\.db and its folder"):
+        EnrichmentStore(tmp_path / "enrich.db")
+
+
+def _writer_holding_the_lock(path):
+    """Another connection (as another process would) in the middle of a write transaction on ``path``."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("PRAGMA journal_mode=WAL")
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+def test_a_store_another_process_is_migrating_is_reported_as_busy_not_as_damaged(tmp_path):
+    path = tmp_path / "enrich.db"
+    other = _writer_holding_the_lock(path)  # e.g. a parallel worker migrating a large store
+    with pytest.raises(ArtifactError, match=r"another process is writing .*enrich\.db: wait for it") as info:
+        EnrichmentStore(path, timeout=0.05)
+    assert "move it aside" not in str(info.value)
+    other.execute("ROLLBACK")
+    other.close()
+    with EnrichmentStore(path) as s:  # the writer gone, the store opens
+        assert s.migrations() == [name for name, _ in MIGRATIONS]
+
+
+def test_a_write_blocked_by_another_writer_says_so_and_the_store_stays_usable(tmp_path):
+    path = tmp_path / "enrich.db"
+    with EnrichmentStore(path, timeout=0.05) as s:
+        other = _writer_holding_the_lock(path)
+        with pytest.raises(ArtifactError, match=r"enrich\.db \(database is locked\): another process is writing"):
+            s.put(key="k", job="items", model="m", version="v", input_text="a", subject="1", output={"x": 1})
+        other.execute("ROLLBACK")
+        other.close()
+        s.put(key="k", job="items", model="m", version="v", input_text="a", subject="1", output={"x": 1})
+        assert s.done_keys(["k"]) == {"k"}
 
 
 class _MigrationsAfterBarrier(list):
@@ -94,7 +133,7 @@ def test_a_full_disk_stops_the_writer_with_its_real_cause_and_keeps_what_was_sto
     store.put(key="k0", job="items", model="m", version="v", input_text="a", subject="0", output={"x": 1})
     pages = store._db.execute("PRAGMA page_count").fetchone()[0]
     store._db.execute(f"PRAGMA max_page_count={pages + 1}")  # the file may not grow: a full disk
-    with pytest.raises(ArtifactError, match=r"enrich\.db \(database or disk is full\).*re-run"):
+    with pytest.raises(ArtifactError, match=r"enrich\.db \(database or disk is full\): the disk .* is full.*re-run"):
         for i in range(1, 50):
             store.put(key=f"k{i}", job="items", model="m", version="v", input_text="a", subject=str(i),
                       output={"x": "y" * 4000})

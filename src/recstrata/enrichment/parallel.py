@@ -50,6 +50,9 @@ def run_job_parallel(
         with EnrichmentStore(store_path) as store:
             return run_job(job, dataset, backend_factory(), store, constrained=constrained,
                            temperature=temperature, progress=progress, tasks=tasks)
+    # opened once here first: the workers then find it migrated instead of all migrating it at once,
+    # and a file that is no store stops the run before any model is loaded
+    EnrichmentStore(store_path).close()
     ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold model threads
     messages = ctx.Queue()
     procs = [ctx.Process(target=_worker, daemon=True,

@@ -21,9 +21,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from recstrata._sqlite import open_wal, transaction
+from recstrata._sqlite import open_wal, remedy, transaction
 from recstrata.errors import ArtifactError, ConfigError
 
+_DAMAGED = ("if it is not a recstrata enrichment store or is damaged, move it aside and re-run (the job "
+            "starts afresh), or pass another store path")
 STATUSES = ("ok", "skipped")  # skipped = deterministic skip (e.g. no usable input): not redone
 
 
@@ -95,24 +97,24 @@ class Record:
 
 
 class EnrichmentStore:
-    """SQLite-backed result store. One connection per instance; use as a context manager."""
+    """SQLite-backed result store. One connection per instance; use as a context manager.
 
-    def __init__(self, path: str | Path) -> None:
+    ``timeout`` is how many seconds a write waits while another process writes the file."""
+
+    def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = open_wal(self.path, synchronous="NORMAL")  # a killed job loses at most its last result
+            # NORMAL: a killed job loses at most its last result, and the file is never corrupt
+            self._db = open_wal(self.path, synchronous="NORMAL", timeout=timeout)
             try:
                 self._migrate()
             except BaseException:
                 self._db.close()
                 raise
         except sqlite3.Error as exc:
-            raise ArtifactError(
-                f"{self.path} cannot be opened as an enrichment store ({exc}): if it is not a recstrata "
-                "enrichment store or is damaged, move it aside and re-run (the job starts afresh), or pass "
-                "another store path"
-            ) from exc
+            raise ArtifactError(f"{self.path} cannot be opened as an enrichment store ({exc}): "
+                                f"{remedy(exc, self.path, damaged=_DAMAGED)}") from exc
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -150,8 +152,8 @@ class EnrichmentStore:
                 yield
         except sqlite3.Error as exc:
             raise ArtifactError(
-                f"cannot write to the enrichment store {self.path} ({exc}): free disk space or make the "
-                "file writable, then re-run; results stored so far are kept and skipped"
+                f"cannot write to the enrichment store {self.path} ({exc}): "
+                f"{remedy(exc, self.path, damaged=_DAMAGED)}; results stored so far are kept and skipped"
             ) from exc
 
     # ---- writes ---------------------------------------------------------------------------------
