@@ -107,8 +107,8 @@ class _MigrationsAfterBarrier(list):
         return super().__iter__()
 
 
-def test_two_processes_opening_a_new_store_at_once_apply_each_migration_once(tmp_path, monkeypatch):
-    # the workers of a parallel job open the same fresh store side by side
+def test_two_connections_opening_a_new_store_at_once_apply_each_migration_once(tmp_path, monkeypatch):
+    # two threads, each with its own connection, as two processes (e.g. parallel workers) would open it
     monkeypatch.setattr(store_mod, "MIGRATIONS", _MigrationsAfterBarrier(MIGRATIONS, threading.Barrier(2, timeout=20)))
     errors = []
 
