@@ -95,7 +95,11 @@ class MissingDependencyError(RecstrataError, ImportError):
 
 
 class LLMError(RecstrataError, RuntimeError):
-    """An LLM backend call failed."""
+    """An LLM backend call failed. ``usage`` is what the failed call spent (a
+    ``recstrata.llm.usage.UsageRecord``: tokens, seconds, cost), set by ``LLMBackend.generate``;
+    None for an error that no call raised (e.g. an answer rejected after the call)."""
+
+    usage: object | None = None
 
 
 class LLMUnavailableError(LLMError):

@@ -10,13 +10,14 @@ from enrich_data import TITLES, USERS, make_movies
 from fakes import ScriptedBackend, item_reply
 
 from recstrata.enrichment import (
+    EnrichmentStore,
     HardNegativeJob,
     ItemAttributesJob,
     UserProfileJob,
     iter_outputs,
     run_job,
 )
-from recstrata.llm.usage import Price, UsageLedger
+from recstrata.llm.usage import Price, UsageLedger, UsageRecord
 
 N = len(TITLES)
 
@@ -73,24 +74,41 @@ def test_schema_failure_is_counted_logged_and_retried_next_run(movies, store):
     assert report.stored == 2 and len(retry.prompts) == 2
 
 
-@pytest.mark.parametrize("own_ledger", [True, False])
-def test_tokens_and_cost_of_calls_that_failed_are_in_the_report(movies, store, own_ledger):
-    def reply(prompt):
-        out = item_reply(prompt)
-        if "Copper" in prompt or "Frost" in prompt:
-            out["audience"] = "martians"  # the backend validates, raises, and the call is still paid
-        return out
+def _two_break_the_schema(prompt):
+    out = item_reply(prompt)
+    if "Copper" in prompt or "Frost" in prompt:
+        out["audience"] = "martians"  # the backend validates, raises, and the call is still paid
+    return out
 
+
+def _priced(reply, ledger=None) -> ScriptedBackend:
     fake = ScriptedBackend(reply)
-    fake.price = Price(input_per_1m=1000.0, output_per_1m=3000.0)
-    if own_ledger:
-        fake.ledger = UsageLedger()
-    report = run_job(ItemAttributesJob(), movies, fake, store, progress=False)
-    assert report.reasons["schema"] == 2 and report.stored == N - 2
-    spent = fake.ledger.total()  # without one of its own, the backend was given one for the run
+    fake.price, fake.ledger = Price(input_per_1m=1000.0, output_per_1m=3000.0), ledger
+    return fake
+
+
+@pytest.mark.parametrize("ledger", ["none", "shared with another backend"])
+def test_tokens_and_cost_of_calls_that_failed_are_in_the_report(movies, tmp_path, ledger):
+    alone = UsageLedger()  # the reference: a ledger that sees this run's calls and nothing else
+    with EnrichmentStore(tmp_path / "ref.db") as ref:
+        run_job(ItemAttributesJob(), movies, _priced(_two_break_the_schema, alone), ref, progress=False)
+    spent = alone.total()
     assert (spent.calls, spent.failures) == (N, 2)
+
+    shared = None if ledger == "none" else UsageLedger()
+
+    def reply(prompt):  # another backend on the same ledger spends while the run goes on
+        if shared is not None:
+            shared.record(UsageRecord("other", "o-1", 500, 500, 1.0, 0.5))
+        return _two_break_the_schema(prompt)
+
+    fake = _priced(reply, shared)
+    with EnrichmentStore(tmp_path / "run.db") as s:
+        report = run_job(ItemAttributesJob(), movies, fake, s, progress=False)
+    assert report.reasons["schema"] == 2 and report.stored == N - 2
     assert (report.tokens_in, report.tokens_out) == (spent.prompt_tokens, spent.completion_tokens)
     assert report.cost == pytest.approx(spent.cost) and report.cost > 0
+    assert fake.ledger is shared  # the run gave the caller's backend no ledger of its own
 
 
 def test_unconstrained_mode_sends_no_schema_and_parses_text(movies, store):

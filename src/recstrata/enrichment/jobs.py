@@ -28,7 +28,6 @@ from pydantic import BaseModel, ValidationError
 from recstrata.data.dataset import Dataset
 from recstrata.enrichment.store import EnrichmentStore, result_key
 from recstrata.errors import LLMError, LLMOutputError, LLMTimeoutError, LLMUnavailableError
-from recstrata.llm.usage import UsageLedger
 
 log = logging.getLogger("recstrata.enrichment")
 
@@ -161,13 +160,11 @@ def run_job(
     ``on_start(n_todo)`` and ``on_task(report)`` (after every task) let a caller follow the run.
     ``LLMUnavailableError`` stops the run (nothing else would succeed); every other failure is
     logged, counted and left for the next run. The tokens and cost of every call, failed ones
-    included, are in the report: a backend with a ``ledger`` attribute set to None is given one.
+    included, are in the report (a failed call's from the ``usage`` of the LLMError it raised).
     """
     started = time.perf_counter()
     model = model_id(backend)
     report = JobReport(job=job.name, model=model)
-    if hasattr(backend, "ledger") and backend.ledger is None:
-        backend.ledger = UsageLedger()  # the only record of what a call that raised spent (see _run_one)
     all_tasks = list(job.tasks(dataset) if tasks is None else tasks)
     if limit is not None:
         all_tasks = all_tasks[: max(0, limit)]
@@ -199,19 +196,15 @@ def _run_one(job, backend, store, report, key, task, model, constrained, tempera
         return
     t0 = time.perf_counter()
     schema = job.schema_for(task) if hasattr(job, "schema_for") else job.schema
-    ledger = getattr(backend, "ledger", None)
-    before = ledger.total() if ledger is not None else None
     try:
         completion = backend.generate(job.messages(task), max_tokens=job.max_tokens, temperature=temperature,
                                       schema=schema if constrained else None)
     except LLMUnavailableError:
         raise
     except LLMError as exc:
-        if before is not None:  # a call the backend raised on still spent tokens: its ledger has them
-            spent = ledger.total()
-            _account(report, spent.prompt_tokens - before.prompt_tokens,
-                     spent.completion_tokens - before.completion_tokens, spent.cost - before.cost,
-                     spent.seconds - before.seconds)
+        spent = exc.usage  # a call the backend raised on (a schema break, a timeout) still spent tokens
+        if spent is not None:
+            _account(report, spent.prompt_tokens, spent.completion_tokens, spent.cost, spent.seconds)
         reason = ("timeout" if isinstance(exc, LLMTimeoutError)
                   else "schema" if isinstance(exc, LLMOutputError)  # the backend validated and it failed
                   else "llm_error")
