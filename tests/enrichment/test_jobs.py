@@ -239,7 +239,7 @@ def test_hard_negative_schema_is_an_enum_of_the_users_shortlist(movies, store):
 
 def test_items_with_nothing_but_an_id_are_skipped_not_sent_to_the_model(store):
     ds = make_movies()
-    ds.items.loc[[1, 4], "title"] = None  # no title, genres or text: only "item <id>" is left
+    ds.items.loc[1, "title"], ds.items.loc[4, "title"] = "  ", None  # blank or missing, no genres or text
     ds.items.loc[[1, 4], "text"] = ""
     ds.items["genres"] = [() if i in (1, 4) else g for i, g in enumerate(ds.items["genres"])]
     fake = ScriptedBackend(item_reply)
