@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
-def open_wal(path: Path, *, synchronous: str, timeout: float = 5.0, **connect: object) -> sqlite3.Connection:
-    """A connection in autocommit mode (writes open explicit transactions) on a WAL journal.
+def open_wal(
+    path: Path,
+    *,
+    synchronous: str,
+    migrate: Callable[[sqlite3.Connection], None],
+    timeout: float = 5.0,
+    **connect: object,
+) -> sqlite3.Connection:
+    """A connection in autocommit mode (writes open explicit transactions) on a WAL journal, with
+    ``migrate(connection)`` run on it; closed again if any of that fails.
 
     ``timeout`` (seconds) is how long a write waits for another connection's lock; it is set
     before the journal mode, whose first switch to WAL needs that lock too. ``synchronous`` is
@@ -22,6 +30,7 @@ def open_wal(path: Path, *, synchronous: str, timeout: float = 5.0, **connect: o
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={synchronous}")
+        migrate(db)
     except BaseException:
         db.close()
         raise

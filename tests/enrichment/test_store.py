@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 
 import pytest
+from tests_support import MigrationsAfterBarrier, errors_of_side_by_side
 
 from recstrata.enrichment import store as store_mod
 from recstrata.enrichment.store import MIGRATIONS, EnrichmentStore, result_key
@@ -95,35 +95,10 @@ def test_a_write_blocked_by_another_writer_says_so_and_the_store_stays_usable(tm
         assert s.done_keys(["k"]) == {"k"}
 
 
-class _MigrationsAfterBarrier(list):
-    """MIGRATIONS that let no opener start migrating before every opener has looked at what is done."""
-
-    def __init__(self, items, barrier):
-        super().__init__(items)
-        self.barrier = barrier
-
-    def __iter__(self):
-        self.barrier.wait()
-        return super().__iter__()
-
-
 def test_two_connections_opening_a_new_store_at_once_apply_each_migration_once(tmp_path, monkeypatch):
     # two threads, each with its own connection, as two processes (e.g. parallel workers) would open it
-    monkeypatch.setattr(store_mod, "MIGRATIONS", _MigrationsAfterBarrier(MIGRATIONS, threading.Barrier(2, timeout=20)))
-    errors = []
-
-    def open_store():
-        try:
-            EnrichmentStore(tmp_path / "new.db").close()
-        except Exception as exc:  # noqa: BLE001 - collected for the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_store) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    monkeypatch.setattr(store_mod, "MIGRATIONS", MigrationsAfterBarrier(MIGRATIONS))
+    assert errors_of_side_by_side(lambda: EnrichmentStore(tmp_path / "new.db").close()) == []
     monkeypatch.undo()
     with EnrichmentStore(tmp_path / "new.db") as s:
         assert s.migrations() == [name for name, _ in MIGRATIONS]

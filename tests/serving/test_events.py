@@ -6,6 +6,7 @@ import sqlite3
 import threading
 
 import pytest
+from tests_support import MigrationsAfterBarrier, errors_of_side_by_side
 
 from recstrata.errors import ConflictError
 from recstrata.serving.events import Event, EventStore
@@ -136,38 +137,11 @@ def test_an_event_the_full_store_cannot_take_is_a_503_and_can_be_retried(client)
     assert post(client, idempotency_key=f"k{i}-{'x' * 100}", user_id="u" * 100).json()["duplicate"] is False
 
 
-class _MigrationsAfterBarrier(list):
-    """MIGRATIONS whose length (asked after the schema version is read) is known to no opener
-    before every opener has read the version: both see a new file."""
-
-    def __init__(self, items, barrier):
-        super().__init__(items)
-        self.barrier = barrier
-
-    def __len__(self):
-        self.barrier.wait()
-        return super().__len__()
-
-
 def test_two_connections_opening_a_new_store_at_once_migrate_it_once(tmp_path, monkeypatch):
     from recstrata.serving import events as events_mod
 
-    migrations = _MigrationsAfterBarrier(events_mod.MIGRATIONS, threading.Barrier(2, timeout=20))
-    monkeypatch.setattr(events_mod, "MIGRATIONS", migrations)
-    errors = []
-
-    def open_store():
-        try:
-            EventStore(tmp_path / "events.sqlite").close()
-        except Exception as exc:  # noqa: BLE001 - collected for the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_store) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    monkeypatch.setattr(events_mod, "MIGRATIONS", MigrationsAfterBarrier(events_mod.MIGRATIONS))
+    assert errors_of_side_by_side(lambda: EventStore(tmp_path / "events.sqlite").close()) == []
     monkeypatch.undo()
     store = EventStore(tmp_path / "events.sqlite")
     assert store.append(Event("k1", "u1", "i1", "view", None, 1.0))

@@ -72,6 +72,21 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
 ]
 
 
+def _migrate(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied REAL)")
+    done = {r[0] for r in db.execute("SELECT name FROM _migrations")}
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        with transaction(db):
+            # looked at again under the write lock: another process opening the same new store (the
+            # workers of a parallel job) may have applied it since
+            if db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                continue
+            fn(db)
+            db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
+
+
 def input_sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -106,31 +121,12 @@ class EnrichmentStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             # NORMAL: a killed job loses at most its last result, and the file is never corrupt
-            self._db = open_wal(self.path, synchronous="NORMAL", timeout=timeout)
-            try:
-                self._migrate()
-            except BaseException:
-                self._db.close()
-                raise
+            self._db = open_wal(self.path, synchronous="NORMAL", migrate=_migrate, timeout=timeout)
         except sqlite3.Error as exc:
             raise ArtifactError(f"{self.path} cannot be opened as an enrichment store ({exc}): "
                                 f"{remedy(exc, self.path, damaged=_DAMAGED)}") from exc
 
     # ---- lifecycle ------------------------------------------------------------------------------
-    def _migrate(self) -> None:
-        self._db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied REAL)")
-        done = {r[0] for r in self._db.execute("SELECT name FROM _migrations")}
-        for name, fn in MIGRATIONS:
-            if name in done:
-                continue
-            with transaction(self._db):
-                # looked at again under the write lock: another process opening the same new store (the
-                # workers of a parallel job) may have applied it since
-                if self._db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
-                    continue
-                fn(self._db)
-                self._db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
-
     def migrations(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT name FROM _migrations ORDER BY name")]
 

@@ -39,6 +39,20 @@ MIGRATIONS = [
     """,
 ]
 
+
+def _migrate(db: sqlite3.Connection) -> None:
+    if db.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
+        return  # up to date: no write lock taken
+    with transaction(db):
+        # read again under the write lock: another process opening the same new store may have
+        # migrated it since
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in filter(str.strip, sql.split(";")):  # executescript would commit early
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version={number}")
+
+
 COLUMNS = "idempotency_key, user_id, item_id, type, value, ts"  # in Event's field order
 
 
@@ -67,12 +81,7 @@ class EventStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = open_wal(self.path, synchronous="FULL", check_same_thread=False)
-        try:
-            self._migrate()
-        except BaseException:
-            self._db.close()
-            raise
+        self._db = open_wal(self.path, synchronous="FULL", migrate=_migrate, check_same_thread=False)
 
     @classmethod
     def open_readonly(cls, path: str | Path) -> EventStore:
@@ -100,18 +109,6 @@ class EventStore:
         """One write transaction (see ``recstrata._sqlite.transaction``) under this store's lock."""
         with self._lock, transaction(self._db) as db:
             yield db
-
-    def _migrate(self) -> None:
-        if self._db.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
-            return  # up to date: no write lock taken
-        with self._transaction() as db:
-            # read again under the write lock: another process opening the same new store may have
-            # migrated it since
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in filter(str.strip, sql.split(";")):  # executescript would commit early
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version={number}")
 
     def append(self, event: Event) -> bool:
         """Store the event durably; False if this very event is stored under its idempotency key
