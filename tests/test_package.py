@@ -34,6 +34,17 @@ def test_missing_extra_message_names_the_install_command(monkeypatch):
         require("implicit", extra="cf", purpose="the als model")
 
 
+def test_missing_extra_error_survives_pickling_with_its_arguments():
+    import pickle
+
+    from recstrata.errors import MissingDependencyError
+
+    exc = MissingDependencyError("llama_cpp", "llm", "the GGUF backend")
+    back = pickle.loads(pickle.dumps(exc))  # what a worker process's error goes through
+    assert type(back) is MissingDependencyError and str(back) == str(exc)
+    assert (back.package, back.extra, back.purpose) == ("llama_cpp", "llm", "the GGUF backend")
+
+
 def test_python_dash_m_runs_the_command_line():
     for module in ("recstrata", "recstrata.cli"):
         out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=True)

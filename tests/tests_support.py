@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -68,3 +69,39 @@ def assert_load_leaves_torch_rng_alone(model, directory: Path) -> None:
     torch.manual_seed(7)
     Recommender.load(directory)
     assert torch.equal(torch.rand(3), expected)
+
+
+class MigrationsAfterBarrier(list):
+    """A store's MIGRATIONS that no opener gets to see (``for`` or ``len``) before ``parties`` openers
+    have got there: every opener has read the file's schema state before any of them migrates it."""
+
+    def __init__(self, items, parties: int = 2) -> None:
+        super().__init__(items)
+        self.barrier = threading.Barrier(parties, timeout=20)
+
+    def __iter__(self):
+        self.barrier.wait()
+        return super().__iter__()
+
+    def __len__(self):
+        self.barrier.wait()
+        return super().__len__()
+
+
+def errors_of_side_by_side(fn, n: int = 2) -> list[Exception]:
+    """Call ``fn`` in ``n`` threads at once (each opening its own connection, as processes would);
+    the exceptions they raised."""
+    errors: list[Exception] = []
+
+    def run():
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - collected for the caller's assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors

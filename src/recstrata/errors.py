@@ -82,15 +82,24 @@ class MissingDependencyError(RecstrataError, ImportError):
     """An optional dependency is not installed."""
 
     def __init__(self, package: str, extra: str, purpose: str) -> None:
-        self.package, self.extra = package, extra
+        self.package, self.extra, self.purpose = package, extra, purpose
         super().__init__(
             f"{purpose} needs the optional package {package!r}, which is not installed. "
             f"Install it with: pip install 'recstrata[{extra}]'"
         )
 
+    def __reduce__(self) -> tuple:
+        # rebuilt from its own arguments: the default pickles the message alone, which __init__ refuses
+        # (a worker process's error would then fail the parent with a TypeError)
+        return type(self), (self.package, self.extra, self.purpose)
+
 
 class LLMError(RecstrataError, RuntimeError):
-    """An LLM backend call failed."""
+    """An LLM backend call failed. ``usage`` is what the failed call spent (a
+    ``recstrata.llm.usage.UsageRecord``: tokens, seconds, cost), set by ``LLMBackend.generate``;
+    None for an error that no call raised (e.g. an answer rejected after the call)."""
+
+    usage: object | None = None
 
 
 class LLMUnavailableError(LLMError):

@@ -21,19 +21,19 @@ USERS = pd.DataFrame({
 })
 
 
-def make_movies(titles: list[str] | None = None) -> object:
+def make_movies(titles: list[str] | None = None, users: pd.DataFrame = USERS) -> object:
     titles = titles or TITLES
     n = len(titles)
     items = pd.DataFrame({"item_id": [str(100 + i) for i in range(n)], "title": titles,
                           "genres": GENRES[:n], "year": [1980 + 2 * i for i in range(n)]})
     rng = np.random.default_rng(0)
     us, its, rs = [], [], []
-    for u in range(len(USERS)):
+    for u in range(len(users)):
         for i in rng.choice(n, size=min(7, n), replace=False):
-            us.append(USERS.user_id[u])
+            us.append(users.user_id[u])
             its.append(str(100 + i))
             rs.append(float(rng.integers(3, 6)))
     return build_dataset("movies", users=np.array(us, object), items=np.array(its, object), ratings=np.array(rs),
-                         timestamps=np.arange(len(us), dtype=np.int64), item_table=items, user_table=USERS)
+                         timestamps=np.arange(len(us), dtype=np.int64), item_table=items, user_table=users)
 
 

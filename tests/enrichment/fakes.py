@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from recstrata.errors import RecstrataError
 from recstrata.llm.mock import MockBackend
 
 
@@ -61,3 +62,20 @@ def unavailable_backend() -> ScriptedBackend:
     from recstrata.errors import LLMUnavailableError
 
     raise LLMUnavailableError("model server is down (simulated)")
+
+
+def backend_missing_its_package() -> ScriptedBackend:
+    from recstrata.errors import MissingDependencyError
+
+    raise MissingDependencyError("llama_cpp", "llm", "the GGUF backend")
+
+
+class TwoPartError(RecstrataError):
+    """An error whose ``__init__`` takes two arguments and that does not say how to pickle itself."""
+
+    def __init__(self, what: str, why: str) -> None:
+        super().__init__(f"{what}: {why}")
+
+
+def backend_raising_an_unpicklable_error() -> ScriptedBackend:
+    raise TwoPartError("the backend", "cannot start (simulated)")

@@ -10,12 +10,14 @@ from enrich_data import TITLES, USERS, make_movies
 from fakes import ScriptedBackend, item_reply
 
 from recstrata.enrichment import (
+    EnrichmentStore,
     HardNegativeJob,
     ItemAttributesJob,
     UserProfileJob,
     iter_outputs,
     run_job,
 )
+from recstrata.llm.usage import Price, UsageLedger, UsageRecord
 
 N = len(TITLES)
 
@@ -70,6 +72,43 @@ def test_schema_failure_is_counted_logged_and_retried_next_run(movies, store):
     retry = ScriptedBackend(item_reply)
     report = run_job(ItemAttributesJob(), movies, retry, store, progress=False)
     assert report.stored == 2 and len(retry.prompts) == 2
+
+
+def _two_break_the_schema(prompt):
+    out = item_reply(prompt)
+    if "Copper" in prompt or "Frost" in prompt:
+        out["audience"] = "martians"  # the backend validates, raises, and the call is still paid
+    return out
+
+
+def _priced(reply, ledger=None) -> ScriptedBackend:
+    fake = ScriptedBackend(reply)
+    fake.price, fake.ledger = Price(input_per_1m=1000.0, output_per_1m=3000.0), ledger
+    return fake
+
+
+@pytest.mark.parametrize("ledger", ["none", "shared with another backend"])
+def test_tokens_and_cost_of_calls_that_failed_are_in_the_report(movies, tmp_path, ledger):
+    alone = UsageLedger()  # the reference: a ledger that sees this run's calls and nothing else
+    with EnrichmentStore(tmp_path / "ref.db") as ref:
+        run_job(ItemAttributesJob(), movies, _priced(_two_break_the_schema, alone), ref, progress=False)
+    spent = alone.total()
+    assert (spent.calls, spent.failures) == (N, 2)
+
+    shared = None if ledger == "none" else UsageLedger()
+
+    def reply(prompt):  # another backend on the same ledger spends while the run goes on
+        if shared is not None:
+            shared.record(UsageRecord("other", "o-1", 500, 500, 1.0, 0.5))
+        return _two_break_the_schema(prompt)
+
+    fake = _priced(reply, shared)
+    with EnrichmentStore(tmp_path / "run.db") as s:
+        report = run_job(ItemAttributesJob(), movies, fake, s, progress=False)
+    assert report.reasons["schema"] == 2 and report.stored == N - 2
+    assert (report.tokens_in, report.tokens_out) == (spent.prompt_tokens, spent.completion_tokens)
+    assert report.cost == pytest.approx(spent.cost) and report.cost > 0
+    assert fake.ledger is shared  # the run gave the caller's backend no ledger of its own
 
 
 def test_unconstrained_mode_sends_no_schema_and_parses_text(movies, store):
@@ -154,6 +193,16 @@ def test_profile_naming_a_user_attribute_is_rejected(movies, store):
     assert "u7001" not in dict(iter_outputs(store, "users"))
 
 
+def test_a_profile_naming_its_user_id_in_another_case_is_rejected(store):
+    movies = make_movies(users=USERS.assign(user_id=["Ann.Lee", "Bo.Chan", "Cy.Diaz", "Di.Eng"]))
+
+    def leaky(prompt):  # a model that somehow names the user, in its own spelling
+        return {"genres": ["drama"], "eras": [], "themes": [], "summary": "ann.lee enjoys quiet dramas."}
+
+    report = run_job(UserProfileJob(min_events=1), movies, ScriptedBackend(leaky), store, progress=False)
+    assert report.reasons["pii_in_output"] == 1 and "Ann.Lee" not in dict(iter_outputs(store, "users"))
+
+
 def test_hard_negatives_are_checked_against_catalog_shortlist_and_history(movies, store):
     job = HardNegativeJob(shortlist=4, min_events=1, enum_ids=False)  # free ids: checked after
     tasks = list(job.tasks(movies))
@@ -186,3 +235,19 @@ def test_hard_negative_schema_is_an_enum_of_the_users_shortlist(movies, store):
         items = schema["properties"]["ids"]["items"]
         enum = items["enum"] if "enum" in items else [items["const"]]  # pydantic writes one value as const
         assert enum == task.context["order"] and set(enum) == task.context["shortlist"]
+
+
+def test_items_with_nothing_but_an_id_are_skipped_not_sent_to_the_model(store):
+    ds = make_movies()
+    ds.items.loc[1, "title"], ds.items.loc[4, "title"] = "  ", None  # blank or missing, no genres or text
+    ds.items.loc[[1, 4], "text"] = ""
+    ds.items["genres"] = [() if i in (1, 4) else g for i, g in enumerate(ds.items["genres"])]
+    fake = ScriptedBackend(item_reply)
+    report = run_job(ItemAttributesJob(), ds, fake, store, progress=False)
+    assert report.skipped == 2 and report.reasons["skip:no_text"] == 2 and report.stored == N - 2
+    assert len(fake.prompts) == N - 2 and not any("item 101" in p for p in fake.user_prompts)
+    assert {"101", "104"}.isdisjoint(dict(iter_outputs(store, "items")))
+    ds.items.loc[4, "title"] = "Echo Valley"  # the catalog gains a title: the item is labelled next run
+    again = ScriptedBackend(item_reply)
+    assert run_job(ItemAttributesJob(), ds, again, store, progress=False).stored == 1
+    assert len(again.prompts) == 1 and "Echo Valley" in again.user_prompts[0]

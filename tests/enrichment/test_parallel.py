@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import pytest
-from fakes import scripted_items, unavailable_backend
+from fakes import (
+    backend_missing_its_package,
+    backend_raising_an_unpicklable_error,
+    scripted_items,
+    unavailable_backend,
+)
 
 from recstrata.enrichment import EnrichmentStore, ItemAttributesJob, iter_outputs, run_job
 from recstrata.enrichment.parallel import run_job_parallel
-from recstrata.errors import ConfigError, LLMUnavailableError
+from recstrata.errors import (
+    ArtifactError,
+    ConfigError,
+    LLMUnavailableError,
+    MissingDependencyError,
+    RecstrataError,
+)
 
 
 def test_two_workers_store_what_one_process_stores_and_a_rerun_is_a_noop(movies, tmp_path):
@@ -32,6 +43,28 @@ def test_a_worker_whose_backend_is_down_stops_the_run_with_that_error(movies, tm
                          progress=False)
     with EnrichmentStore(tmp_path / "e.db") as store:
         assert store.count("items") == 0
+
+
+def test_a_worker_missing_an_optional_package_stops_the_run_with_that_error(movies, tmp_path):
+    with pytest.raises(MissingDependencyError, match=r"pip install 'recstrata\[llm\]'") as info:
+        run_job_parallel(ItemAttributesJob(), movies, backend_missing_its_package, tmp_path / "e.db", workers=2,
+                         progress=False)
+    assert (info.value.package, info.value.extra) == ("llama_cpp", "llm")
+
+
+def test_a_worker_error_that_cannot_be_pickled_back_still_reaches_the_caller_with_its_message(movies, tmp_path):
+    # TwoPartError takes two arguments, so it does not survive the queue as it is
+    with pytest.raises(RecstrataError, match=r"TwoPartError: the backend: cannot start \(simulated\)"):
+        run_job_parallel(ItemAttributesJob(), movies, backend_raising_an_unpicklable_error, tmp_path / "e.db",
+                         workers=2, progress=False)
+
+
+def test_a_file_that_is_not_a_store_stops_a_parallel_run_before_any_worker_loads_a_model(movies, tmp_path):
+    path = tmp_path / "e.db"
+    path.write_bytes(b"not an SQLite file\n" * 300)
+    # the parent opens the store first: its error, not the workers' backend error, ends the run
+    with pytest.raises(ArtifactError, match=r"e\.db cannot be opened.*move it aside"):
+        run_job_parallel(ItemAttributesJob(), movies, unavailable_backend, path, workers=2, progress=False)
 
 
 @pytest.mark.parametrize("workers", [0, -1, 1.5, True])

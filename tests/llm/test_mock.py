@@ -54,6 +54,28 @@ def test_enqueued_exception_is_raised_and_recorded():
     assert ledger.total().failures == 1
 
 
+def test_a_failed_call_carries_what_it_spent_without_a_ledger():
+    price = Price(input_per_1m=1_000_000, output_per_1m=2_000_000)
+    llm = MockBackend(price=price).enqueue("not json at all").enqueue("one two three", latency=0.2)
+    llm.enqueue('{"tags": ["noir"], "summary": "A detective story told slowly."}').enqueue(LLMError("down"))
+    assert llm.ledger is None
+    with pytest.raises(LLMOutputError) as broke:  # the model answered: its tokens are paid
+        llm.generate("tag it please", schema=ItemTags)
+    spent = broke.value.usage
+    assert (spent.prompt_tokens, spent.completion_tokens, spent.error) == (3, 4, "LLMOutputError")
+    assert spent.cost == pytest.approx(3 * 1 + 4 * 2)
+    with pytest.raises(LLMTimeoutError) as late:
+        llm.generate("a b", deadline=0.05)
+    assert (late.value.usage.prompt_tokens, late.value.usage.error) == (2, "LLMTimeoutError")
+    with pytest.raises(LLMOutputError, match="max_tokens=3") as cut:  # re-raised with advice, usage kept
+        llm.generate("tag it", schema=ItemTags, max_tokens=3)
+    assert (cut.value.usage.prompt_tokens, cut.value.usage.completion_tokens) == (2, 3)
+    with pytest.raises(LLMError, match="down") as failed:  # the backend raised: no tokens known
+        llm.generate("hi")
+    assert (failed.value.usage.prompt_tokens, failed.value.usage.cost, failed.value.usage.error) == (0, 0.0, "LLMError")
+    assert LLMError("raised by no call").usage is None
+
+
 def test_simulated_latency_against_deadline():
     llm = MockBackend().enqueue("slow", latency=5.0)
     with pytest.raises(LLMTimeoutError):

@@ -6,6 +6,7 @@ import sqlite3
 import threading
 
 import pytest
+from tests_support import MigrationsAfterBarrier, errors_of_side_by_side
 
 from recstrata.errors import ConflictError
 from recstrata.serving.events import Event, EventStore
@@ -134,3 +135,15 @@ def test_an_event_the_full_store_cannot_take_is_a_503_and_can_be_retried(client)
     assert r.json()["detail"].startswith("the event was not stored: the event store failed (database or disk is full)")
     store._db.execute("PRAGMA max_page_count=1000000")
     assert post(client, idempotency_key=f"k{i}-{'x' * 100}", user_id="u" * 100).json()["duplicate"] is False
+
+
+def test_two_connections_opening_a_new_store_at_once_migrate_it_once(tmp_path, monkeypatch):
+    from recstrata.serving import events as events_mod
+
+    monkeypatch.setattr(events_mod, "MIGRATIONS", MigrationsAfterBarrier(events_mod.MIGRATIONS))
+    assert errors_of_side_by_side(lambda: EventStore(tmp_path / "events.sqlite").close()) == []
+    monkeypatch.undo()
+    store = EventStore(tmp_path / "events.sqlite")
+    assert store.append(Event("k1", "u1", "i1", "view", None, 1.0))
+    assert store._db.execute("PRAGMA user_version").fetchone()[0] == len(events_mod.MIGRATIONS)
+    store.close()

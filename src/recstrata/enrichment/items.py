@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Annotated, Literal
 
+import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model
 
 from recstrata.data.dataset import Dataset
@@ -97,9 +99,10 @@ class ItemAttributesJob:
 
     def tasks(self, dataset: Dataset) -> Iterator[Task]:
         ids = dataset.item_ids.external
+        described = _described(dataset.items)
         for i in range(dataset.n_items):
-            text = dataset.item_text(i)
-            yield Task(subject=str(ids[i]), text=text, skip=None if text.strip() else "empty_text")
+            # an item with no title, genres or text would reach the model as its id: it would invent labels
+            yield Task(subject=str(ids[i]), text=dataset.item_text(i), skip=None if described[i] else "no_text")
 
     def messages(self, task: Task) -> list[dict[str, str]]:
         return chat(SYSTEM, delimit("item", task.text, self.max_chars), EXAMPLES)
@@ -111,3 +114,20 @@ class ItemAttributesJob:
             raise Rejected("no_valid_tags", f"{raw!r} normalise to nothing")
         return {"tags": tags, "mood": answer.mood, "audience": answer.audience,  # type: ignore[attr-defined]
                 "summary": answer.summary.strip(), "raw_tags": raw}  # type: ignore[attr-defined]
+
+
+def _described(items: pd.DataFrame) -> np.ndarray:
+    """Per catalog row, whether it says anything about the item beyond its id and year: a title,
+    genres or free text (missing and blank values say nothing). Read column by column, once."""
+    def has(column: str, test) -> np.ndarray:
+        if column not in items:
+            return np.zeros(len(items), dtype=bool)
+        return items[column].map(test).to_numpy(dtype=bool)
+
+    def text(v) -> bool:
+        return isinstance(v, str) and bool(v.strip())
+
+    def listed(v) -> bool:
+        return isinstance(v, (tuple, list, np.ndarray)) and len(v) > 0
+
+    return has("title", text) | has("text", text) | has("genres", listed)

@@ -159,7 +159,8 @@ def run_job(
     sends no schema to the backend (for measuring what constrained decoding buys).
     ``on_start(n_todo)`` and ``on_task(report)`` (after every task) let a caller follow the run.
     ``LLMUnavailableError`` stops the run (nothing else would succeed); every other failure is
-    logged, counted and left for the next run.
+    logged, counted and left for the next run. The tokens and cost of every call, failed ones
+    included, are in the report (a failed call's from the ``usage`` of the LLMError it raised).
     """
     started = time.perf_counter()
     model = model_id(backend)
@@ -200,19 +201,18 @@ def _run_one(job, backend, store, report, key, task, model, constrained, tempera
                                       schema=schema if constrained else None)
     except LLMUnavailableError:
         raise
-    except LLMTimeoutError as exc:
-        return _fail(store, report, job, key, task, "timeout", str(exc))
-    except LLMOutputError as exc:  # the backend validated against the schema and it failed
-        return _fail(store, report, job, key, task, "schema", str(exc))
     except LLMError as exc:
-        return _fail(store, report, job, key, task, "llm_error", str(exc))
+        spent = exc.usage  # a call the backend raised on (a schema break, a timeout) still spent tokens
+        if spent is not None:
+            _account(report, spent.prompt_tokens, spent.completion_tokens, spent.cost, spent.seconds)
+        reason = ("timeout" if isinstance(exc, LLMTimeoutError)
+                  else "schema" if isinstance(exc, LLMOutputError)  # the backend validated and it failed
+                  else "llm_error")
+        return _fail(store, report, job, key, task, reason, str(exc))
     seconds = float(getattr(completion, "latency_s", None) or time.perf_counter() - t0)
     cost = float(getattr(completion, "cost", 0.0) or 0.0)
     tin, tout = _usage(completion)
-    report.tokens_in += tin
-    report.tokens_out += tout
-    report.cost += cost
-    report.llm_seconds += seconds
+    _account(report, tin, tout, cost, seconds)
     try:
         answer = parse_answer(schema, completion)
         output = job.postprocess(answer, task)
@@ -227,6 +227,13 @@ def _run_one(job, backend, store, report, key, task, model, constrained, tempera
     store.put(key=key, job=job.name, model=model, version=job.version, input_text=task.key_text,
               subject=task.subject, output=output, tokens_in=tin, tokens_out=tout, seconds=seconds, cost=cost)
     report.stored += 1
+
+
+def _account(report: JobReport, tokens_in: int, tokens_out: int, cost: float, seconds: float) -> None:
+    report.tokens_in += tokens_in
+    report.tokens_out += tokens_out
+    report.cost += cost
+    report.llm_seconds += seconds
 
 
 def _fail(store, report, job, key, task, reason: str, detail: str) -> None:
@@ -274,7 +281,11 @@ class _Progress:
 
 def iter_outputs(store: EnrichmentStore, job: str, *, model: str | None = None,
                  version: str | None = None) -> Iterator[tuple[str, dict]]:
-    """(subject, output) of the stored ``ok`` results of a job; the newest result per subject wins."""
+    """(subject, output) of the stored ``ok`` results of a job; the newest result per subject wins.
+
+    Known limitation: an item whose text changed A -> B -> A serves B's result after the third run,
+    which finds A's result done and makes no call (delete B's row, or bump the job version, to
+    serve A again). Renewing done results on every run cost a full scan under the write lock."""
     latest: dict[str, dict] = {}
     for rec in store.records(job, model=model, version=version):
         if rec.output is not None:

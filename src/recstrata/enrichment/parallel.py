@@ -10,6 +10,7 @@ store (WAL) takes their writes side by side, so a killed run resumes exactly as 
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 import queue as queue_mod
 import time
 from collections.abc import Callable
@@ -49,6 +50,9 @@ def run_job_parallel(
         with EnrichmentStore(store_path) as store:
             return run_job(job, dataset, backend_factory(), store, constrained=constrained,
                            temperature=temperature, progress=progress, tasks=tasks)
+    # opened once here first: the workers then find it migrated instead of all migrating it at once,
+    # and a file that is no store stops the run before any model is loaded
+    EnrichmentStore(store_path).close()
     ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold model threads
     messages = ctx.Queue()
     procs = [ctx.Process(target=_worker, daemon=True,
@@ -132,8 +136,18 @@ def _worker(k, job, dataset, backend_factory, store_path, tasks, constrained, te
             close()
         messages.put(("done", k, report.as_dict()))
     except Exception as exc:  # reported to the parent, which re-raises it
-        if not isinstance(exc, RecstrataError):
+        if not isinstance(exc, RecstrataError) or not _survives_pickling(exc):
             exc = RecstrataError(f"enrichment worker {k} failed: {type(exc).__name__}: {exc}")
         if not started:  # the parent waits for every worker's start before it draws the bar
             messages.put(("start", k, 0))
         messages.put(("error", k, exc))
+
+
+def _survives_pickling(exc: Exception) -> bool:
+    """Whether the parent can unpickle ``exc`` off the queue (an exception whose ``__init__`` takes
+    other arguments than its message cannot be rebuilt, and would fail the parent with a TypeError)."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 - any failure means: send a plain RecstrataError instead
+        return False
+    return True

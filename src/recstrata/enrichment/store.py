@@ -12,6 +12,7 @@ item is retried by the next run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -20,8 +21,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from recstrata.errors import ConfigError
+from recstrata._sqlite import open_wal, remedy, transaction
+from recstrata.errors import ArtifactError, ConfigError
 
+_DAMAGED = ("if it is not a recstrata enrichment store or is damaged, move it aside and re-run (the job "
+            "starts afresh), or pass another store path")
 STATUSES = ("ok", "skipped")  # skipped = deterministic skip (e.g. no usable input): not redone
 
 
@@ -68,6 +72,21 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
 ]
 
 
+def _migrate(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied REAL)")
+    done = {r[0] for r in db.execute("SELECT name FROM _migrations")}
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        with transaction(db):
+            # looked at again under the write lock: another process opening the same new store (the
+            # workers of a parallel job) may have applied it since
+            if db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                continue
+            fn(db)
+            db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
+
+
 def input_sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -93,29 +112,21 @@ class Record:
 
 
 class EnrichmentStore:
-    """SQLite-backed result store. One connection per instance; use as a context manager."""
+    """SQLite-backed result store. One connection per instance; use as a context manager.
 
-    def __init__(self, path: str | Path) -> None:
+    ``timeout`` is how many seconds a write waits while another process writes the file."""
+
+    def __init__(self, path: str | Path, *, timeout: float = 5.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # autocommit mode: every write below opens its own explicit transaction
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, never corrupt
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._migrate()
+        try:
+            # NORMAL: a killed job loses at most its last result, and the file is never corrupt
+            self._db = open_wal(self.path, synchronous="NORMAL", migrate=_migrate, timeout=timeout)
+        except sqlite3.Error as exc:
+            raise ArtifactError(f"{self.path} cannot be opened as an enrichment store ({exc}): "
+                                f"{remedy(exc, self.path, damaged=_DAMAGED)}") from exc
 
     # ---- lifecycle ------------------------------------------------------------------------------
-    def _migrate(self) -> None:
-        self._db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied REAL)")
-        done = {r[0] for r in self._db.execute("SELECT name FROM _migrations")}
-        for name, fn in MIGRATIONS:
-            if name in done:
-                continue
-            with self._transaction():
-                fn(self._db)
-                self._db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
-
     def migrations(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT name FROM _migrations ORDER BY name")]
 
@@ -128,18 +139,18 @@ class EnrichmentStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    class _Tx:
-        def __init__(self, db: sqlite3.Connection) -> None:
-            self.db = db
-
-        def __enter__(self) -> None:
-            self.db.execute("BEGIN IMMEDIATE")
-
-        def __exit__(self, exc_type, *rest) -> None:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-
-    def _transaction(self) -> _Tx:
-        return self._Tx(self._db)
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        """A write transaction whose SQLite failure (disk full, read-only file, locked too long) stops
+        the job with ``ArtifactError``: no later write would succeed, and what is committed is kept."""
+        try:
+            with transaction(self._db):
+                yield
+        except sqlite3.Error as exc:
+            raise ArtifactError(
+                f"cannot write to the enrichment store {self.path} ({exc}): "
+                f"{remedy(exc, self.path, damaged=_DAMAGED)}; results stored so far are kept and skipped"
+            ) from exc
 
     # ---- writes ---------------------------------------------------------------------------------
     def put(
@@ -162,7 +173,7 @@ class EnrichmentStore:
         if status not in STATUSES:
             raise ConfigError(f"status must be one of {STATUSES}, not {status!r}")
         payload = None if output is None else json.dumps(output, sort_keys=True, ensure_ascii=False)
-        with self._transaction():
+        with self._write():
             self._db.execute(
                 "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (key, job, model, version, input_sha(input_text), str(subject), status, payload,
@@ -170,7 +181,7 @@ class EnrichmentStore:
             )
 
     def log_failure(self, *, key: str, job: str, subject: str, reason: str, detail: str = "") -> None:
-        with self._transaction():
+        with self._write():
             self._db.execute(
                 "INSERT INTO failures (key, job, subject, reason, detail, created) VALUES (?,?,?,?,?,?)",
                 (key, job, str(subject), reason, detail[:2000], time.time()),

@@ -109,7 +109,7 @@ def render_history(items: pd.DataFrame, liked: list[int], counts: np.ndarray, ma
 def forbidden_values(dataset: Dataset, user_index: int) -> tuple[str, ...]:
     """Values of a user's own row that must never show up in an output: id, zip code, occupation."""
     row = dataset.users.iloc[user_index]
-    values = [str(row["user_id"])]
+    values = [str(row["user_id"]).lower()]  # the output is compared in lower case
     for col in ("zip_code", "zip", "occupation"):
         if col in row.index and pd.notna(row[col]) and str(row[col]).lower() not in _HARMLESS:
             values.append(str(row[col]).lower())

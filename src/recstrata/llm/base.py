@@ -203,6 +203,8 @@ class LLMBackend(abc.ABC):
 
         Raises LLMTimeoutError (deadline), LLMOutputError (reply breaks ``schema``),
         LLMUnavailableError (model missing / server unreachable), LLMError (other backend failures).
+        The error's ``usage`` is the :class:`UsageRecord` of the failed call (tokens, seconds, cost):
+        a caller accounts for what the call spent without a ledger.
         """
         start = time.monotonic()
         if max_tokens < 1:
@@ -223,24 +225,28 @@ class LLMBackend(abc.ABC):
         try:
             raw = self._complete(request)
         except LLMError as exc:
-            self._record(0, 0, time.monotonic() - start, error=type(exc).__name__)
+            exc.usage = self._record(0, 0, time.monotonic() - start, error=type(exc).__name__)
             raise
         latency = time.monotonic() - start
         cost = self.price.cost(raw.prompt_tokens, raw.completion_tokens)
         if raw.finish_reason == "deadline" or (request.deadline_at is not None and latency > deadline):
-            self._record(raw.prompt_tokens, raw.completion_tokens, latency, error="LLMTimeoutError")
-            raise LLMTimeoutError(
+            late = LLMTimeoutError(
                 f"{self.name}/{self.model} did not finish within the {deadline:g} s deadline "
                 f"(took {latency:.3f} s); raise the deadline or lower max_tokens"
             )
+            late.usage = self._record(raw.prompt_tokens, raw.completion_tokens, latency, error="LLMTimeoutError")
+            raise late
         parsed = None
         if request.contract is not None:
             try:
                 parsed = request.contract.parse(raw.text)
             except LLMError as exc:
-                self._record(raw.prompt_tokens, raw.completion_tokens, latency, error=type(exc).__name__)
+                spent = self._record(raw.prompt_tokens, raw.completion_tokens, latency, error=type(exc).__name__)
                 if raw.finish_reason == "length":
-                    raise type(exc)(f"{exc} (output was cut at max_tokens={max_tokens}; raise it)") from exc
+                    cut = type(exc)(f"{exc} (output was cut at max_tokens={max_tokens}; raise it)")
+                    cut.usage = spent
+                    raise cut from exc
+                exc.usage = spent
                 raise
         self._record(raw.prompt_tokens, raw.completion_tokens, latency)
         return Completion(
@@ -260,19 +266,20 @@ class LLMBackend(abc.ABC):
 
     def _record(
         self, prompt_tokens: int, completion_tokens: int, seconds: float, error: str | None = None
-    ) -> None:
+    ) -> UsageRecord:
+        """The usage of one call, put in the ledger if there is one."""
+        record = UsageRecord(
+            backend=self.name,
+            model=self.model,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            seconds=seconds,
+            cost=self.price.cost(prompt_tokens, completion_tokens),
+            error=error,
+        )
         if self.ledger is not None:
-            self.ledger.record(
-                UsageRecord(
-                    backend=self.name,
-                    model=self.model,
-                    prompt_tokens=prompt_tokens,
-                    completion_tokens=completion_tokens,
-                    seconds=seconds,
-                    cost=self.price.cost(prompt_tokens, completion_tokens),
-                    error=error,
-                )
-            )
+            self.ledger.record(record)
+        return record
 
     # --- lifecycle ----------------------------------------------------------------
     def close(self) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from recstrata._sqlite import open_wal, transaction
 from recstrata.errors import ConfigError, ConflictError
 
 MIGRATIONS = [
@@ -37,6 +38,20 @@ MIGRATIONS = [
     CREATE TABLE erasures (user_id TEXT PRIMARY KEY, ts REAL NOT NULL);
     """,
 ]
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    if db.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
+        return  # up to date: no write lock taken
+    with transaction(db):
+        # read again under the write lock: another process opening the same new store may have
+        # migrated it since
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+            for statement in filter(str.strip, sql.split(";")):  # executescript would commit early
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version={number}")
+
 
 COLUMNS = "idempotency_key, user_id, item_id, type, value, ts"  # in Event's field order
 
@@ -66,11 +81,7 @@ class EventStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._migrate()
+        self._db = open_wal(self.path, synchronous="FULL", migrate=_migrate, check_same_thread=False)
 
     @classmethod
     def open_readonly(cls, path: str | Path) -> EventStore:
@@ -95,26 +106,9 @@ class EventStore:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction under the lock (BEGIN IMMEDIATE: a second process on the file waits).
-        An error rolls it back and propagates as it is: SQLite may have rolled back already (a full
-        disk does), so a failing ROLLBACK is ignored, never reported in place of the real error."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("ROLLBACK")
-                raise
-
-    def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self._transaction() as db:
-                for statement in filter(str.strip, sql.split(";")):  # executescript would commit early
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version={number}")
+        """One write transaction (see ``recstrata._sqlite.transaction``) under this store's lock."""
+        with self._lock, transaction(self._db) as db:
+            yield db
 
     def append(self, event: Event) -> bool:
         """Store the event durably; False if this very event is stored under its idempotency key
