@@ -311,3 +311,21 @@ def test_a_missing_path_is_quoted_as_the_user_typed_it(tmp_path):
 def test_non_utf8_json_lines_are_reported_as_an_encoding_problem(tmp_path):
     fails(write(tmp_path, "x.jsonl", b'{"user_id": 1, "item_id": 2}\n{"user_id": 1, "item_id": "caf\xe9"}\n'),
           "not UTF-8", row=2)
+
+
+def test_missing_titles_and_texts_of_an_item_table_built_in_python_never_read_as_nan(tmp_path):
+    """pandas 3 stores None in a string column as NaN, which str() makes the text "nan": an item
+    with no title must be named by its id, and no "nan" may reach an embedding or a prompt."""
+    import numpy as np
+    import pandas as pd
+
+    from recstrata.data.loaders.tabular import load_interactions_table
+
+    path = tmp_path / "ratings.csv"
+    path.write_text("user_id,item_id,rating\n1,10,4\n1,11,3\n2,12,5\n")
+    items = pd.DataFrame({"item_id": ["10", "11", "12"], "title": [None, "Heat", "  "],
+                          "genres": [("Drama",), (), ()], "text": [np.nan, "a heist", None]},
+                         index=[7, 8, 9])  # an index that is not 0..n-1 must not misalign the columns
+    ds = load_interactions_table(path, items=items)
+    assert ds.items["title"].tolist() == [None, "Heat", None]
+    assert [ds.item_text(i) for i in range(3)] == ["item 10; genres: Drama", "Heat; a heist", "item 12"]

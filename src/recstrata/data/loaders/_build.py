@@ -20,15 +20,25 @@ def normalise_items(items: pd.DataFrame | None) -> pd.DataFrame | None:
         return None
     items = items.copy()
     items["item_id"] = items["item_id"].astype(str)
-    if "title" not in items:
-        items["title"] = None
+    items["title"] = _text_cells(items["title"] if "title" in items else [None] * len(items), None, items.index)
     if "genres" not in items:
         items["genres"] = [() for _ in range(len(items))]
     items["genres"] = [tuple(g) if isinstance(g, (list, tuple)) else () for g in items["genres"]]
     items["year"] = pd.array(items["year"] if "year" in items else [None] * len(items), dtype="Int64")
-    if "text" not in items:
-        items["text"] = ""
+    items["text"] = _text_cells(items["text"] if "text" in items else [None] * len(items), "", items.index)
     return items
+
+
+def _text_cells(values, missing: str | None, index: pd.Index) -> pd.Series:
+    """A text column as plain strings, ``missing`` where a cell is None, NaN / NA or blank (an item
+    table built in Python may carry pandas' NaN, which ``str()`` would turn into the text "nan")."""
+    def cell(v):
+        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+            return missing
+        text = str(v)
+        return text if text.strip() else missing
+
+    return pd.Series([cell(v) for v in values], index=index, dtype=object)
 
 
 def build_dataset(
