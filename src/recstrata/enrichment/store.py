@@ -73,7 +73,11 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
 
 
 def _migrate(db: sqlite3.Connection) -> None:
-    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied REAL)")
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = '_migrations'").fetchone():
+        # a new store: created under the write lock (BEGIN IMMEDIATE waits for it), so a second
+        # opener of the same new file waits instead of losing a race to write it
+        with transaction(db):
+            db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied REAL)")
     done = {r[0] for r in db.execute("SELECT name FROM _migrations")}
     for name, fn in MIGRATIONS:
         if name in done:
