@@ -34,6 +34,22 @@ def test_missing_extra_message_names_the_install_command(monkeypatch):
         require("implicit", extra="cf", purpose="the als model")
 
 
+def test_every_error_pickles_with_its_message_and_attributes_whatever_its_init_takes():
+    import pickle
+
+    import recstrata.errors as errors
+
+    special = {"DataError": ("not a number",), "MissingDependencyError": ("llama_cpp", "llm", "the GGUF backend")}
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        exc = cls(*special.get(name, (f"{name} happened",)))
+        exc.usage = {"tokens": 3}
+        back = pickle.loads(pickle.dumps(exc))  # what a worker process's error goes through
+        assert type(back) is cls and str(back) == str(exc) and back.usage == {"tokens": 3}, name
+    back = pickle.loads(pickle.dumps(errors.DataError("x", file="r.csv", row=3, column="rating")))
+    assert (back.file, back.row, back.column) == ("r.csv", 3, "rating") and str(back).startswith("file r.csv")
+
+
 def test_missing_extra_error_survives_pickling_with_its_arguments():
     import pickle
 

@@ -35,7 +35,23 @@ __all__ = [
 
 
 class RecstrataError(Exception):
-    """Base class of every error recstrata raises on purpose."""
+    """Base class of every error recstrata raises on purpose.
+
+    Every subclass pickles whatever its ``__init__`` takes (an error of a worker process crosses to
+    the parent): it is rebuilt from its message and attributes, not by calling ``__init__`` again."""
+
+    def __reduce__(self) -> tuple:
+        return _rebuild, (type(self), self.args, dict(self.__dict__))
+
+
+def _rebuild(cls: type, args: tuple, state: dict) -> RecstrataError:
+    try:
+        exc = cls.__new__(cls, *args)
+    except TypeError:  # two built-in bases (LLMTimeoutError: RuntimeError and TimeoutError's OSError)
+        exc = cls(*args)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
 
 
 class ConfigError(RecstrataError, ValueError):
@@ -87,11 +103,6 @@ class MissingDependencyError(RecstrataError, ImportError):
             f"{purpose} needs the optional package {package!r}, which is not installed. "
             f"Install it with: pip install 'recstrata[{extra}]'"
         )
-
-    def __reduce__(self) -> tuple:
-        # rebuilt from its own arguments: the default pickles the message alone, which __init__ refuses
-        # (a worker process's error would then fail the parent with a TypeError)
-        return type(self), (self.package, self.extra, self.purpose)
 
 
 class LLMError(RecstrataError, RuntimeError):

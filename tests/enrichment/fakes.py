@@ -71,11 +71,17 @@ def backend_missing_its_package() -> ScriptedBackend:
 
 
 class TwoPartError(RecstrataError):
-    """An error whose ``__init__`` takes two arguments and that does not say how to pickle itself."""
+    """An error whose ``__init__`` takes two arguments (pickle's default would call it with one)."""
 
     def __init__(self, what: str, why: str) -> None:
         super().__init__(f"{what}: {why}")
 
 
-def backend_raising_an_unpicklable_error() -> ScriptedBackend:
+def backend_raising_a_two_part_error() -> ScriptedBackend:
     raise TwoPartError("the backend", "cannot start (simulated)")
+
+
+def backend_raising_an_unpicklable_error() -> ScriptedBackend:
+    exc = RecstrataError("the backend cannot start (simulated)")
+    exc.handle = lambda: None  # an attribute pickle cannot carry
+    raise exc

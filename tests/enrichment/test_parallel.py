@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from fakes import (
     backend_missing_its_package,
+    TwoPartError,
+    backend_raising_a_two_part_error,
     backend_raising_an_unpicklable_error,
     scripted_items,
     unavailable_backend,
@@ -52,9 +54,15 @@ def test_a_worker_missing_an_optional_package_stops_the_run_with_that_error(movi
     assert (info.value.package, info.value.extra) == ("llama_cpp", "llm")
 
 
-def test_a_worker_error_that_cannot_be_pickled_back_still_reaches_the_caller_with_its_message(movies, tmp_path):
-    # TwoPartError takes two arguments, so it does not survive the queue as it is
-    with pytest.raises(RecstrataError, match=r"TwoPartError: the backend: cannot start \(simulated\)"):
+def test_a_worker_error_whose_init_takes_other_arguments_reaches_the_caller_as_itself(movies, tmp_path):
+    # TwoPartError's __init__ takes two arguments: pickle's default rebuild would fail in the parent
+    with pytest.raises(TwoPartError, match=r"^the backend: cannot start \(simulated\)$"):
+        run_job_parallel(ItemAttributesJob(), movies, backend_raising_a_two_part_error, tmp_path / "e.db",
+                         workers=2, progress=False)
+
+
+def test_a_worker_error_that_cannot_be_pickled_still_reaches_the_caller_with_its_message(movies, tmp_path):
+    with pytest.raises(RecstrataError, match=r"RecstrataError: the backend cannot start \(simulated\)"):
         run_job_parallel(ItemAttributesJob(), movies, backend_raising_an_unpicklable_error, tmp_path / "e.db",
                          workers=2, progress=False)
 

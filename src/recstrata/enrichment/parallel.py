@@ -136,18 +136,18 @@ def _worker(k, job, dataset, backend_factory, store_path, tasks, constrained, te
             close()
         messages.put(("done", k, report.as_dict()))
     except Exception as exc:  # reported to the parent, which re-raises it
-        if not isinstance(exc, RecstrataError) or not _survives_pickling(exc):
+        if not isinstance(exc, RecstrataError) or not _picklable(exc):
             exc = RecstrataError(f"enrichment worker {k} failed: {type(exc).__name__}: {exc}")
         if not started:  # the parent waits for every worker's start before it draws the bar
             messages.put(("start", k, 0))
         messages.put(("error", k, exc))
 
 
-def _survives_pickling(exc: Exception) -> bool:
-    """Whether the parent can unpickle ``exc`` off the queue (an exception whose ``__init__`` takes
-    other arguments than its message cannot be rebuilt, and would fail the parent with a TypeError)."""
+def _picklable(exc: RecstrataError) -> bool:
+    """Whether ``exc`` can go through the queue (every RecstrataError is rebuilt without its
+    ``__init__``, see ``recstrata.errors``; an attribute that does not pickle still stops it)."""
     try:
-        pickle.loads(pickle.dumps(exc))
+        pickle.dumps(exc)
     except Exception:  # noqa: BLE001 - any failure means: send a plain RecstrataError instead
         return False
     return True
