@@ -322,10 +322,11 @@ def test_missing_titles_and_texts_of_an_item_table_built_in_python_never_read_as
     from recstrata.data.loaders.tabular import load_interactions_table
 
     path = tmp_path / "ratings.csv"
-    path.write_text("user_id,item_id,rating\n1,10,4\n1,11,3\n2,12,5\n")
-    items = pd.DataFrame({"item_id": ["10", "11", "12"], "title": [None, "Heat", "  "],
-                          "genres": [("Drama",), (), ()], "text": [np.nan, "a heist", None]},
-                         index=[7, 8, 9])  # an index that is not 0..n-1 must not misalign the columns
+    path.write_text("user_id,item_id,rating\n1,10,4\n1,11,3\n2,12,5\n2,13,1\n")
+    items = pd.DataFrame({"item_id": ["10", "11", "12", "13"], "title": [None, "Heat", "  ", 1984],
+                          "genres": [("Drama",), (), (), ()], "text": [np.float32("nan"), "a heist", pd.NaT, None]},
+                         index=[7, 8, 7, 9])  # an index that is not 0..n-1 must not misalign the columns
     ds = load_interactions_table(path, items=items)
-    assert ds.items["title"].tolist() == [None, "Heat", None]
-    assert [ds.item_text(i) for i in range(3)] == ["item 10; genres: Drama", "Heat; a heist", "item 12"]
+    assert ds.items["title"].tolist() == [None, "Heat", None, "1984"]
+    assert ds.items["text"].tolist() == ["", "a heist", "", ""]
+    assert [ds.item_text(i) for i in range(4)] == ["item 10; genres: Drama", "Heat; a heist", "item 12", "1984"]

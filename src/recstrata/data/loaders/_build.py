@@ -30,15 +30,14 @@ def normalise_items(items: pd.DataFrame | None) -> pd.DataFrame | None:
 
 
 def _text_cells(values, missing: str | None, index: pd.Index) -> pd.Series:
-    """A text column as plain strings, ``missing`` where a cell is None, NaN / NA or blank (an item
-    table built in Python may carry pandas' NaN, which ``str()`` would turn into the text "nan")."""
-    def cell(v):
-        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-            return missing
-        text = str(v)
-        return text if text.strip() else missing
-
-    return pd.Series([cell(v) for v in values], index=index, dtype=object)
+    """A text column as plain strings, ``missing`` where a cell is None, NaN / NA / NaT or blank (an
+    item table built in Python may carry pandas' NaN, which ``str()`` would turn into the text "nan").
+    Vectorised: a 1M-item catalog is normalised at every load."""
+    cells = pd.Series(list(values) if not isinstance(values, pd.Series) else values.to_numpy(), index=index,
+                      dtype=object)
+    text = cells.astype(str)
+    absent = cells.isna() | text.str.strip().eq("")
+    return pd.Series(np.where(absent.to_numpy(), missing, text.to_numpy(dtype=object)), index=index, dtype=object)
 
 
 def build_dataset(
