@@ -11,7 +11,7 @@ set from. RecBole needs its own virtualenv (it pins old numpy / setuptools behav
 ``train`` prints one ``RESULT {json}`` line: best validation result, test result of the best
 checkpoint, fit seconds; per-epoch times and validation scores are in RecBole's log (``log/``), the
 checkpoint in ``--checkpoint-dir``. ``per-user`` reloads a checkpoint and writes, for every test
-user (raw id), the 1-based rank RecBole's full ranking gives the test item (no masking of seen
+user (raw ids of the user and the test item), the 1-based rank RecBole's full ranking gives the test item (no masking of seen
 items, padding item excluded) — what ``bench/sasrec_paired.py`` pairs with recstrata's SASRec.
 ``--data`` is the folder holding ``ml-100k/`` as RecBole atomic files (default ../shared/datasets).
 """
@@ -81,12 +81,15 @@ def per_user(args) -> None:
         scores = model.full_sort_predict(interaction).view(len(pos_i), -1)
         scores[:, 0] = -float("inf")  # padding item, as RecBole's evaluation does
         target = scores.gather(1, pos_i.view(-1, 1))
-        rank = 1 + (scores > target).sum(1)  # ties counted in the target's favour
+        # ties counted in the target's favour (RecBole orders exact ties as torch.topk does: optimistic
+        # only on exact float ties, which the reproduced figures show did not occur here)
+        rank = 1 + (scores > target).sum(1)
         users = dataset.id2token(config["USER_ID_FIELD"], interaction[config["USER_ID_FIELD"]].numpy())
-        rows += zip(users.tolist(), rank.tolist())
+        items = dataset.id2token(config["ITEM_ID_FIELD"], pos_i.numpy())
+        rows += zip(users.tolist(), items.tolist(), rank.tolist())
     with open(args.out, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["user_id", "rank"])
+        w.writerow(["user_id", "item_id", "rank"])
         w.writerows(rows)
     print(f"wrote {len(rows)} users to {args.out}")
 

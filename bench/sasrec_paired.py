@@ -23,14 +23,21 @@ PROTOCOL = Path("/work/shared/protocol/ml-100k")
 DATASET = Path("/work/shared/datasets/ml-100k")
 
 
-def recbole_ndcg(path: Path, user_ids: np.ndarray, k: int = 10) -> np.ndarray:
-    """Per-user NDCG@k (one target each) from RecBole's ranks, in the order of ``user_ids``."""
+def recbole_ndcg(path: Path, user_ids: np.ndarray, targets: np.ndarray, k: int = 10) -> np.ndarray:
+    """Per-user NDCG@k (one target each) from RecBole's ranks, in the order of ``user_ids``; the file
+    must hold exactly these users, once each, with the same test items (``targets``, raw ids)."""
     with open(path, newline="") as f:
-        rank = {row["user_id"]: int(row["rank"]) for row in csv.DictReader(f)}
-    missing = [u for u in map(str, user_ids) if u not in rank]
-    if missing:
-        raise SystemExit(f"{path}: no rank for {len(missing)} test users (first: {missing[:3]})")
-    r = np.array([rank[str(u)] for u in user_ids], np.float64)
+        rows = list(csv.DictReader(f))
+    users = [row["user_id"] for row in rows]
+    if len(set(users)) != len(users):
+        raise SystemExit(f"{path}: a user appears twice")
+    if set(users) != set(map(str, user_ids)):
+        raise SystemExit(f"{path}: its {len(set(users))} users are not the split's {len(user_ids)} test users")
+    by_user = {row["user_id"]: row for row in rows}
+    wrong = [u for u, t in zip(map(str, user_ids), map(str, targets)) if by_user[u]["item_id"] != t]
+    if wrong:
+        raise SystemExit(f"{path}: {len(wrong)} users have another test item than the split (first: {wrong[:3]})")
+    r = np.array([int(by_user[str(u)]["rank"]) for u in user_ids], np.float64)
     return np.where(r <= k, 1.0 / np.log2(r + 1.0), 0.0)
 
 
@@ -50,9 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     split = split_from_files(ds, PROTOCOL / "sequential")
     for model_dir in args.models:
         ours = evaluate(Recommender.load(model_dir), split, "test", ks=[10], beyond_accuracy=False, group_by=[])
-        theirs = dataclasses.replace(
-            ours, per_user={"ndcg@10": recbole_ndcg(args.ranks, ds.user_ids.to_external(ours.users))}
-        )
+        truth = split.part("test").user_items[ours.users]  # one test item per user
+        targets = ds.item_ids.to_external(truth.indices[truth.indptr[:-1]])
+        ndcg = recbole_ndcg(args.ranks, ds.user_ids.to_external(ours.users), targets)
+        theirs = dataclasses.replace(ours, per_user={"ndcg@10": ndcg}, metrics={"ndcg@10": float(ndcg.mean())},
+                                     ranked=np.zeros((len(ndcg), 0), np.int64), groups={})
         c = compare(ours, theirs, "ndcg@10")
         print(f"{model_dir}: recstrata {c.mean_a:.4f}  RecBole {c.mean_b:.4f}  "
               f"difference {c.difference:+.4f} (95% {c.low:+.4f} to {c.high:+.4f}), "

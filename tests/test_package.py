@@ -65,4 +65,3 @@ def test_python_dash_m_runs_the_command_line():
     for module in ("recstrata", "recstrata.cli"):
         out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=True)
         assert "train" in out.stdout and "serve" in out.stdout
-
