@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from recstrata.data.dataset import MISSING_TIMESTAMP, Dataset, IdMap, Interactions
+from recstrata.data.loaders._frames import present_cells
 from recstrata.errors import DataError
 
 ITEM_COLUMNS = ("item_id", "title", "genres", "year", "text")
@@ -35,9 +36,8 @@ def _text_cells(values, missing: str | None, index: pd.Index) -> pd.Series:
     Vectorised: a 1M-item catalog is normalised at every load."""
     cells = pd.Series(list(values) if not isinstance(values, pd.Series) else values.to_numpy(), index=index,
                       dtype=object)
-    text = cells.astype(str)
-    absent = cells.isna() | text.str.strip().eq("")
-    return pd.Series(np.where(absent.to_numpy(), missing, text.to_numpy(dtype=object)), index=index, dtype=object)
+    text = cells.astype(str).to_numpy(dtype=object)
+    return pd.Series(np.where(present_cells(cells), text, missing), index=index, dtype=object)
 
 
 def build_dataset(
