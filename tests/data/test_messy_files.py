@@ -330,3 +330,16 @@ def test_missing_titles_and_texts_of_an_item_table_built_in_python_never_read_as
     assert ds.items["title"].tolist() == [None, "Heat", None, "1984"]
     assert ds.items["text"].tolist() == ["", "a heist", "", ""]
     assert [ds.item_text(i) for i in range(4)] == ["item 10; genres: Drama", "Heat; a heist", "item 12", "1984"]
+
+
+def test_compressed_json_lines_are_read_as_json_lines(tmp_path):
+    import gzip
+
+    from recstrata.data.loaders.tabular import load_interactions_table
+
+    path = tmp_path / "events.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.write('{"user_id": "u1", "item_id": "a", "rating": 4}\n{"user_id": "u2", "item_id": "b", "rating": 2}\n')
+    ds = load_interactions_table(path)
+    assert ds.user_ids.external.tolist() == ["u1", "u2"] and sorted(ds.item_ids.external.tolist()) == ["a", "b"]
+    assert sorted(ds.interactions.weight.tolist()) == [2.0, 4.0]

@@ -45,7 +45,7 @@ def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None) ->
             df = raw.astype(str).mask(raw.isna(), "")  # nulls become "", an id spelled "None" stays
             df.attrs["first_line"] = 1
             return df
-        if suffix.endswith(".jsonl") or suffix.endswith(".ndjson"):
+        if suffix.removesuffix(_compression(suffix)).endswith((".jsonl", ".ndjson")):  # also .jsonl.gz etc.
             try:
                 df = pd.read_json(file, lines=True, dtype=False, encoding="utf-8-sig").astype(object)
                 df.attrs["first_line"] = 1
@@ -64,6 +64,11 @@ def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None) ->
         df = pd.read_csv(file, sep=sep, dtype=str, keep_default_na=False, engine="c")
         check_header(df, str(file), sep)
     return df
+
+
+def _compression(suffix: str) -> str:
+    """The compression suffix pandas infers from a file name (``.gz``, ``.bz2``, ...), or ''."""
+    return next((c for c in (".gz", ".bz2", ".xz", ".zst", ".zip", ".tar") if suffix.endswith(c)), "")
 
 
 def _bad_json_line(file: Path) -> int | None:
