@@ -137,6 +137,7 @@ def test_grouplens_zip_layout(tmp_path):
     path.write_bytes(buf.getvalue())
     ds = load_movielens_100k(path)
     assert (len(ds), ds.n_users, ds.n_items) == (3, 2, 2)
+    assert load_dataset(path).items["title"].tolist() == ["Toy Story", None]  # the zip as a dataset path
     assert ds.items["genres"].tolist() == [("Animation", "Children's", "Comedy"), ()]
     assert ds.items["title"].tolist() == ["Toy Story", None]
     assert ds.users["age"].tolist() == [24, 53]

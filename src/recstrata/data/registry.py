@@ -17,7 +17,8 @@ def load_dataset(spec: str | os.PathLike[str], **options) -> Dataset:
     - ``"ml-latest-small"``: the bundled MovieLens latest-small (offline default);
     - ``"ml-100k"``: MovieLens 100K (cache, RecBole wheel or GroupLens download);
     - a directory of RecBole atomic files ``<dir>/<dirname>.inter``;
-    - a directory in GroupLens ML-100K layout (``u.data``) or ML latest layout (``ratings.csv``);
+    - a directory in GroupLens ML-100K layout (``u.data``) or ML latest layout (``ratings.csv``), or
+      GroupLens' ``ml-100k.zip`` as downloaded;
     - a CSV / TSV / Parquet / JSONL interaction file (``options`` go to the tabular loader).
     """
     from recstrata.data.loaders import movielens, recbole, tabular
@@ -44,5 +45,19 @@ def load_dataset(spec: str | os.PathLike[str], **options) -> Dataset:
             file=str(path),
         )
     if path.is_file():
+        if _is_grouplens_100k_zip(path):  # GroupLens' ml-100k.zip as downloaded
+            return movielens.load_movielens_100k(path)
         return tabular.load_interactions_table(path, **options)
     raise DataError(f"{text!r} is neither a known dataset name {list(NAMED)} nor an existing path")
+
+
+def _is_grouplens_100k_zip(path: Path) -> bool:
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "ml-100k/u.data" in zf.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False  # the tabular loader reports the broken archive
