@@ -205,6 +205,9 @@ def test_grouplens_item_file_with_too_few_fields_and_duplicates(tmp_path):
     fails(d, "2 fields.*24", file=d / "u.item")
     d = grouplens_dir(tmp_path, item=f"1|A (1995)|||x|{_flags(3)}\n1|B (1996)|||x|{_flags(4)}\n")
     fails(d, "duplicate item id '1'", row=2, column="item_id", file=d / "u.item")
+    # a short line after full ones: pandas pads it, so the item would load without its genres
+    d = grouplens_dir(tmp_path, item=f"1|A (1995)|||x|{_flags(3)}\n2|B (1996)|||x|0|1|0\n")
+    fails(d, "genre flag '' is not 0 or 1.*short", row=2, column="Animation", file=d / "u.item")
 
 
 def test_grouplens_zip_that_is_broken_or_laid_out_otherwise(tmp_path):

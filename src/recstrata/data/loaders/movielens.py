@@ -13,6 +13,7 @@ import zipfile
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from recstrata._atomic import atomic_write_bytes, sha256_file
@@ -179,6 +180,13 @@ def _load_grouplens_bytes(read, source: str) -> Dataset:
     if item_raw.shape[1] < 5 + len(_GENRES_100K):
         raise DataError(f"u.item lines have {item_raw.shape[1]} fields, expected {5 + len(_GENRES_100K)}: id | title "
                         "| release date | video date | url | 19 genre flags", file=item_file)
+    flag_cells = item_raw.iloc[:, 5 : 5 + len(_GENRES_100K)].to_numpy()
+    bad = ~np.isin(flag_cells, ["0", "1"])  # a short line is padded with "": its flags would read as 0
+    if bad.any():
+        row, col = (int(x[0]) for x in np.nonzero(bad))
+        raise DataError(f"genre flag {flag_cells[row, col]!r} is not 0 or 1: a u.item line holds id | title | "
+                        f"release date | video date | url | {len(_GENRES_100K)} genre flags (is the line short?)",
+                        file=item_file, row=row + 1, column=_GENRES_100K[col])
     item_ids = ids_column(item_raw, 0, item_file)
     check_unique_ids(item_ids, item_file, "item_id", start_line=1)
     flags = item_raw.iloc[:, 5:24].to_numpy() == "1"
