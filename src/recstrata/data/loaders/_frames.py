@@ -68,7 +68,7 @@ def parse_errors(file: str, ragged_remedy: str = _QUOTE_REMEDY) -> Iterator[None
                         row=int(line.group(1)) if line else None) from exc
     except (OSError, EOFError, zlib.error) as exc:
         suffix = Path(file).suffix.lower()
-        if suffix in _COMPRESSED:
+        if suffix in COMPRESSED:
             raise DataError(f"could not decompress the file ({exc}): check that it is a complete {suffix[1:]} file, "
                             f"or if it is plain text, rename it without {suffix!r}", file=file) from exc
         raise DataError(f"could not read the file ({exc})", file=file) from exc
@@ -76,12 +76,12 @@ def parse_errors(file: str, ragged_remedy: str = _QUOTE_REMEDY) -> Iterator[None
         raise DataError(f"could not read the file ({exc})", file=file) from exc
 
 
-_COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst", ".tar")  # suffixes pandas reads as archives
+COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst", ".tar")  # suffixes pandas reads as archives
 
 
 def _undecodable_line(file: str) -> int | None:
     """1-based line of the first bytes that are not UTF-8 in an uncompressed file, else None."""
-    if Path(file).suffix.lower() in _COMPRESSED:
+    if Path(file).suffix.lower() in COMPRESSED:
         return None
     try:
         with open(file, "rb") as fh:

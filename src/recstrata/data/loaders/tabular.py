@@ -14,6 +14,7 @@ from recstrata._optional import require
 from recstrata.data.dataset import Dataset
 from recstrata.data.loaders._build import build_dataset
 from recstrata.data.loaders._frames import (
+    COMPRESSED,
     check_header,
     check_unique_ids,
     first_line,
@@ -45,7 +46,8 @@ def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None) ->
             df = raw.astype(str).mask(raw.isna(), "")  # nulls become "", an id spelled "None" stays
             df.attrs["first_line"] = 1
             return df
-        if suffix.removesuffix(_compression(suffix)).endswith((".jsonl", ".ndjson")):  # also .jsonl.gz etc.
+        plain = suffix[: -len(file.suffix)] if file.suffix.lower() in COMPRESSED else suffix  # .jsonl.gz: .jsonl
+        if plain.endswith((".jsonl", ".ndjson")):
             try:
                 df = pd.read_json(file, lines=True, dtype=False, encoding="utf-8-sig").astype(object)
                 df.attrs["first_line"] = 1
@@ -64,11 +66,6 @@ def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None) ->
         df = pd.read_csv(file, sep=sep, dtype=str, keep_default_na=False, engine="c")
         check_header(df, str(file), sep)
     return df
-
-
-def _compression(suffix: str) -> str:
-    """The compression suffix pandas infers from a file name (``.gz``, ``.bz2``, ...), or ''."""
-    return next((c for c in (".gz", ".bz2", ".xz", ".zst", ".zip", ".tar") if suffix.endswith(c)), "")
 
 
 def _bad_json_line(file: Path) -> int | None:
